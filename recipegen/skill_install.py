@@ -1,0 +1,3 @@
+"""Placeholder: commands are added by their owner."""
+
+COMMANDS: list = []
