@@ -1,0 +1,1 @@
+"""recipegen lint: facts (ast, bashlex) -> rule-coded checks (rules/SAE*.py) -> reporters."""

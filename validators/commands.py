@@ -1,3 +1,143 @@
-"""Placeholder: commands are added by their owner."""
+"""CLI: `recipegen lint`, `recipegen rule CODE`, `recipegen rules`."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from recipegen.validators import reporters
+from recipegen.validators.config import ConfigError, check_prefixes, load_config
+from recipegen.validators.engine import lint_paths
+from recipegen.validators.registry import all_rules, get_rule
+
+
+def _codes(value: str | None, where: str) -> list[str]:
+    if not value:
+        return []
+    return check_prefixes([v for v in value.replace(" ", ",").split(",") if v], where)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--select", help="Comma-separated rule codes or prefixes to enable (e.g. SAE2).")
+@click.option("--ignore", help="Comma-separated rule codes or prefixes to disable.")
+@click.option("--extend-select", help="Codes or prefixes to enable on top of the selection.")
+@click.option(
+    "--output-format", type=click.Choice(reporters.FORMATS), default="text", show_default=True
+)
+@click.option("--statistics", is_flag=True, help="Print counts per rule instead of findings.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML file with [tool.recipegen.lint] (default: nearest pyproject.toml).",
+)
+def lint(paths, select, ignore, extend_select, output_format, statistics, config_path):
+    """Lint recipe scripts (.py, .sh, bash shebang) for flag drift and known SAE gotchas.
+
+    Exit status: 0 clean, 1 findings, 2 usage or tool error.
+    """
+    try:
+        roots = list(paths) or [Path(".")]
+        config = load_config(config_path, start=roots[0] if roots[0].is_dir() else roots[0].parent)
+        if select:
+            config.select = _codes(select, "--select")
+        if ignore:
+            config.ignore += _codes(ignore, "--ignore")
+        if extend_select:
+            config.extend_select += _codes(extend_select, "--extend-select")
+        result = lint_paths(roots, config)
+    except (ConfigError, FileNotFoundError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if statistics:
+        if result.findings:
+            click.echo(reporters.statistics(result.findings))
+    else:
+        out = reporters.RENDER[output_format](result.findings, result.files)
+        if out:
+            click.echo(out)
+    for err in result.errors:
+        click.echo(f"error: {err}", err=True)
+    sys.exit(2 if result.errors else 1 if result.findings else 0)
+
+
+@click.command()
+@click.argument("code")
+def rule(code):
+    """Explain one rule (e.g. `recipegen rule SAE102`)."""
+    try:
+        r = get_rule(code)
+    except KeyError as exc:
+        click.echo(f"error: {exc.args[0]}", err=True)
+        sys.exit(2)
+    facts = ", ".join(str(g) for g in r.gotchas) or "-"
+    click.echo(
+        f"# {r.code} ({r.name})\n\nSeverity: {r.severity}\nGOTCHAS facts: {facts}\n\n"
+        f"{r.summary}.\n\n{r.doc}"
+    )
+
+
+def markdown_reference() -> str:
+    """The rule reference page (every rule: code, name, severity, summary, facts, doc)."""
+    out = [
+        "# recipegen lint rules",
+        "",
+        "| code | name | severity | GOTCHAS facts | summary |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in all_rules():
+        facts = ", ".join(str(g) for g in r.gotchas) or "-"
+        out.append(f"| {r.code} | {r.name} | {r.severity} | {facts} | {r.summary} |")
+    for r in all_rules():
+        facts = ", ".join(str(g) for g in r.gotchas) or "-"
+        doc = r.doc.replace("\n## ", "\n#### ")
+        if doc.startswith("## "):
+            doc = "#" * 2 + doc
+        out += [
+            "",
+            f"## {r.code} {r.name}",
+            "",
+            f"Severity: **{r.severity}**. GOTCHAS facts: {facts}. {r.summary}.",
+            "",
+            doc,
+        ]
+    return "\n".join(out) + "\n"
+
+
+@click.command()
+@click.option(
+    "--output-format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+def rules(output_format):
+    """List every lint rule."""
+    if output_format == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "code": r.code,
+                        "name": r.name,
+                        "severity": r.severity,
+                        "summary": r.summary,
+                        "gotchas": list(r.gotchas),
+                        "doc": r.doc,
+                    }
+                    for r in all_rules()
+                ],
+                indent=2,
+            )
+        )
+    elif output_format == "markdown":
+        click.echo(markdown_reference(), nl=False)
+    else:
+        for r in all_rules():
+            click.echo(f"{r.code}  {r.name:<34} {r.severity:<8} {r.summary}")
+
+
+COMMANDS = [lint, rule, rules]

@@ -1,0 +1,127 @@
+"""`[tool.recipegen.lint]` settings and rule selection (ruff-style prefixes)."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from recipegen.validators.registry import all_rules
+
+_KEYS = {"select", "ignore", "extend-select", "per-file-ignores", "exclude"}
+
+
+class ConfigError(ValueError):
+    """Bad configuration or CLI selection; the message names the field and the fix."""
+
+
+@dataclass
+class LintConfig:
+    select: list[str] = field(default_factory=lambda: ["SAE"])
+    ignore: list[str] = field(default_factory=list)
+    extend_select: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)
+    root: Path = field(default_factory=Path.cwd)
+
+    def selected(self) -> set[str]:
+        """Codes enabled by select + extend-select minus ignore."""
+        codes = [r.code for r in all_rules()]
+        chosen = {
+            c for c in codes if any(c.startswith(p) for p in self.select + self.extend_select)
+        }
+        return {c for c in chosen if not any(c.startswith(p) for p in self.ignore)}
+
+    def ignored_for(self, relpath: str) -> list[str]:
+        out: list[str] = []
+        name = relpath.rsplit("/", 1)[-1]
+        for pattern, codes in self.per_file_ignores.items():
+            if fnmatch.fnmatch(relpath, pattern) or fnmatch.fnmatch(name, pattern):
+                out.extend(codes)
+        return out
+
+    def excluded(self, relpath: str) -> bool:
+        return any(
+            fnmatch.fnmatch(relpath, p) or fnmatch.fnmatch(relpath, p.rstrip("/") + "/*")
+            for p in self.exclude
+        )
+
+
+def check_prefixes(prefixes: list[str], where: str) -> list[str]:
+    """Upper-case the prefixes and reject any that match no rule."""
+    codes = [r.code for r in all_rules()]
+    out = []
+    for p in prefixes:
+        q = p.strip().upper()
+        if not q:
+            continue
+        if not any(c.startswith(q) for c in codes):
+            raise ConfigError(
+                f"{where}: unknown rule code or prefix {p!r}; "
+                "use a code such as SAE102 or a prefix such as SAE2 (see `recipegen rules`)"
+            )
+        out.append(q)
+    return out
+
+
+def _list(table: dict, key: str, where: str) -> list[str]:
+    val = table.get(key, [])
+    if (
+        isinstance(val, str)
+        or not isinstance(val, list)
+        or not all(isinstance(v, str) for v in val)
+    ):
+        raise ConfigError(f'{where}: `{key}` must be a list of rule codes, e.g. ["SAE1"]')
+    return check_prefixes(val, f"{where}: {key}")
+
+
+def load_config(path: Path | None = None, start: Path | None = None) -> LintConfig:
+    """Read `path` (a pyproject.toml or a recipegen TOML), or the nearest pyproject.toml above
+    `start`; defaults when none has `[tool.recipegen.lint]`."""
+    if path is None:
+        here = (start or Path.cwd()).resolve()
+        for d in [here, *here.parents]:
+            if (d / "pyproject.toml").is_file():
+                path = d / "pyproject.toml"
+                break
+        if path is None:
+            return LintConfig()
+        explicit = False
+    else:
+        explicit = True
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--config {path}: file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: not valid TOML ({exc}); fix the file or pass --config"
+        ) from None
+    table = data.get("tool", {}).get("recipegen", {}).get("lint")
+    if table is None and explicit and ("select" in data or "ignore" in data):
+        table = data  # a standalone recipegen-lint.toml
+    cfg = LintConfig(root=Path(path).resolve().parent)
+    if not table:
+        return cfg
+    where = f"{path} [tool.recipegen.lint]"
+    unknown = set(table) - _KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+    if "select" in table:
+        cfg.select = _list(table, "select", where)
+    cfg.ignore = _list(table, "ignore", where)
+    cfg.extend_select = _list(table, "extend-select", where)
+    pfi = table.get("per-file-ignores", {})
+    if not isinstance(pfi, dict):
+        raise ConfigError(f"{where}: `per-file-ignores` must be a table of glob = [codes]")
+    cfg.per_file_ignores = {g: _list(pfi, g, f"{where} per-file-ignores") for g in pfi}
+    excl = table.get("exclude", [])
+    if not isinstance(excl, list) or not all(isinstance(e, str) for e in excl):
+        raise ConfigError(f"{where}: `exclude` must be a list of glob patterns")
+    cfg.exclude = excl
+    return cfg

@@ -1,0 +1,345 @@
+"""Lint engine: discover files, build facts once, run the selected rules, apply noqa."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tokenize
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from recipegen.validators import facts_python, facts_shell
+from recipegen.validators.config import LintConfig
+from recipegen.validators.model import Ctx, Finding
+from recipegen.validators.registry import all_rules, get_rule
+
+_SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    "build",
+    "dist",
+    ".tox",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".hypothesis",
+}
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
+_DISABLE = re.compile(r"#\s*recipegen:\s*disable(?P<file>-file)?=(?P<codes>[A-Za-z0-9, ]+)")
+_MAX_BYTES = 5_000_000
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    errors: list[str] = field(default_factory=list)  # internal rule errors (exit status 2)
+
+
+def file_kind(path: str, head: bytes) -> str | None:
+    """'python', 'shell' or None from the suffix or a shebang."""
+    suffix = PurePosixPath(path).suffix
+    if suffix in (".py", ".pyi"):
+        return "python"
+    if suffix in (".sh", ".bash"):
+        return "shell"
+    if head.startswith(b"#!"):
+        first = head.split(b"\n", 1)[0]
+        if re.search(rb"\b(ba)?sh\b", first):
+            return "shell"
+        if b"python" in first:
+            return "python"
+    return None
+
+
+def discover(paths: Iterable[Path], config: LintConfig) -> list[tuple[Path, str]]:
+    """Files to lint under `paths` (explicit files always count), sorted, deduplicated."""
+    out: dict[Path, str] = {}
+    for p in paths:
+        if p.is_file():
+            kind = file_kind(p.name, _head(p))
+            if kind:
+                out[p] = kind
+            continue
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or directory")
+        for dirpath, dirnames, filenames in os.walk(p):
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
+            )
+            for name in sorted(filenames):
+                fp = Path(dirpath) / name
+                if config.excluded(_rel(fp, config.root)):
+                    continue
+                kind = file_kind(name, _head(fp) if "." not in name else b"")
+                if kind:
+                    out[fp] = kind
+    return sorted(out.items())
+
+
+def _head(p: Path) -> bytes:
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(128)
+    except OSError:
+        return b""
+
+
+def _rel(p: Path, root: Path) -> str:
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+class _Unit:
+    """One file: its text (or decode error), kind and facts (or the parse error)."""
+
+    def __init__(self, display: str, key: str, kind: str, data: bytes) -> None:
+        self.display, self.key, self.kind = display, key, kind
+        self.facts = None
+        self.comment_lines: set[int] | None = None
+        self.error: tuple[int, str] | None = None
+        self.text = ""
+        if len(data) > _MAX_BYTES:
+            self.error = (1, f"file is larger than {_MAX_BYTES} bytes; not linted")
+            return
+        if b"\x00" in data:
+            self.error = (data[: data.index(b"\x00")].count(b"\n") + 1, "file contains NUL bytes")
+            return
+        try:
+            self.text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            self.error = (line, f"file is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8")
+            return
+        try:
+            if kind == "python":
+                self.facts = facts_python.build(display, self.text)
+            else:
+                self.facts = facts_shell.build(display, self.text)
+        except SyntaxError as exc:
+            self.error = (exc.lineno or 1, f"syntax error: {exc.msg}")
+        except facts_shell.ShellSyntaxError as exc:
+            self.error = (exc.line, f"shell syntax error: {exc}")
+        except (RecursionError, MemoryError):
+            self.error = (1, "nesting too deep to parse")
+        except ValueError as exc:
+            self.error = (1, f"cannot parse: {exc}")
+
+
+class Engine:
+    """Lints a set of files; `loader(key)` returns (display, bytes) for scripts a launch calls."""
+
+    def __init__(self, config: LintConfig, loader, strict: bool = True) -> None:
+        self.config = config
+        self.strict = strict
+        self.errors: list[str] = []
+        self.loader = loader
+        self.selected = config.selected()
+        self.rules = [r for r in all_rules() if r.code in self.selected and r.kind != "meta"]
+        self._cache: dict[str, _Unit | None] = {}
+
+    def unit(self, key: str, display: str, kind: str, data: bytes) -> _Unit:
+        u = _Unit(display, key, kind, data)
+        self._cache[key] = u
+        return u
+
+    def _target(self, launch_key: str, word: facts_shell.Word) -> object:
+        raw = word.value if word.value is not None else word.raw
+        if not raw.endswith(".py"):
+            return None
+        base = PurePosixPath(launch_key).parent
+        tail = PurePosixPath(raw)
+        candidates = []
+        if "$" not in raw and not tail.is_absolute():
+            candidates.append(str(base / tail))
+        stripped = re.sub(r"^\$\{?\w+\}?/", "", raw)  # "$HERE/x.py" -> "x.py"
+        if stripped != raw and "$" not in stripped:
+            candidates.append(str(base / stripped))
+        candidates.append(str(base / tail.name))
+        for cand in candidates:
+            cand = os.path.normpath(cand)
+            if cand not in self._cache:
+                loaded = self.loader(cand)
+                self._cache[cand] = (
+                    None if loaded is None else _Unit(loaded[0], cand, "python", loaded[1])
+                )
+            u = self._cache[cand]
+            if u is not None:
+                return u.facts
+        return None
+
+    def lint_unit(self, u: _Unit) -> list[Finding]:
+        raw: list[Finding] = []
+        if u.error is not None:
+            if "SAE901" in self.selected:
+                line, msg = u.error
+                raw.append(Finding("SAE901", msg, u.display, line, 1, "error"))
+            return raw
+        targets = {}
+        if u.kind == "shell":
+            for inv in u.facts.invocations:
+                if inv.script is not None:
+                    targets[id(inv)] = self._target(u.key, inv.script)
+        for rule in self.rules:
+            if rule.kind != u.kind:
+                continue
+            try:
+                raw.extend(rule.check(Ctx(rule, u.display, u.facts, targets)))
+            except Exception as exc:  # a rule bug must not hide the other files' findings
+                if self.strict:
+                    raise
+                self.errors.append(
+                    f"{u.display}: internal error in {rule.code}: "
+                    f"{type(exc).__name__}: {exc} (please report this)"
+                )
+        return self._suppress(u, raw)
+
+    def _suppress(self, u: _Unit, findings: list[Finding]) -> list[Finding]:
+        ignored = self.config.ignored_for(u.display)
+        lines = u.text.splitlines()
+        file_disabled: set[str] = set()
+        directives: dict[int, tuple[set[str] | None, int]] = {}  # line -> (codes|None=all, col)
+        for i, text in enumerate(lines, 1):
+            if "noqa" not in text and "recipegen:" not in text:
+                continue
+            if u.kind == "python":
+                m = _NOQA.search(text)
+                if m and _in_string(u, i):
+                    m = None
+                if m:
+                    codes = m.group("codes")
+                    directives[i] = (
+                        {c.upper() for c in re.split(r"[\s,]+", codes) if c} if codes else None,
+                        m.start() + 1,
+                    )
+            m = _DISABLE.search(text)
+            if m:
+                codes = {c.strip().upper() for c in m.group("codes").split(",") if c.strip()}
+                if m.group("file"):
+                    file_disabled |= codes
+                else:
+                    directives[i] = (codes, m.start() + 1)
+        used: dict[int, set[str]] = {}
+        out = []
+        for f in findings:
+            if any(f.code.startswith(p) for p in ignored) or f.code in file_disabled:
+                continue
+            d = directives.get(f.line)
+            if d is not None and (d[0] is None or f.code in d[0]):
+                used.setdefault(f.line, set()).add(f.code)
+                continue
+            out.append(f)
+        if "SAE902" in self.selected and "SAE902" not in file_disabled:
+            for line, (codes, col) in sorted(directives.items()):
+                if codes is None:
+                    continue
+                unused = sorted(
+                    c for c in codes if c.startswith("SAE") and c not in used.get(line, ())
+                )
+                unused = [c for c in unused if c in self.selected or not _known(c)]
+                if unused and not any("SAE902".startswith(p) for p in ignored):
+                    d = directives[line]
+                    if d[0] is not None and "SAE902" in d[0]:
+                        continue
+                    out.append(
+                        Finding(
+                            "SAE902",
+                            f"unused suppression for {', '.join(unused)}; remove it",
+                            u.display,
+                            line,
+                            col,
+                            "warning",
+                            lines[line - 1].strip(),
+                        )
+                    )
+        return out
+
+
+def _in_string(u: _Unit, line: int) -> bool:
+    """True when the `noqa` on `line` sits inside a string literal rather than a comment."""
+    if line not in u.facts.noqa_in_strings:
+        return False
+    if u.comment_lines is None:
+        u.comment_lines = set()
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(u.text).readline):
+                if tok.type == tokenize.COMMENT and "noqa" in tok.string:
+                    u.comment_lines.add(tok.start[0])
+        except (tokenize.TokenError, SyntaxError):
+            pass
+    return line not in u.comment_lines
+
+
+def _known(code: str) -> bool:
+    try:
+        get_rule(code)
+        return True
+    except KeyError:
+        return False
+
+
+def lint_paths(paths: list[Path], config: LintConfig) -> LintResult:
+    """Lint files and directories on disk."""
+    files = discover(paths, config)
+    cwd = Path.cwd()
+
+    def display(p: Path) -> str:
+        return _rel(p, cwd)
+
+    def loader(key: str):
+        p = Path(key)
+        if p.is_file():
+            try:
+                return display(p), p.read_bytes()
+            except OSError:
+                return None
+        return None
+
+    engine = Engine(config, loader, strict=False)
+    result = LintResult(files=len(files), errors=engine.errors)
+    for p, kind in files:
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            result.findings.append(
+                Finding("SAE901", f"cannot read file: {exc.strerror}", display(p), 1)
+            )
+            continue
+        key = os.path.normpath(str(p))
+        u = engine.unit(key, display(p), kind, data)
+        result.findings.extend(engine.lint_unit(u))
+    result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
+    return result
+
+
+def lint_sources(
+    sources: Mapping[str, str | bytes],
+    config: LintConfig | None = None,
+    select: Iterable[str] | None = None,
+) -> list[Finding]:
+    """Lint in-memory files {relative path: content} (used by the rule examples and tests)."""
+    config = config or LintConfig()
+    if select is not None:
+        config = LintConfig(select=list(select), per_file_ignores=config.per_file_ignores)
+    blobs = {
+        os.path.normpath(k): (v.encode() if isinstance(v, str) else v) for k, v in sources.items()
+    }
+
+    def loader(key: str):
+        return (key, blobs[key]) if key in blobs else None
+
+    engine = Engine(config, loader)
+    out: list[Finding] = []
+    for key, data in blobs.items():
+        kind = file_kind(key, data[:128])
+        if kind is None:
+            continue
+        out.extend(engine.lint_unit(engine.unit(key, key, kind, data)))
+    return sorted(out, key=lambda f: (f.path, f.line, f.col, f.code))

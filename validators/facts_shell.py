@@ -1,0 +1,516 @@
+"""Facts of a shell script: commands, invocations (torchrun/python + script + flags), variables,
+export/unset, sentinel guards, background jobs, loops, functions and comments.
+
+Statements come from `shell_scan`; the words of each simple command from bashlex (a real bash
+parser), falling back to POSIX `shlex` for constructs bashlex rejects (`[[ ]]`, arrays, `case`).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import bashlex
+from recipegen.validators.shell_scan import Comment, ShellSyntaxError, scan
+
+__all__ = ["ShellFacts", "Invocation", "Command", "Word", "FlagUse", "build", "ShellSyntaxError"]
+
+_VAR = re.compile(r"\$\{(\w+)(?:(:?[-=+])([^}]*))?\}|\$(\w+)")
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)$", re.S)
+_ARRAY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(\+?)=\((.*)\)\s*$", re.S)
+_ARRAY_USE = re.compile(r"^\$\{(\w+)\[[@*]\]\}$")
+_PY = re.compile(r"^python(\d(\.\d+)?)?$")
+_KEYWORDS = {"then", "do", "else", "{", "!", "time"}
+_TORCHRUN_NOVALUE = {"--standalone", "--no_python", "--no-python", "--module", "-m"}
+_KNOWN_BOOL = {
+    "--normalize-input",
+    "--aggregate-loss",
+    "--dead-count-global",
+    "--init-pre-bias",
+    "--wandb",
+    "--smoke",
+}
+
+
+@dataclass
+class Word:
+    """A shell word: `raw` as written (quotes removed), `value` expanded (None when unknown)."""
+
+    raw: str
+    value: str | None
+    conditional: bool = False  # added to an array inside an `if`
+
+    @property
+    def text(self) -> str:
+        return self.value if self.value is not None else self.raw
+
+
+@dataclass
+class Guard:
+    path: Word
+    line: int
+
+
+@dataclass
+class Command:
+    words: list[Word]
+    line: int
+    end_line: int
+    text: str
+    background: bool = False
+    guards: list[Guard] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)  # enclosing `if` conditions
+    loop_vars: list[str] = field(default_factory=list)
+    function: str | None = None
+
+
+@dataclass
+class FlagUse:
+    name: str
+    value: Word | None
+    conditional: bool = False
+
+
+@dataclass
+class Invocation:
+    """A command; for python/torchrun ones `script` is the target and `args` its arguments."""
+
+    command: Command
+    program: str  # basename of the executable, or "torchrun"/"python"
+    script: Word | None
+    args: list[Word]
+    launcher_opts: dict[str, Word | None]
+    opaque: bool = False  # arguments include an unknown expansion such as "$@"
+
+    @property
+    def line(self) -> int:
+        return self.command.line
+
+    def flags(self, bool_flags: set[str] | frozenset[str] = frozenset()) -> list[FlagUse]:
+        """Parse `args` into flags; `bool_flags` (from the target's argparse) take no value."""
+        out: list[FlagUse] = []
+        i = 0
+        while i < len(self.args):
+            w = self.args[i]
+            t = w.text
+            if t.startswith("-") and not re.match(r"^-\d", t) and len(t) > 1:
+                if "=" in t and t.startswith("--"):
+                    name, val = t.split("=", 1)
+                    out.append(FlagUse(name, Word(val, val, w.conditional), w.conditional))
+                    i += 1
+                    continue
+                takes_none = t in bool_flags or t in _KNOWN_BOOL or t.startswith("--no-")
+                if not takes_none and i + 1 < len(self.args):
+                    nxt = self.args[i + 1]
+                    if not nxt.text.startswith("-") or re.match(r"^-\d", nxt.text):
+                        out.append(FlagUse(t, nxt, w.conditional))
+                        i += 2
+                        continue
+                out.append(FlagUse(t, None, w.conditional))
+            i += 1
+        return out
+
+    def flag(self, *names: str) -> FlagUse | None:
+        for f in self.flags():
+            if f.name in names:
+                return f
+        return None
+
+
+@dataclass
+class Assignment:
+    name: str
+    raw: str
+    line: int
+    conditional: bool
+
+
+@dataclass
+class ShellFacts:
+    path: str
+    lines: list[str]
+    commands: list[Command] = field(default_factory=list)
+    invocations: list[Invocation] = field(default_factory=list)
+    assignments: dict[str, list[Assignment]] = field(default_factory=dict)
+    arrays: dict[str, list[Word]] = field(default_factory=dict)
+    exports: dict[str, int] = field(default_factory=dict)
+    unsets: dict[str, int] = field(default_factory=dict)
+    comments: list[Comment] = field(default_factory=list)
+    if_conditions: list[tuple[int, str, list[Command]]] = field(default_factory=list)
+    if_effects: list[tuple[int, tuple[str, ...], str]] = field(default_factory=list)
+    used_fallback: int = 0  # segments bashlex rejected
+
+    def resolve_var(
+        self, name: str, _seen: frozenset[str] = frozenset()
+    ) -> tuple[str | None, bool]:
+        """Value of variable `name` and whether the environment can override it."""
+        assigns = self.assignments.get(name)
+        if not assigns or name in _seen:
+            return None, True
+        raw = assigns[-1].raw
+        value, overridable = self.expand(raw, _seen | {name})
+        return value, overridable or any(a.conditional for a in assigns) or len(assigns) > 1
+
+    def expand(self, raw: str, _seen: frozenset[str] = frozenset()) -> tuple[str | None, bool]:
+        """Expand `$X`, `${X}`, `${X:-d}`; None when a value is unknown."""
+        if "$(" in raw or "`" in raw or "$((" in raw:
+            return None, True
+        overridable = False
+        unknown = False
+
+        def sub(m: re.Match[str]) -> str:
+            nonlocal overridable, unknown
+            name = m.group(1) or m.group(4)
+            op, default = m.group(2), m.group(3)
+            if name in _seen and op in (":-", "-", ":=", "="):
+                overridable = True
+                return default or ""
+            val, over = self.resolve_var(name, _seen)
+            if val is None:
+                if op in (":-", "-", ":=", "="):
+                    overridable = True
+                    return default or ""
+                unknown = True
+                return ""
+            overridable = overridable or over
+            return val
+
+        out = _VAR.sub(sub, raw)
+        return (None if unknown else out), overridable
+
+    def variable_of(self, word: Word) -> str | None:
+        """Canonical variable behind a word like "$NPROC" (following plain aliases)."""
+        m = re.fullmatch(r"\$\{?(\w+)(?::?[-=][^}]*)?\}?", word.raw)
+        if not m:
+            return None
+        name = m.group(1)
+        seen = set()
+        while name not in seen:
+            seen.add(name)
+            assigns = self.assignments.get(name)
+            if not assigns or len(assigns) != 1:
+                break
+            m2 = re.fullmatch(r"\$\{?(\w+)(?::?[-=][^}]*)?\}?", assigns[0].raw)
+            if not m2 or m2.group(1) == name:
+                break
+            name = m2.group(1)
+        return name
+
+
+_KW_PREFIX = re.compile(r"^(?:(?:then|do|else|!|\{|time)(?:\s+|$))+")
+_NO_BASHLEX = re.compile(
+    r"^(?:if|elif|while|until|for|case|function|select|fi|done|esac|\}|\[\[|\(\()(?:\s|$)|"
+    r"=\(|\$\(\(|\[\[|\(\(|<<(?!<)|\(\)|^[^\s(]*\)|\$\{\w+\[|\bcase\b"
+)
+
+
+def _shlex_words(text: str) -> list[str]:
+    m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=([\"'])(.*)\2", text, re.S)
+    if m:  # NAME="..." that bashlex rejected: keep it one assignment word
+        return [f"{m.group(1)}={m.group(3)}"]
+    try:
+        return shlex.split(text, posix=True)
+    except ValueError:
+        return text.split()
+
+
+def _parse_group(texts: list[str], idx: list[int], out: list) -> None:
+    """Parse the statements `idx` in one bashlex call; bisect to isolate the ones it rejects."""
+    if not idx:
+        return
+    try:
+        parts = bashlex.parse("\n".join(texts[i] for i in idx))
+        if len(parts) == len(idx) and all(p.kind == "command" for p in parts):
+            for i, p in zip(idx, parts, strict=True):
+                out[i] = [w.word for w in p.parts if w.kind in ("word", "assignment")]
+            return
+    except Exception:  # bashlex raises many exception types on unsupported syntax
+        pass
+    if len(idx) > 1:
+        mid = len(idx) // 2
+        _parse_group(texts, idx[:mid], out)
+        _parse_group(texts, idx[mid:], out)
+
+
+def words_of(texts: list[str]) -> list[tuple[list[str], bool]]:
+    """Words of each simple command: bashlex (batched), shlex where bashlex rejects the construct.
+
+    Returns (words, used_fallback) per statement; leading `then`/`do`/`else` keywords are kept.
+    """
+    prefixes, bodies = [], []
+    for t in texts:
+        m = _KW_PREFIX.match(t)
+        prefixes.append(m.group(0).split() if m else [])
+        bodies.append(t[m.end() :] if m else t)
+    parsed: list = [None] * len(texts)
+    _parse_group(
+        bodies, [i for i, b in enumerate(bodies) if b and not _NO_BASHLEX.search(b)], parsed
+    )
+    out = []
+    for i, body in enumerate(bodies):
+        if parsed[i] is not None:
+            out.append((prefixes[i] + parsed[i], False))
+        else:
+            out.append((prefixes[i] + _shlex_words(body), True))
+    return out
+
+
+def _words(text: str) -> tuple[list[str], bool]:
+    """Words of one simple command (see `words_of`)."""
+    return words_of([text])[0]
+
+
+def _guard_of(words: list[str], fact: ShellFacts, expand) -> tuple[Word, bool] | None:
+    """(path, negated) for `[[ -f P ]]`, `[ ! -e P ]`, `test -s P`; None otherwise."""
+    if not words or words[0] not in ("[[", "[", "test"):
+        return None
+    rest = [w for w in words[1:] if w not in ("]]", "]")]
+    neg = False
+    if rest and rest[0] == "!":
+        neg, rest = True, rest[1:]
+    if len(rest) == 2 and rest[0] in ("-f", "-e", "-s"):
+        return expand(rest[1]), neg
+    return None
+
+
+def build(path: str, text: str) -> ShellFacts:
+    """Build the facts of shell source `text` (raises ShellSyntaxError when unbalanced)."""
+    segments, comments = scan(text)
+    facts = ShellFacts(path=path, lines=text.splitlines(), comments=comments)
+    stack: list[dict] = []  # open if/loop/function/case blocks
+    prev_guard: tuple[Word, bool, str] | None = None  # last test and the operator after it
+    pending_func: str | None = None
+    pipeline: list[Command] = []
+
+    def expand(raw: str, conditional: bool = False) -> Word:
+        val, _ = facts.expand(raw)
+        return Word(raw, val, conditional)
+
+    def in_if() -> bool:
+        return any(b["kind"] == "if" for b in stack)
+
+    all_words = words_of([seg.text for seg in segments])
+    for seg, (words, fell_back) in zip(segments, all_words, strict=True):
+        facts.used_fallback += fell_back
+        guard_from_chain = None
+        if prev_guard is not None:
+            gpath, gneg, gop = prev_guard
+            if (gop == "||" and not gneg) or (gop == "&&" and gneg):
+                guard_from_chain = gpath
+        prev_guard = None
+        # structural keywords
+        while words:
+            w0 = words[0]
+            if w0 in ("if", "elif", "while", "until"):
+                cond_words = words[1:]
+                g = _guard_of(cond_words, facts, expand)
+                if w0 == "elif" and stack and stack[-1]["kind"] == "if":
+                    stack[-1].update(guard=g, branch="then", cond=" ".join(cond_words))
+                elif w0 == "if":
+                    stack.append(
+                        {
+                            "kind": "if",
+                            "guard": g,
+                            "branch": "cond",
+                            "line": seg.line,
+                            "cond": " ".join(cond_words),
+                            "cmds": [],
+                        }
+                    )
+                    facts.if_conditions.append((seg.line, " ".join(cond_words), stack[-1]["cmds"]))
+                else:
+                    stack.append({"kind": "loop", "var": None})
+                words = []
+                break
+            if w0 == "for":
+                stack.append({"kind": "loop", "var": words[1] if len(words) > 1 else None})
+                words = []
+                break
+            if w0 == "case":
+                stack.append({"kind": "case"})
+                words = []
+                break
+            if w0 in ("fi", "done", "esac", "}"):
+                if stack:
+                    stack.pop()
+                words = words[1:]
+                continue
+            if w0 == "then" and stack and stack[-1]["kind"] == "if":
+                stack[-1]["branch"] = "then"
+            elif w0 == "else" and stack and stack[-1]["kind"] == "if":
+                stack[-1]["branch"] = "else"
+            elif w0 == "{" and pending_func:
+                stack.append({"kind": "func", "name": pending_func})
+                pending_func = None
+            elif w0 == "function" and len(words) > 1:
+                pending_func = words[1].removesuffix("()")
+                words = words[2:]
+                continue
+            elif w0 not in _KEYWORDS:
+                break
+            words = words[1:]
+        if stack and stack[-1]["kind"] == "case" and words and words[0].endswith(")"):
+            words = words[1:]
+        if len(words) == 1 and words[0].endswith("()") or (len(words) == 2 and words[1] == "()"):
+            pending_func = words[0].removesuffix("()")
+            continue
+        if len(words) >= 2 and words[-1] == "{" and words[0].endswith("()"):
+            stack.append({"kind": "func", "name": words[0].removesuffix("()")})
+            continue
+        if not words:
+            continue
+        if in_if():
+            conds = tuple(b["cond"] for b in stack if b["kind"] == "if")
+            facts.if_effects.append((seg.line, conds, seg.text))
+        g = _guard_of(words, facts, expand)
+        if g is not None and seg.op in ("||", "&&"):
+            prev_guard = (g[0], g[1], seg.op)
+        conditional = in_if()
+        # assignments (array and scalar)
+        m = _ARRAY.match(seg.text if words[0] not in ("local", "declare") else "")
+        if m:
+            name, plus, inner = m.groups()
+            try:
+                elems = shlex.split(inner, posix=True)
+            except ValueError:
+                elems = inner.split()
+            lst = facts.arrays.setdefault(name, [])
+            if not plus:
+                lst.clear()
+            lst.extend(expand(e, conditional) for e in elems)
+            continue
+        rest = words
+        if words[0] in ("export", "local", "declare", "readonly", "typeset"):
+            for w in words[1:]:
+                if w.startswith("-"):
+                    continue
+                am = _ASSIGN.match(w)
+                name = am.group(1) if am else w
+                if words[0] == "export":
+                    facts.exports.setdefault(name, seg.line)
+                if am:
+                    facts.assignments.setdefault(name, []).append(
+                        Assignment(name, am.group(3), seg.line, conditional)
+                    )
+            continue
+        if words[0] == "unset":
+            for w in words[1:]:
+                if not w.startswith("-"):
+                    facts.unsets.setdefault(w, seg.line)
+            continue
+        assigns = []
+        while rest and _ASSIGN.match(rest[0]):
+            assigns.append(_ASSIGN.match(rest[0]))
+            rest = rest[1:]
+        if not rest:
+            for am in assigns:
+                facts.assignments.setdefault(am.group(1), []).append(
+                    Assignment(am.group(1), am.group(3), seg.line, conditional)
+                )
+            continue
+        cmd_words: list[Word] = []
+        opaque = False
+        for w in rest:
+            am = _ARRAY_USE.match(w)
+            if am and am.group(1) in facts.arrays:
+                cmd_words.extend(facts.arrays[am.group(1)])
+                continue
+            word = expand(w)
+            if w in ("$@", "$*", "${@}", "${*}") or _ARRAY_USE.match(w):
+                opaque = True
+                continue
+            cmd_words.append(word)
+        guards = []
+        if guard_from_chain is not None:
+            guards.append(Guard(guard_from_chain, seg.line))
+        for b in stack:
+            if b["kind"] == "if" and b.get("guard"):
+                gpath, gneg = b["guard"]
+                if (gneg and b["branch"] == "then") or (not gneg and b["branch"] == "else"):
+                    guards.append(Guard(gpath, b["line"]))
+        cmd = Command(
+            words=cmd_words,
+            line=seg.line,
+            end_line=seg.end_line,
+            text=seg.text,
+            background=seg.op == "&",
+            guards=guards,
+            conditions=[b["cond"] for b in stack if b["kind"] == "if"],
+            loop_vars=[b["var"] for b in stack if b["kind"] == "loop" and b["var"]],
+            function=next((b["name"] for b in reversed(stack) if b["kind"] == "func"), None),
+        )
+        if pipeline and cmd.background:  # `a | b &` puts the whole pipeline in the background
+            for earlier in pipeline:
+                earlier.background = True
+        pipeline = pipeline + [cmd] if seg.op == "|" else []
+        facts.commands.append(cmd)
+        for b in stack:
+            if b["kind"] == "if":
+                b["cmds"].append(cmd)
+        inv = _invocation(cmd, opaque)
+        if inv is not None:
+            facts.invocations.append(inv)
+    return facts
+
+
+def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
+    words = list(cmd.words)
+    while words and (
+        words[0].text in ("exec", "nohup", "time", "command", "env") or _ASSIGN.match(words[0].text)
+    ):
+        words = words[1:]
+    if not words:
+        return None
+    prog = PurePosixPath(words[0].text).name
+    rest = words[1:]
+    if (
+        _PY.match(prog)
+        and len(rest) >= 2
+        and rest[0].text == "-m"
+        and rest[1].text
+        in (
+            "torch.distributed.run",
+            "torch.distributed.launch",
+        )
+    ):
+        prog, rest = "torchrun", rest[2:]
+    opts: dict[str, Word | None] = {}
+    script = None
+    if prog == "torchrun":
+        i = 0
+        while i < len(rest) and rest[i].text.startswith("-"):
+            t = rest[i].text
+            if "=" in t:
+                k, v = t.split("=", 1)
+                opts[k.replace("_", "-")] = Word(v, v)
+                i += 1
+            elif t in _TORCHRUN_NOVALUE or i + 1 >= len(rest):
+                opts[t.replace("_", "-")] = None
+                i += 1
+            else:
+                opts[t.replace("_", "-")] = rest[i + 1]
+                i += 2
+        if i < len(rest):
+            script, rest = rest[i], rest[i + 1 :]
+        else:
+            rest = []
+    elif _PY.match(prog):
+        prog = "python"
+        i = 0
+        while i < len(rest) and rest[i].text.startswith("-"):
+            t = rest[i].text
+            if t in ("-m", "-c"):
+                opts[t] = rest[i + 1] if i + 1 < len(rest) else None
+                i += 2
+                break
+            i += 2 if t in ("-X", "-W") else 1
+        if "-m" in opts or "-c" in opts:
+            script = None
+            rest = rest[i:]
+        elif i < len(rest):
+            script, rest = rest[i], rest[i + 1 :]
+        else:
+            rest = []
+    return Invocation(cmd, prog, script, rest, opts, opaque)

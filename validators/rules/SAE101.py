@@ -1,0 +1,56 @@
+"""## What it does
+Checks that a training script (argparse + `TopKSAE`/`TrainingConfig`) defines all five opt-in
+flags of the `sae` library: `--normalize-input`, `--aggregate-loss`, `--dead-count-global`,
+`--mix-shards` and `--presample-shards`.
+
+## Why is this bad?
+The switches default to the old behaviour. A script without them cannot turn on the fixes
+(normalised input: ~80% -> ~20% dead latents on Evo2), so a launch that "reproduces the winner"
+silently trains a baseline, or crashes on an unknown flag.
+
+## Example
+```python
+p.add_argument("--normalize-input", action=argparse.BooleanOptionalAction)
+# no --aggregate-loss, --dead-count-global, --mix-shards, --presample-shards
+```
+
+## Use instead
+Define all five (BooleanOptionalAction for the booleans, `type=int` for the shard counts) and
+pass each one on (see SAE102).
+"""
+
+from recipegen.validators.facts_python import OPT_IN
+from recipegen.validators.rules._helpers import WIRED_TRAIN
+
+CODE = "SAE101"
+NAME = "opt-in-flag-missing"
+SEVERITY = "error"
+SUMMARY = "A training script lacks one of the five opt-in flags of the sae library"
+GOTCHAS = (1,)
+KIND = "python"
+EXAMPLE_PATH = "train.py"
+
+VALID = [
+    WIRED_TRAIN,
+    # not a training script: no argparse
+    "from sae.architectures import TopKSAE\nm = TopKSAE(8, 64, 4, False)\n",
+]
+INVALID = [
+    WIRED_TRAIN.replace('    p.add_argument("--mix-shards", type=int, default=1)\n', ""),
+    "import argparse\nfrom sae.training import TrainingConfig\n"
+    "p = argparse.ArgumentParser()\np.add_argument('--lr', type=float)\n"
+    "a = p.parse_args()\nTrainingConfig(lr=a.lr)\n",
+]
+
+
+def check(ctx):
+    f = ctx.facts
+    if not f.is_training_script:
+        return
+    missing = [opt for opt in OPT_IN if f.flag(opt) is None]
+    for opt in missing:
+        yield ctx.finding(
+            f.parser_line,
+            f"training script does not define `{opt}`; add it with argparse and pass it to "
+            f"`{OPT_IN[opt][0]}({OPT_IN[opt][1]}=...)`",
+        )

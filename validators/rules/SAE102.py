@@ -1,0 +1,72 @@
+"""## What it does
+Checks that each opt-in flag a training script defines actually reaches the library call that
+consumes it: `TopKSAE(normalize_input=, aggregate_loss=, dead_count_global=)`,
+`get_streaming_dataloader(mix_shards=)` and `store.sample(num_shards=)`. Flow through local
+variables, `**kwargs` dicts and helper functions in the same file is followed.
+
+## Why is this bad?
+A flag that is parsed but never passed on is as broken as a missing one, and worse: the launch
+script looks right. Two old copies of `train.py` wired none of the flags, and copying them turned
+"reproduce the winner" runs into baseline runs.
+
+## Example
+```python
+p.add_argument("--aggregate-loss", action=argparse.BooleanOptionalAction, default=False)
+...
+model = TopKSAE(dim, dim * 8, 32, normalize_input=args.normalize_input)
+```
+
+## Use instead
+```python
+model = TopKSAE(dim, dim * 8, 32, normalize_input=args.normalize_input,
+                aggregate_loss=args.aggregate_loss, dead_count_global=args.dead_count_global)
+```
+"""
+
+from recipegen.validators.facts_python import OPT_IN
+from recipegen.validators.rules._helpers import WIRED_TRAIN
+
+CODE = "SAE102"
+NAME = "opt-in-flag-not-wired"
+SEVERITY = "error"
+SUMMARY = "An opt-in flag is defined but `args.<dest>` never reaches the library call"
+GOTCHAS = (1,)
+KIND = "python"
+EXAMPLE_PATH = "train.py"
+
+VALID = [
+    WIRED_TRAIN,
+    # wired through a kwargs dict
+    WIRED_TRAIN.replace(
+        "    return TopKSAE(dim, dim * 8, 32, normalize_input=args.normalize_input,\n"
+        "                   aggregate_loss=args.aggregate_loss, "
+        "dead_count_global=args.dead_count_global)\n",
+        "    kw = dict(normalize_input=args.normalize_input, aggregate_loss=args.aggregate_loss,\n"
+        "              dead_count_global=args.dead_count_global)\n"
+        "    return TopKSAE(dim, dim * 8, 32, **kw)\n",
+    ),
+]
+INVALID = [
+    WIRED_TRAIN.replace(", num_shards=args.presample_shards", ""),
+    WIRED_TRAIN.replace("mix_shards=mix)", "mix_shards=1)"),
+    WIRED_TRAIN.replace(
+        "aggregate_loss=args.aggregate_loss, dead_count_global=args.dead_count_global",
+        "aggregate_loss=False",
+    ),
+]
+
+
+def check(ctx):
+    f = ctx.facts
+    if not f.is_training_script:
+        return
+    for opt, (call, kw) in OPT_IN.items():
+        flag = f.flag(opt)
+        if flag is None:
+            continue
+        if not f.reaches(flag.dest, call, kw):
+            yield ctx.finding(
+                flag.line,
+                f"`{opt}` is defined but `args.{flag.dest}` never reaches `{call}({kw}=...)`; "
+                f"pass `{kw}=args.{flag.dest}`",
+            )

@@ -1,0 +1,55 @@
+"""## What it does
+Checks literal `TopKSAE(...)` sizes: `top_k` and `auxk` must be below the number of latents
+(`hidden_dim`, i.e. expansion x input dim).
+
+## Why is this bad?
+Values are per model and scale with `hidden_dim`. With `top_k >= n_latents` every latent fires
+(no sparsity); with `auxk >= n_latents` the AuxK term selects from fewer dead latents than it asks
+for and fails or silently degenerates.
+
+## Example
+```python
+TopKSAE(input_dim=256, hidden_dim=1024, top_k=32, auxk=2048)
+```
+
+## Use instead
+```python
+TopKSAE(input_dim=256, hidden_dim=4096, top_k=32, auxk=2048)  # expansion 16
+```
+"""
+
+CODE = "SAE104"
+NAME = "topk-exceeds-latents"
+SEVERITY = "error"
+SUMMARY = "TopKSAE top_k or auxk is not below the number of latents"
+GOTCHAS = (4,)
+KIND = "python"
+EXAMPLE_PATH = "train.py"
+
+VALID = [
+    "from sae.architectures import TopKSAE\nTopKSAE(input_dim=256, hidden_dim=4096, top_k=32, "
+    "auxk=2048)\n",
+    "from sae.architectures import TopKSAE\ndef m(d, k):\n    return TopKSAE(d, d * 8, k)\n",
+]
+INVALID = [
+    "from sae.architectures import TopKSAE\nTopKSAE(input_dim=256, hidden_dim=1024, top_k=32, "
+    "auxk=2048)\n",
+    "from sae.architectures import TopKSAE\nN = 64\nTopKSAE(32, N, 64, False)\n",
+]
+
+
+def check(ctx):
+    f = ctx.facts
+    for site in f.called("TopKSAE"):
+        latents = f.literal(site.arg("hidden_dim"), site.scope)
+        if not isinstance(latents, int):
+            continue
+        for kw in ("top_k", "auxk"):
+            val = f.literal(site.arg(kw), site.scope)
+            if isinstance(val, int) and not isinstance(val, bool) and val >= latents:
+                yield ctx.finding(
+                    site.line,
+                    f"`{kw}={val}` is not below the number of latents ({latents}); raise the "
+                    "expansion factor or lower it",
+                    site.col,
+                )

@@ -1,0 +1,81 @@
+"""## What it does
+Reports a multi-process training launch (`--nproc_per_node` or `--dp-size` above 1, literal or a
+variable) without `--dead-count-global`, as a warning; as an error when the run name or a nearby
+comment claims it (`dcg`, `dead-count-global`) but the flag is not passed. A flag added to an
+argument array inside `if (( NPROC > 1 ))` counts as passed.
+
+## Why is this bad?
+Without it each rank counts inactivity in its own tokens only, so AuxK revives latents
+world_size times too late; a run *named* `dcg` without the flag is a baseline in disguise.
+
+## Example
+```bash
+torchrun --nproc_per_node 8 train.py --dp-size 8 --run-name evo2_l26_dcg
+```
+
+## Use instead
+```bash
+torchrun --nproc_per_node 8 train.py --dp-size 8 --dead-count-global --run-name evo2_l26_dcg
+```
+"""
+
+import re
+
+from recipegen.validators.rules._helpers import bool_flags, int_of, is_training, nproc_word
+
+CODE = "SAE202"
+NAME = "dead-count-global-missing"
+SEVERITY = "error"
+SUMMARY = "Multi-process training (or a run named dcg) without --dead-count-global"
+GOTCHAS = (5,)
+KIND = "shell"
+EXAMPLE_PATH = "launch.sh"
+
+VALID = [
+    "torchrun --nproc_per_node 4 train.py --dp-size 4 --dead-count-global\n",
+    'NPROC="${NPROC:-1}"\nargs=(--cache-dir c)\nif (( NPROC > 1 )); then\n'
+    "  args+=(--dead-count-global)\nfi\n"
+    'torchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC" "${args[@]}"\n',
+    "python train.py --cache-dir c --run-name baseline\n",
+]
+INVALID = [
+    "torchrun --nproc_per_node 4 train.py --dp-size 4\n",
+    "python train.py --cache-dir c --run-name evo2_l26_dcg\n",
+    "# dead-count-global run\ntorchrun --nproc_per_node 1 train.py --dp-size 1\n",
+]
+
+_CLAIM = re.compile(r"(?<![a-z])dcg(?![a-z])|dead[-_ ]count[-_ ]global", re.I)
+
+
+def check(ctx):
+    f = ctx.facts
+    for inv in f.invocations:
+        target = ctx.target(inv)
+        if not is_training(inv, target):
+            continue
+        flags = inv.flags(bool_flags(target))
+        if any(u.name == "--dead-count-global" for u in flags):
+            continue
+        claimed = any(_CLAIM.search(w.raw) or _CLAIM.search(w.text) for w in inv.args)
+        first = inv.command.line - 2
+        claimed = claimed or any(
+            first <= c.line <= inv.command.end_line and _CLAIM.search(c.text) for c in f.comments
+        )
+        if claimed:
+            yield ctx.finding(
+                inv.line,
+                "the run name or a comment claims dead-count-global but "
+                "`--dead-count-global` is not passed; pass the flag",
+            )
+            continue
+        n, nvar = int_of(f, nproc_word(inv))
+        dp = next((u.value for u in flags if u.name == "--dp-size"), None)
+        d, dvar = int_of(f, dp)
+        if (n or 0) > 1 or (d or 0) > 1 or nvar or dvar:
+            yield ctx.finding(
+                inv.line,
+                "multi-process training without `--dead-count-global`: "
+                "AuxK revives latents world_size times too late; pass it when "
+                "NPROC > 1",
+                severity="warning",
+            )

@@ -1,0 +1,67 @@
+"""## What it does
+Reports `--presample-shards N` with N > 1 (or a variable) when the pre-bias init is off: neither
+`--init-pre-bias` passed nor defaulted on by the target script, or `--no-init-pre-bias` passed.
+
+## Why is this bad?
+Presampling only feeds the geometric-median pre-bias init; without `--init-pre-bias` it does
+nothing and the run is not the one its name says.
+
+## Example
+```bash
+python train.py --cache-dir c --mix-shards 10 --presample-shards 8
+```
+
+## Use instead
+```bash
+python train.py --cache-dir c --mix-shards 10 --presample-shards 8 --init-pre-bias
+```
+"""
+
+from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags, flag_pos, int_of
+
+CODE = "SAE204"
+NAME = "presample-without-init-pre-bias"
+SEVERITY = "warning"
+SUMMARY = "--presample-shards > 1 without --init-pre-bias does nothing"
+GOTCHAS = (3,)
+KIND = "shell"
+EXAMPLE_PATH = "launch.sh"
+
+VALID = [
+    "python train.py --cache-dir c --presample-shards 8 --init-pre-bias\n",
+    {"launch.sh": "python train.py --cache-dir c --presample-shards 8\n", "train.py": WIRED_TRAIN},
+    "python train.py --cache-dir c --mix-shards 1 --presample-shards 1\n",
+]
+INVALID = [
+    "python train.py --cache-dir c --presample-shards 8\n",
+    {
+        "launch.sh": "python train.py --cache-dir c --presample-shards 8 --no-init-pre-bias\n",
+        "train.py": WIRED_TRAIN,
+    },
+]
+
+
+def check(ctx):
+    f = ctx.facts
+    for inv in f.invocations:
+        if inv.script is None:
+            continue
+        target = ctx.target(inv)
+        flags = {u.name: u for u in inv.flags(bool_flags(target))}
+        ps = flags.get("--presample-shards")
+        if ps is None:
+            continue
+        n, var = int_of(f, ps.value)
+        if not ((n or 0) > 1 or var):
+            continue
+        if "--init-pre-bias" in flags:
+            continue
+        if "--no-init-pre-bias" not in flags and target is not None:
+            tf = target.flag("--init-pre-bias")
+            if tf is not None and tf.default is True:
+                continue
+        yield ctx.finding_at(
+            flag_pos(f, inv, "--presample-shards"),
+            "`--presample-shards` > 1 without `--init-pre-bias` does nothing; "
+            "pass `--init-pre-bias`",
+        )

@@ -1,0 +1,75 @@
+"""## What it does
+Checks wandb hygiene in launch scripts: a run that enables `--wandb` must `unset WANDB_API_KEY`
+and set an entity (`export WANDB_ENTITY=...` or `--wandb-entity`); wandb must not be switched on
+*because* `WANDB_API_KEY` happens to be set.
+
+## Why is this bad?
+A leaked `WANDB_API_KEY` in a shared environment overrides `~/.netrc`, so runs log under someone
+else's account; accounts without a default entity fail `wandb.init` after the job has queued.
+
+## Example
+```bash
+if [[ -n "${WANDB_API_KEY:-}" ]]; then args+=(--wandb); fi
+```
+
+## Use instead
+```bash
+if [[ "${WANDB:-0}" == 1 ]]; then
+  unset WANDB_API_KEY
+  export WANDB_ENTITY="${WANDB_ENTITY:?set WANDB_ENTITY}"
+  args+=(--wandb)
+fi
+```
+"""
+
+from recipegen.validators.rules._helpers import bool_flags, flag_line
+
+CODE = "SAE206"
+NAME = "wandb-env"
+SEVERITY = "error"
+SUMMARY = "--wandb without unset WANDB_API_KEY and WANDB_ENTITY, or enabled by the key"
+GOTCHAS = (7,)
+KIND = "shell"
+EXAMPLE_PATH = "launch.sh"
+
+VALID = [
+    "unset WANDB_API_KEY\nexport WANDB_ENTITY=team\npython train.py --cache-dir c --wandb\n",
+    "unset WANDB_API_KEY\npython train.py --cache-dir c --wandb --wandb-entity team\n",
+    "python train.py --cache-dir c --no-wandb\n",
+]
+INVALID = [
+    "python train.py --cache-dir c --wandb\n",
+    "export WANDB_ENTITY=team\npython train.py --cache-dir c --wandb\n",
+    'unset WANDB_API_KEY\nexport WANDB_ENTITY=t\nargs=()\nif [[ -n "${WANDB_API_KEY:-}" ]]; then\n'
+    '  args+=(--wandb)\nfi\npython train.py "${args[@]}"\n',
+]
+
+
+def check(ctx):
+    f = ctx.facts
+    for line, conds, text in f.if_effects:
+        if (
+            any("WANDB_API_KEY" in c for c in conds)
+            and "wandb" in text.replace("WANDB_API_KEY", "").lower()
+        ):
+            yield ctx.finding(
+                line,
+                "wandb is enabled because WANDB_API_KEY is set; enable it "
+                "explicitly (WANDB=1) and unset the key",
+            )
+    for inv in f.invocations:
+        flags = {u.name: u for u in inv.flags(bool_flags(ctx.target(inv)))}
+        if "--wandb" not in flags:
+            continue
+        line = flag_line(f, inv, "--wandb")
+        if "WANDB_API_KEY" not in f.unsets:
+            yield ctx.finding(
+                line,
+                "`--wandb` without `unset WANDB_API_KEY`: a leaked key logs "
+                "under someone else's account; unset it and rely on ~/.netrc",
+            )
+        if "WANDB_ENTITY" not in f.exports and "--wandb-entity" not in flags:
+            yield ctx.finding(
+                line,
+                "`--wandb` without an entity; `export WANDB_ENTITY=...` or pass `--wandb-entity`",
+            )

@@ -1,0 +1,53 @@
+"""## What it does
+Reports compressed FASTA (`*.gz`, `<(zcat ...)`, `<(gunzip -c ...)`) fed to a predict CLI.
+
+## Why is this bad?
+The Evo2 predict CLI accepts only plain, uncompressed FASTA; it fails (or reads garbage) on
+gzip data and on process substitution, after the model has loaded.
+
+## Example
+```bash
+predict_evo2 --fasta <(zcat seqs.fa.gz) --ckpt-dir ckpt
+```
+
+## Use instead
+```bash
+zcat seqs.fa.gz > seqs.fa
+predict_evo2 --fasta seqs.fa --ckpt-dir ckpt
+```
+"""
+
+import re
+
+CODE = "SAE211"
+NAME = "compressed-fasta-to-predict"
+SEVERITY = "error"
+SUMMARY = "Compressed FASTA (.gz or <(zcat ...)) passed to a predict CLI"
+GOTCHAS = (11,)
+KIND = "shell"
+EXAMPLE_PATH = "launch.sh"
+
+VALID = [
+    "zcat seqs.fa.gz > seqs.fa\npredict_evo2 --fasta seqs.fa --ckpt-dir ckpt\n",
+    "python extract.py --input seqs.fa.gz\n",
+]
+INVALID = [
+    "predict_evo2 --fasta <(zcat seqs.fa.gz) --ckpt-dir ckpt\n",
+    "predict_evo2 --fasta seqs.fa.gz --ckpt-dir ckpt\n",
+]
+
+_SUBST = re.compile(r"<\(\s*(zcat|gunzip|gzip|bgzip|pigz|zless)\b")
+
+
+def check(ctx):
+    for cmd in ctx.facts.commands:
+        head = " ".join(w.text for w in cmd.words[:3]).lower()
+        if "predict" not in head:
+            continue
+        if _SUBST.search(cmd.text) or any(
+            w.text.endswith((".gz", ".bgz", ".zst", ".bz2", ".xz")) for w in cmd.words[1:]
+        ):
+            yield ctx.finding(
+                cmd.line,
+                "predict CLIs read plain uncompressed FASTA only; decompress to a file first",
+            )

@@ -1,0 +1,58 @@
+"""## What it does
+Reports an Evo2 step whose sequence/chunk length flag (`--seq-length`, `--max-seq-length`,
+`--context-length`, `--chunk-size`, `--max-length`) exceeds the model's trained context
+(8,192 bp).
+
+## Why is this bad?
+Evo2's conv/FFT intermediates grow super-linearly with length: longer inputs run out of memory
+or slow to a crawl, and the model never saw such contexts in training.
+
+## Example
+```bash
+python extract.py --checkpoint evo2_1b_base --chunk-size 32768
+```
+
+## Use instead
+```bash
+python extract.py --checkpoint evo2_1b_base --chunk-size 8192
+```
+"""
+
+from recipegen.validators.rules._helpers import flag_pos, int_of
+
+CODE = "SAE213"
+NAME = "context-length-exceeded"
+SEVERITY = "warning"
+SUMMARY = "Evo2 input chunks longer than the trained context (8,192 bp)"
+GOTCHAS = (11,)
+KIND = "shell"
+EXAMPLE_PATH = "launch.sh"
+
+VALID = ["python extract.py --checkpoint evo2_1b_base --chunk-size 8192\n"]
+INVALID = ["python extract.py --checkpoint evo2_1b_base --chunk-size 32768\n"]
+
+_FLAGS = (
+    "--seq-length",
+    "--max-seq-length",
+    "--context-length",
+    "--chunk-size",
+    "--max-length",
+    "--seq-len",
+)
+LIMIT = 8192
+
+
+def check(ctx):
+    f = ctx.facts
+    for inv in f.invocations:
+        if "evo2" not in inv.command.text.lower():
+            continue
+        for u in inv.flags():
+            if u.name in _FLAGS:
+                n, _ = int_of(f, u.value)
+                if n is not None and n > LIMIT:
+                    yield ctx.finding_at(
+                        flag_pos(f, inv, u.name),
+                        f"`{u.name} {n}` exceeds Evo2's "
+                        f"trained context ({LIMIT} bp); chunk inputs to {LIMIT}",
+                    )

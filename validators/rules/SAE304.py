@@ -1,0 +1,63 @@
+"""## What it does
+Reports an extractor that writes `.pt` files (`torch.save`, `*.pt` paths) for a later
+conversion pass.
+
+## Why is this bad?
+Intermediate `.pt` dumps take about twice the disk of streamed parquet shards, need a separate
+conversion job, and legacy pickles later fail under `torch.load(weights_only=True)`.
+
+## Example
+```python
+torch.save(batch["hidden_embeddings"], f"{out}/batch_{i}.pt")
+```
+
+## Use instead
+Replace the predict entry point's per-batch writer with one that calls
+`store.append(hidden[mask].half())`.
+"""
+
+CODE = "SAE304"
+NAME = "pt-intermediate"
+SEVERITY = "warning"
+SUMMARY = "An extractor writes .pt intermediates instead of streaming into the store"
+GOTCHAS = (14,)
+KIND = "python"
+EXAMPLE_PATH = "extract.py"
+
+VALID = [
+    "def write(store, h, m):\n    store.append(h[m].half())\n",
+    # a training script may save checkpoints
+    "import torch\nfrom sae.architectures import TopKSAE\nm = TopKSAE(8, 64, 4)\n"
+    "torch.save(m.state_dict(), 'checkpoint_final.pt')\n",
+]
+INVALID = [
+    "import torch\ndef write(store, h, m, i):\n    store.append(h[m].half())\n"
+    "    torch.save(h, f'batch_{i}.pt')\n",
+    "import predict\npredict.main(output_dir='out', suffix='.pt')\n",
+]
+
+
+def check(ctx):
+    f = ctx.facts
+    if not f.is_extractor:
+        return
+    seen = set()
+    for site in f.called("save"):
+        if site.dotted.startswith("torch."):
+            seen.add(site.line)
+            yield ctx.finding(
+                site.line,
+                "extractor writes a `.pt` file with torch.save; "
+                "stream into the ActivationStore instead",
+                site.col,
+            )
+    if not f.predict_calls:
+        return
+    for line, s in f.strings:
+        if s.endswith(".pt") and line not in seen:
+            seen.add(line)
+            yield ctx.finding(
+                line,
+                f"extractor refers to `.pt` output ({s!r}); stream into "
+                "the ActivationStore instead",
+            )

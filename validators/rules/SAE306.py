@@ -1,0 +1,48 @@
+"""## What it does
+Reports `torch.load(...)` without `weights_only=True`.
+
+## Why is this bad?
+Unpickling runs arbitrary code from the file. Our checkpoints never need it; legacy files that
+pickle numpy arrays fail under `weights_only=True` (torch >= 2.6), and a converter that swallows
+that error exits 0 with an empty output directory. `weights_only=False` is for trusted sources
+only: say so with a `# noqa: SAE306` and a reason.
+
+## Example
+```python
+ckpt = torch.load(path, map_location="cpu")
+```
+
+## Use instead
+```python
+ckpt = torch.load(path, map_location="cpu", weights_only=True)
+```
+"""
+
+CODE = "SAE306"
+NAME = "unsafe-torch-load"
+SEVERITY = "error"
+SUMMARY = "torch.load without weights_only=True"
+GOTCHAS = (17,)
+KIND = "python"
+EXAMPLE_PATH = "eval.py"
+
+VALID = ["import torch\nckpt = torch.load('c.pt', map_location='cpu', weights_only=True)\n"]
+INVALID = [
+    "import torch\nckpt = torch.load('c.pt', map_location='cpu')\n",
+    "import torch\nckpt = torch.load('c.pt', weights_only=False)\n",
+]
+
+
+def check(ctx):
+    for site in ctx.facts.called("load"):
+        if site.dotted != "torch.load":
+            continue
+        wo = next((k.value for k in site.node.keywords if k.arg == "weights_only"), None)
+        if wo is not None and getattr(wo, "value", None) is True:
+            continue
+        yield ctx.finding(
+            site.line,
+            "`torch.load` without `weights_only=True` unpickles "
+            "arbitrary code; pass `weights_only=True`",
+            site.col,
+        )

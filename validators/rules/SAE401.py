@@ -1,0 +1,58 @@
+"""## What it does
+Reports an evaluation step whose `--eval-cache` is the training `--cache-dir` of the same
+launch script.
+
+## Why is this bad?
+Reconstruction, dead-latent % and loss recovered must be measured on a held-out cache (same
+distribution, disjoint sequences). On the training cache they reward memorisation and hide
+overfitting.
+
+## Example
+```bash
+torchrun --nproc_per_node 1 train.py --cache-dir "$CACHE"
+python eval.py --eval-cache "$CACHE" --sae-checkpoint out/checkpoint_final.pt
+```
+
+## Use instead
+```bash
+python extract.py --split eval --output "$EVAL_CACHE" ...
+python eval.py --eval-cache "$EVAL_CACHE" --sae-checkpoint out/checkpoint_final.pt
+```
+"""
+
+CODE = "SAE401"
+NAME = "eval-on-train-cache"
+SEVERITY = "error"
+SUMMARY = "Evaluation reads the training cache instead of a held-out one"
+GOTCHAS = (18,)
+KIND = "shell"
+EXAMPLE_PATH = "launch.sh"
+
+VALID = [
+    'python train.py --cache-dir "$CACHE"\npython eval.py --eval-cache "$EVAL_CACHE"\n',
+]
+INVALID = [
+    'CACHE=cache\npython train.py --cache-dir "$CACHE"\npython eval.py --eval-cache "$CACHE"\n',
+]
+
+
+def check(ctx):
+    f = ctx.facts
+    train = set()
+    for inv in f.invocations:
+        u = inv.flag("--cache-dir")
+        if u is not None and u.value is not None:
+            train.add(u.value.raw)
+            train.add(u.value.text)
+    for inv in f.invocations:
+        u = inv.flag("--eval-cache")
+        if (
+            u is not None
+            and u.value is not None
+            and (u.value.raw in train or u.value.text in train)
+        ):
+            yield ctx.finding(
+                inv.line,
+                f"`--eval-cache {u.value.raw}` is the training cache; "
+                "evaluate on a held-out cache (extract --split eval)",
+            )
