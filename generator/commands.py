@@ -1,3 +1,149 @@
-"""Placeholder: commands are added by their owner."""
+"""CLI: `recipegen new`, `list`, `show`, `check`."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import yaml
+
+from . import spec as specs
+from .check import diff_recipe
+from .errors import GeneratorError
+from .generate import generate
+from .write import plan, write
+
+
+class CliError(click.ClickException):
+    """A user error: message printed as `Error: ...`, exit status 2."""
+
+    exit_code = 2
+
+
+def _spec_options(f):
+    f = click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override a spec key, e.g. --set sae.top_k=64 (repeatable).",
+    )(f)
+    f = click.option(
+        "--spec",
+        "spec_path",
+        metavar="FILE",
+        help="A spec YAML, or an HF config.json (hidden size, layers, context).",
+    )(f)
+    f = click.option("--layer", type=int, help="Layer to extract (1..n_layers); default per size.")(
+        f
+    )
+    f = click.option("--size", help="Model size label (see `recipegen show MODEL`).")(f)
+    return f
+
+
+@click.command("new")
+@click.argument("model", required=False)
+@_spec_options
+@click.option(
+    "--out",
+    "out",
+    default="recipes",
+    show_default=True,
+    type=click.Path(),
+    help="Parent folder; the recipe goes to <out>/<name>_sae.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+@click.option("--force", is_flag=True, help="Overwrite files edited since they were generated.")
+def new(model, size, layer, spec_path, overrides, out, dry_run, force):
+    """Render the recipe for MODEL (a shipped spec, see `recipegen list`) into <out>/<name>_sae."""
+    try:
+        rendered = generate(model, size=size, layer=layer, spec_path=spec_path, overrides=overrides)
+        directory = Path(out) / rendered.dirname
+        if dry_run:
+            result = plan(directory, rendered.files)
+            click.echo(
+                f"would write {directory} ({rendered.provenance.spec_name} "
+                f"{rendered.provenance.size}, layer {rendered.provenance.layer}):"
+            )
+            for name in sorted(rendered.files):
+                n = len(rendered.files[name].encode("utf-8"))
+                click.echo(f"  {result.status[name]:9} {name} ({n} bytes)")
+            if result.edited:
+                click.echo(
+                    "edited since generated (refused without --force): " + ", ".join(result.edited)
+                )
+            return
+        result = write(directory, rendered.files, force=force)
+    except GeneratorError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write the recipe under --out {out!r}: {exc}") from None
+    if result.noop:
+        click.echo(f"{directory}: up to date, nothing changed")
+    else:
+        changed = [n for n, s in sorted(result.status.items()) if s != "unchanged"]
+        click.echo(f"wrote {directory}: {', '.join(changed)}")
+
+
+@click.command("list")
+def list_models():
+    """List the shipped model specs."""
+    for name in specs.builtin_models():
+        raw, spec = specs.load(name)
+        sizes = ", ".join(
+            f"{label}{'*' if label == spec['default_size'] else ''}"
+            f" (L{entry['default_layer']}/{entry['n_layers']})"
+            for label, entry in spec["sizes"].items()
+        )
+        click.echo(f"{name:10} {spec['extraction']['kind']:12} {sizes}")
+        click.echo(f"{'':10} {spec['description']}")
+    click.echo("* default size; (Ldefault layer/n_layers). Your own: recipegen new --spec FILE")
+
+
+@click.command("show")
+@click.argument("model", required=False)
+@_spec_options
+def show(model, size, layer, spec_path, overrides):
+    """Print MODEL's resolved spec (defaults filled, size and layer chosen) as YAML."""
+    try:
+        raw, spec = specs.load(model, spec_path, overrides)
+        resolved = specs.resolve(spec, raw, size, layer)
+    except GeneratorError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(yaml.safe_dump(resolved, sort_keys=False, width=100), nl=False)
+
+
+@click.command("check")
+@click.argument("dirs", nargs=-1, type=click.Path())
+def check(dirs):
+    """Re-render each recipe DIR from its recipe.yaml; exit 1 with a diff on drift.
+
+    Without DIR, checks every recipes/*/ that holds a recipe.yaml."""
+    if not dirs:
+        found = Path("recipes").glob("*/recipe.yaml")
+        dirs = sorted(str(p.parent) for p in found if not p.parent.name.startswith("."))
+        if not dirs:
+            raise CliError("no recipes found under ./recipes (fix: pass recipe directories)")
+    drifted = []
+    for d in dirs:
+        try:
+            diff = diff_recipe(d)
+        except GeneratorError as exc:
+            raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"{d}: cannot read the recipe: {exc}") from None
+        if diff:
+            click.echo(diff, nl=False)
+            drifted.append(d)
+        else:
+            click.echo(f"ok {d}")
+    if drifted:
+        click.echo(
+            f"drift in {len(drifted)} recipe(s): {', '.join(drifted)} "
+            "(fix: re-render with `recipegen new ... --force`, or move the edit into the spec)",
+            err=True,
+        )
+        raise SystemExit(1)
+
+
+COMMANDS = [new, list_models, show, check]

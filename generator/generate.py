@@ -1,0 +1,77 @@
+"""Spec -> rendered recipe (in memory): the one pipeline `new` and `check` share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import provenance as prov
+from . import spec as specs
+from .errors import GeneratorError
+from .render import TemplateSource, render, sha256_text, template_hash
+
+
+@dataclass
+class Rendered:
+    """A recipe ready to write: directory name and {file: content} incl. recipe.yaml."""
+
+    name: str
+    files: dict[str, str]
+    provenance: prov.Provenance
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.name}_sae"
+
+
+def _source_kind(spec_path: str | None) -> str:
+    if not spec_path:
+        return "builtin"
+    return "hf_config" if Path(spec_path).suffix == ".json" else "file"
+
+
+def generate(
+    model: str | None = None,
+    *,
+    size: str | None = None,
+    layer: int | None = None,
+    spec_path: str | None = None,
+    overrides: list[str] | tuple = (),
+    templates: TemplateSource | None = None,
+) -> Rendered:
+    """Load and validate the spec, resolve size/layer, render every file, build recipe.yaml."""
+    raw, spec = specs.load(model, spec_path, overrides)
+    return _render(raw, spec, _source_kind(spec_path), size, layer, list(overrides), templates)
+
+
+def _render(raw, spec, source_kind, size, layer, overrides, templates) -> Rendered:
+    templates = templates or TemplateSource()
+    context = specs.resolve(spec, raw, size, layer)
+    files = render(context, templates)
+    digests = {name: sha256_text(text) for name, text in files.items()}
+    record = prov.make(
+        spec,
+        source_kind,
+        context["size"],
+        context["layer"],
+        overrides,
+        template_hash(templates, spec["extraction"]["kind"]),
+        digests,
+    )
+    files[prov.RECIPE_FILE] = record.to_yaml()
+    return Rendered(spec["name"], files, record)
+
+
+def regenerate(record: prov.Provenance, templates: TemplateSource | None = None) -> Rendered:
+    """Re-render from a recipe.yaml: builtin specs from the shipped file (+ overrides), others
+    from the spec recorded in recipe.yaml (its overrides are already folded in)."""
+    if record.source == "builtin":
+        raw, spec = specs.load(record.spec_name, None, record.overrides)
+    elif record.source in ("file", "hf_config"):
+        raw = specs.RawSpec(record.spec, "recipe.yaml (resolved_spec)", record.source)
+        spec = specs.validate(raw)
+    else:
+        raise GeneratorError(
+            f"recipe.yaml: spec.source {record.source!r} is not builtin|file|hf_config"
+        )
+    return _render(raw, spec, record.source, record.size, record.layer, record.overrides, templates)

@@ -1,0 +1,124 @@
+"""Render a resolved spec into recipe files (in memory) with Jinja2."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from recipegen import __version__
+
+from .errors import GeneratorError
+
+# Rendered file -> template name ("{kind}" is the extraction kind). Mode 0o755 for launch.sh.
+FILE_MAP: dict[str, str] = {
+    "extract.py": "extract_{kind}.py.j2",
+    "train.py": "train.py.j2",
+    "eval.py": "eval.py.j2",
+    "launch.sh": "launch.sh.j2",
+    "README.md": "README.md.j2",
+}
+EXECUTABLE = {"launch.sh"}
+
+
+def shquote(value: Any) -> str:
+    """POSIX shell quoting (shlex.quote); None renders as an empty argument."""
+    return shlex.quote("" if value is None else str(value))
+
+
+def pyrepr(value: Any) -> str:
+    """A Python literal for `value`, double-quoted strings (so `ruff format` leaves it alone)."""
+    if isinstance(value, str):
+        if '"' in value or "'" in value:
+            return repr(value)  # repr picks the quote that needs no escape
+        return '"' + repr(value)[1:-1] + '"'
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(pyrepr(v) for v in value)
+        return (
+            f"[{items}]"
+            if isinstance(value, list)
+            else f"({items}{',' if len(value) == 1 else ''})"
+        )
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{pyrepr(k)}: {pyrepr(v)}" for k, v in value.items()) + "}"
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    raise GeneratorError(f"pyrepr: cannot render a {type(value).__name__} as a Python literal")
+
+
+class TemplateSource:
+    """Where templates come from: the `recipegen.templates` package, or a folder (tests)."""
+
+    def __init__(self, folder: str | Path | None = None):
+        self.folder = Path(folder) if folder is not None else None
+
+    def read(self, name: str) -> str:
+        try:
+            if self.folder is not None:
+                return (self.folder / name).read_text(encoding="utf-8")
+            return resources.files("recipegen.templates").joinpath(name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise GeneratorError(
+                f"template {name!r} not found in {self.folder or 'recipegen.templates'} "
+                "(fix: reinstall recipegen, or add the template)"
+            ) from None
+
+    def environment(self) -> jinja2.Environment:
+        env = jinja2.Environment(
+            loader=jinja2.FunctionLoader(lambda name: (self.read(name), name, lambda: True)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+        env.filters["shquote"] = shquote
+        env.filters["pyrepr"] = pyrepr
+        return env
+
+
+def template_names(kind: str) -> dict[str, str]:
+    """Rendered file name -> template name for an extraction kind."""
+    return {out: tpl.format(kind=kind) for out, tpl in FILE_MAP.items()}
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def template_hash(source: TemplateSource, kind: str) -> str:
+    """One hash over the (name, content) of every template the recipe uses."""
+    h = hashlib.sha256()
+    for name in sorted(template_names(kind).values()):
+        h.update(name.encode() + b"\0" + source.read(name).encode("utf-8") + b"\0")
+    return h.hexdigest()
+
+
+def _template_line(exc: BaseException, name: str) -> int | None:
+    """The template line a render-time error came from (jinja maps it into the traceback)."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == name:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render(context_spec: dict, source: TemplateSource | None = None) -> dict[str, str]:
+    """{file name: content} for every recipe file; raises GeneratorError naming the template."""
+    source = source or TemplateSource()
+    env = source.environment()
+    files = {}
+    for out, name in template_names(context_spec["extraction"]["kind"]).items():
+        try:
+            template = env.get_template(name)
+            files[out] = template.render(spec=context_spec, recipegen_version=__version__)
+        except GeneratorError:
+            raise
+        except Exception as exc:  # any failure names the template; nothing is written yet
+            line = getattr(exc, "lineno", None) or _template_line(exc, name)
+            where = f"{name}:{line}" if line else name
+            raise GeneratorError(f"rendering {out} failed in template {where}: {exc}") from exc
+    return files

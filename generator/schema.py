@@ -1,0 +1,120 @@
+"""The model-spec schema: every key with its type, default and allowed values (docs/contracts.md)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+SIZE_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+ADAPTER_RE = re.compile(
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+)
+PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+INT_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Field:
+    """One leaf key: python type(s), default, bounds / choices / pattern, and a fix hint."""
+
+    type: str  # "str" | "int" | "float" | "bool"
+    default: Any = None
+    required: bool = False
+    nullable: bool = False
+    choices: tuple = ()
+    min: float | None = None
+    max: float | None = None
+    pattern: re.Pattern | None = None
+    hint: str = ""
+
+
+def _int(default, lo=1, hi=INT_MAX, nullable=False):
+    return Field("int", default, min=lo, max=hi, nullable=nullable)
+
+
+def _float(default, lo=0.0, hi=1e6):
+    return Field("float", default, min=lo, max=hi)
+
+
+def _bool(default):
+    return Field("bool", default)
+
+
+# The sections and their leaf keys, in the order of docs/contracts.md.
+SCHEMA: dict[str, Any] = {
+    "name": Field("str", required=True, pattern=NAME_RE, hint="lower-case letters, digits, _"),
+    "description": Field("str", ""),
+    "extraction": {
+        "kind": Field("str", required=True, choices=("hf", "custom", "predict_cli")),
+        "checkpoint": Field("str", required=True),
+        "adapter": Field(
+            "str", None, nullable=True, pattern=ADAPTER_RE, hint="package.module:Class"
+        ),
+        "predict_module": Field(
+            "str",
+            None,
+            nullable=True,
+            pattern=DOTTED_RE,
+            hint="a dotted module, e.g. pkg.run.predict",
+        ),
+        "token_unit": Field("str", "aa", choices=("aa", "codon", "nt")),
+        "drop_special_tokens": _bool(True),
+        "dtype": Field("str", "float16", choices=("float16", "float32")),
+    },
+    "default_size": Field("str", None, nullable=True),
+    "sae": {
+        "expansion_factor": _int(8, 1, 1024),
+        "top_k": _int(32, 1, 1_000_000),
+        "auxk": _int(64, 1, 1_000_000, nullable=True),
+        "auxk_coef": _float(0.03125, 0.0, 100.0),
+        "dead_tokens_threshold": _int(10_000_000, 1, 10**12),
+        "lr": _float(3.0e-4, 1e-12, 10.0),
+        "lr_min": _float(0.0, 0.0, 10.0),
+        "lr_schedule": Field("str", "cosine", choices=("constant", "cosine", "linear")),
+        "warmup_steps": _int(1000, 0),
+        "batch_size": _int(4096, 1, 10_000_000),
+        "n_epochs": _int(1, 1, 100_000),
+        "max_grad_norm": _float(1.0, 1e-12, 1e6),
+        "init_pre_bias": _bool(True),
+        "normalize_input": _bool(False),
+        "aggregate_loss": _bool(False),
+        "dead_count_global": _bool(False),
+        "mix_shards": _int(1, 1, 100_000),
+        "presample_shards": _int(1, 1, 100_000),
+    },
+    "data": {
+        "corpus_ordered": _bool(False),
+        "shard_size": _int(100_000, 1, 100_000_000),
+        "eval_fraction": Field("float", 0.1, min=0.0, max=0.99),
+        "max_sequences": _int(None, 1, 10**12, nullable=True),
+    },
+    "launch": {
+        "nproc_per_node": _int(1, 1, 1024),
+        "wandb": _bool(False),
+        "wandb_project": Field("str", "sae", pattern=PROJECT_RE, hint="letters, digits, . _ -"),
+    },
+    "smoke": {
+        "n_sequences": _int(48, 1, 100_000),
+        "batch_size": _int(64, 1, 1_000_000),
+        "n_epochs": _int(2, 1, 1000),
+        "warmup_steps": _int(2, 0, 1_000_000),
+        "expansion_factor": _int(4, 1, 1024),
+        "top_k": _int(8, 1, 1_000_000),
+        "auxk": _int(16, 1, 1_000_000, nullable=True),
+    },
+}
+
+# Entries under `sizes.<label>`.
+SIZE_SCHEMA: dict[str, Field] = {
+    "n_layers": Field("int", required=True, min=1, max=10_000),
+    "hidden_dim": Field("int", required=True, min=1, max=1_000_000),
+    "context_length": Field("int", required=True, min=1, max=100_000_000),
+    "default_layer": Field("int", None, nullable=True, min=1, max=10_000),
+    "checkpoint": Field("str", None, nullable=True),
+}
+
+TOP_LEVEL_ORDER = ("name", "description", "extraction", "sizes", "default_size", "sae", "data")
+TOP_LEVEL_ORDER += ("launch", "smoke")

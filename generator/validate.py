@@ -1,0 +1,196 @@
+"""Validate a raw spec against the schema: types, ranges, choices, patterns, unknown keys and
+cross-field rules; every problem names file, line, field and fix."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+from .errors import Problem, SpecError
+from .schema import SCHEMA, SIZE_LABEL_RE, SIZE_SCHEMA, TOP_LEVEL_ORDER, Field
+
+if TYPE_CHECKING:
+    from .spec import RawSpec
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+PLACEHOLDERS = ("size", "n_layers")
+MAX_STR = 500
+
+
+class _Validator:
+    def __init__(self, raw: RawSpec):
+        self.raw = raw
+        self.problems: list[Problem] = []
+
+    def problem(self, path: tuple, message: str, fix: str) -> None:
+        file, line = self.raw.where(path)
+        self.problems.append(Problem(file, line, ".".join(path), message, fix))
+
+    def leaf(self, path: tuple, spec: Field, present: bool, value: Any) -> Any:
+        if not present:
+            if spec.required:
+                self.problem(path, "required key is missing", f"add `{path[-1]}:` to the spec")
+            return spec.default
+        if value is None:
+            if spec.nullable:
+                return None
+            self.problem(path, "must not be null", f"give a {spec.type} value")
+            return spec.default
+        value = self._typed(path, spec, value)
+        if value is None:
+            return spec.default
+        if spec.choices and value not in spec.choices:
+            self.problem(
+                path, f"{value!r} is not allowed", f"use one of: {', '.join(spec.choices)}"
+            )
+        if spec.type in ("int", "float"):
+            lo, hi = spec.min, spec.max
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                self.problem(path, f"{value!r} is out of range", f"use a value in [{lo}, {hi}]")
+        if spec.type == "str":
+            self._string(path, spec, value)
+        return value
+
+    def _typed(self, path: tuple, spec: Field, value: Any) -> Any:
+        kind = spec.type
+        if kind == "bool" and isinstance(value, bool):
+            return value
+        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind == "float" and not isinstance(value, bool):
+            if isinstance(value, str):  # YAML 1.1 reads `1e-4` (no dot) as a string
+                try:
+                    value = float(value)
+                except ValueError:
+                    pass
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if math.isfinite(value) and abs(value) < 1e300:
+                    return float(value)
+                self.problem(path, f"{value!r} is not a finite number", "use a finite number")
+                return None
+        if kind == "str" and isinstance(value, str):
+            return value
+        self.problem(
+            path,
+            f"wrong type: expected {kind}, got {type(value).__name__} {value!r}",
+            f"write a {kind}" + (' (quote it: "...")' if kind == "str" else ""),
+        )
+        return None
+
+    def _string(self, path: tuple, spec: Field, value: str) -> None:
+        if _CONTROL_RE.search(value):
+            self.problem(
+                path,
+                "contains a control character (newline, tab, NUL, ...)",
+                "use one line of text",
+            )
+        elif len(value) > MAX_STR:
+            self.problem(path, f"longer than {MAX_STR} characters", "shorten it")
+        elif spec.pattern is not None and not spec.pattern.match(value):
+            self.problem(
+                path, f"{value!r} is not a valid value", f"use {spec.hint or spec.pattern.pattern}"
+            )
+
+    def section(self, path: tuple, schema: dict, data: Any) -> dict:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            self.problem(
+                path, f"must be a mapping, got {type(data).__name__}", "indent keys under it"
+            )
+            data = {}
+        for key in data:
+            if key not in schema:
+                self.problem(
+                    path + (key,),
+                    "unknown key",
+                    f"remove it; known keys here: {', '.join(schema)}",
+                )
+        out = {}
+        for key, spec in schema.items():
+            if isinstance(spec, dict):
+                out[key] = self.section(path + (key,), spec, data.get(key))
+            else:
+                out[key] = self.leaf(path + (key,), spec, key in data, data.get(key))
+        return out
+
+    def sizes(self, data: Any) -> dict:
+        path = ("sizes",)
+        if not isinstance(data, dict) or not data:
+            self.problem(
+                path, "at least one size is required", "add e.g. `sizes: {8M: {n_layers: 6, ...}}`"
+            )
+            return {}
+        out = {}
+        for label, entry in data.items():
+            if not SIZE_LABEL_RE.match(label):
+                self.problem(
+                    path + (label,),
+                    f"size label {label!r} is not valid",
+                    "use letters, digits, . _ -",
+                )
+                continue
+            resolved = self.section(path + (label,), SIZE_SCHEMA, entry)
+            n_layers = resolved["n_layers"]
+            if resolved["default_layer"] is None:
+                resolved["default_layer"] = n_layers
+            elif isinstance(n_layers, int) and resolved["default_layer"] > n_layers:
+                self.problem(
+                    path + (label, "default_layer"),
+                    f"layer {resolved['default_layer']} is out of range 1..{n_layers}",
+                    f"use a layer in 1..{n_layers}",
+                )
+            out[label] = resolved
+        return out
+
+
+def validate(raw: RawSpec) -> dict:
+    """The normalized spec (defaults filled, schema order); raises SpecError listing every problem."""
+    v = _Validator(raw)
+    data = raw.data if isinstance(raw.data, dict) else {}
+    for key in data:
+        if key not in SCHEMA and key != "sizes":
+            v.problem((key,), "unknown key", f"remove it; known keys: {', '.join(TOP_LEVEL_ORDER)}")
+    spec = v.section((), SCHEMA, {k: x for k, x in data.items() if k in SCHEMA})
+    spec["sizes"] = v.sizes(data.get("sizes"))
+    _cross_checks(v, spec)
+    if v.problems:
+        raise SpecError(v.problems)
+    return {key: spec[key] for key in TOP_LEVEL_ORDER}
+
+
+def _cross_checks(v: _Validator, spec: dict) -> None:
+    ext = spec["extraction"]
+    needs = {"custom": "adapter", "predict_cli": "predict_module"}
+    for kind, key in needs.items():
+        if ext["kind"] == kind and not ext[key]:
+            v.problem(("extraction", key), f"required for kind {kind}", f"set extraction.{key}")
+        if ext["kind"] != kind and ext[key]:
+            v.problem(("extraction", key), f"only used by kind {kind}", "remove it (or set null)")
+    checkpoint = ext["checkpoint"]
+    if isinstance(checkpoint, str):
+        for name in _PLACEHOLDER_RE.findall(checkpoint):
+            if name not in PLACEHOLDERS:
+                v.problem(
+                    ("extraction", "checkpoint"),
+                    f"unknown placeholder {{{name}}}",
+                    "use only {size} and {n_layers}",
+                )
+        if not checkpoint.strip():
+            v.problem(("extraction", "checkpoint"), "is empty", "give an HF id or a path")
+    sizes = spec["sizes"]
+    if spec["default_size"] is None and sizes:
+        spec["default_size"] = next(iter(sizes))
+    elif sizes and spec["default_size"] not in sizes:
+        v.problem(
+            ("default_size",),
+            f"{spec['default_size']!r} is not one of the sizes",
+            f"use one of: {', '.join(sizes)}",
+        )
+    sae = spec["sae"]
+    if sae["lr_min"] > sae["lr"]:
+        v.problem(
+            ("sae", "lr_min"), f"lr_min {sae['lr_min']} exceeds lr {sae['lr']}", "use lr_min <= lr"
+        )
