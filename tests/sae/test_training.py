@@ -1,0 +1,212 @@
+"""Trainer (single process): schedules, horizon, checkpoints, resume, sources, config errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import pytest
+import torch
+from sae import (
+    ActivationStore,
+    ActivationStoreConfig,
+    ParallelConfig,
+    TopKSAE,
+    Trainer,
+    TrainingConfig,
+    WandbConfig,
+    load_sae,
+    set_seed,
+)
+from sae.schedule import compute_horizon, lr_at
+
+
+def _data(n=1200, h=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    basis = torch.randn(24, h, generator=g)
+    codes = torch.relu(torch.randn(n, 24, generator=g)) * (torch.rand(n, 24, generator=g) < 0.2)
+    return codes @ basis + 0.01 * torch.randn(n, h, generator=g)
+
+
+def _model(h=12, **kw):
+    set_seed(0)
+    return TopKSAE(h, 48, top_k=4, auxk=8, dead_tokens_threshold=200, **kw)
+
+
+def _cfg(tmp_path, **kw):
+    base = dict(
+        lr=3e-3,
+        n_epochs=2,
+        batch_size=50,
+        device="cpu",
+        log_interval=1,
+        checkpoint_dir=str(tmp_path),
+        warmup_steps=3,
+        lr_schedule="cosine",
+        max_grad_norm=1.0,
+        show_progress=False,
+        seed=7,
+    )
+    base.update(kw)
+    return TrainingConfig(**base)
+
+
+def test_lr_schedules():
+    assert lr_at(0, 1.0, 0.0, 4, 100, "cosine") == pytest.approx(0.25)
+    assert lr_at(3, 1.0, 0.0, 4, 100, "cosine") == pytest.approx(1.0)
+    assert lr_at(4, 1.0, 0.1, 4, 104, "cosine") == pytest.approx(1.0)
+    assert lr_at(54, 1.0, 0.1, 4, 104, "cosine") == pytest.approx(0.55)
+    assert lr_at(104, 1.0, 0.1, 4, 104, "cosine") == pytest.approx(0.1)
+    assert lr_at(54, 1.0, 0.0, 4, 104, "linear") == pytest.approx(0.5)
+    assert lr_at(80, 1.0, 0.0, 4, 104, "constant") == 1.0
+
+
+def test_horizon_counts_true_optimizer_steps():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert compute_horizon(10, 3, 2, None, None, "cosine") == (5, 15, 15)
+    with pytest.warns(UserWarning, match="max_steps=7 truncates"):
+        assert compute_horizon(10, 3, 2, 7, None, "cosine") == (5, 7, 7)
+    with pytest.warns(UserWarning, match="lr_decay_steps=4"):
+        assert compute_horizon(10, 3, 2, None, 4, "cosine") == (5, 15, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compute_horizon(10, 3, 2, 7, None, "constant")
+    with pytest.raises(ValueError, match="grad_accumulation_steps"):
+        compute_horizon(3, 1, 4, None, None, "cosine")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("lr", 0.0),
+        ("batch_size", 0),
+        ("lr_schedule", "exp"),
+        ("grad_accumulation_steps", 0),
+        ("lr_min", 5.0),
+    ],
+)
+def test_config_validation_names_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainingConfig(**{field: value})
+
+
+def test_fit_tensor_learns_and_writes_checkpoint_and_metrics(tmp_path):
+    x = _data()
+    model = _model()
+    model.init_pre_bias_from_data(x[:300])
+    res = Trainer(model, _cfg(tmp_path, checkpoint_steps=10)).fit(x)
+    assert res["steps_per_epoch"] == 24 and res["global_step"] == res["total_steps"] == 48
+    lines = [json.loads(s) for s in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == list(range(1, 49))
+    assert {"lr", "loss", "fvu", "dead_pct", "l0", "aux"} <= set(lines[0])
+    assert lines[-1]["fvu"] < 0.5 * lines[0]["fvu"]
+    assert lines[-1]["lr"] == pytest.approx(0.0, abs=1e-5)  # cosine spans the whole run
+    ckpt = torch.load(tmp_path / "checkpoint_final.pt", weights_only=True)
+    assert {
+        "model_state_dict",
+        "input_dim",
+        "hidden_dim",
+        "model_config",
+        "global_step",
+        "epoch",
+        "config",
+        "optimizer_state_dict",
+    } <= set(ckpt)
+    assert not any(k.startswith("module.") for k in ckpt["model_state_dict"])
+    assert ckpt["input_dim"] == 12 and ckpt["hidden_dim"] == 48 and ckpt["global_step"] == 48
+    assert ckpt["model_state_dict"]["encoder.weight"].shape == (48, 12)
+    assert sorted(p.name for p in tmp_path.glob("checkpoint_step_*.pt")) == [
+        f"checkpoint_step_{n}.pt" for n in (10, 20, 30, 40)
+    ]
+    loaded = load_sae(tmp_path / "checkpoint_final.pt")
+    assert torch.equal(loaded.W_dec, model.W_dec)
+
+
+def _final_state(tmp_path, data, resume=None, accum=1):
+    model = _model()
+    cfg = _cfg(
+        tmp_path,
+        checkpoint_steps=5,
+        grad_accumulation_steps=accum,
+        lr_schedule="linear",
+        mix_shards=2,
+    )
+    Trainer(model, cfg).fit(data, resume_from=resume)
+    return model.state_dict()
+
+
+@pytest.mark.parametrize("source", ["tensor", "store"])
+@pytest.mark.parametrize("accum", [1, 2])
+def test_resume_is_bit_identical(tmp_path, source, accum):
+    x = _data()
+    if source == "store":
+        store = ActivationStore(tmp_path / "store", ActivationStoreConfig(shard_size=170))
+        store.save(x)
+        data = store
+    else:
+        data = x
+    full = _final_state(tmp_path / "full", data, accum=accum)
+    # step 15 is mid-epoch 0 at accumulation 1 and mid-epoch 1 at accumulation 2 (12 steps per
+    # epoch), so the data position matters; the kill -9 variant lives in test_faults.py
+    ckpt = tmp_path / "full" / "checkpoint_step_15.pt"
+    assert torch.load(ckpt, weights_only=True)["global_step"] == 15
+    resumed = _final_state(tmp_path / "resumed", data, resume=ckpt, accum=accum)
+    for k in full:
+        assert torch.equal(full[k], resumed[k]), k
+
+
+def test_fit_dataloader_and_store_path(tmp_path):
+    x = _data(400)
+    dl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=40)
+    res = Trainer(_model(), _cfg(tmp_path / "a", n_epochs=1)).fit(dl)
+    assert res["global_step"] == 10
+    ActivationStore(tmp_path / "s", ActivationStoreConfig(shard_size=90)).save(x.half())
+    res = Trainer(_model(), _cfg(tmp_path / "b", n_epochs=1)).fit(str(tmp_path / "s"))
+    assert res["global_step"] == 8
+
+
+def test_max_steps_honoured(tmp_path):
+    with pytest.warns(UserWarning, match="max_steps"):
+        res = Trainer(_model(), _cfg(tmp_path, max_steps=5)).fit(_data())
+    assert res["global_step"] == 5
+
+
+@pytest.mark.parametrize("world_env, dp", [("2", 1), (None, 2)])
+def test_dp_size_must_match_world_size(tmp_path, monkeypatch, world_env, dp):
+    if world_env is None:
+        monkeypatch.delenv("WORLD_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("WORLD_SIZE", world_env)
+    trainer = Trainer(_model(), _cfg(tmp_path), parallel_config=ParallelConfig(dp_size=dp))
+    with pytest.raises(ValueError, match=r"dp_size=\d but WORLD_SIZE=\d.*--dp-size"):
+        trainer.fit(_data())
+
+
+def test_wandb_missing_is_a_clear_error(tmp_path):
+    try:
+        import wandb  # noqa: F401
+
+        pytest.skip("wandb installed")
+    except ImportError:
+        pass
+    trainer = Trainer(_model(), _cfg(tmp_path), wandb_config=WandbConfig(enabled=True))
+    with pytest.raises(ImportError, match=r"sae\[wandb\]"):
+        trainer.fit(_data())
+
+
+def test_crashed_store_refused_by_trainer(tmp_path):
+    store = ActivationStore(tmp_path / "s", ActivationStoreConfig(shard_size=100))
+    store.append(_data(450))
+    with pytest.raises(RuntimeError, match="no metadata.json"):
+        Trainer(_model(), _cfg(tmp_path / "out")).fit(ActivationStore(tmp_path / "s"))
+
+
+def test_cosine_lr_reaches_min_at_end_with_accumulation(tmp_path):
+    Trainer(_model(), _cfg(tmp_path, grad_accumulation_steps=3, lr_min=1e-4)).fit(_data())
+    lines = [json.loads(s) for s in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 16
+    # 24 batches / 3 = 8 steps per epoch, 16 in all; the last step (index 15) is 12/13 of the way
+    expected = 1e-4 + (3e-3 - 1e-4) * 0.5 * (1 + math.cos(math.pi * 12 / 13))
+    assert lines[-1]["lr"] == pytest.approx(expected, rel=1e-9)

@@ -1,0 +1,127 @@
+"""Subprocess helper for the DDP and kill -9 tests (run directly or under torchrun).
+
+    python train_worker.py train STORE OUT [--resume CKPT] [--sleep S] [--dp-size N] ...
+    python train_worker.py deadcount OUT [--dcg]
+
+Each rank writes ``OUT/rank_<r>.json`` (steps taken, batches seen, weight digest) and, for
+``train``, ``OUT/rank_<r>.pt`` (its final state dict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from sae import ActivationStore, ParallelConfig, TopKSAE, Trainer, TrainingConfig, set_seed
+
+
+def digest(model: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+class SlowLogger:
+    """perf_logger that sleeps per logged step, so a test can kill the run mid-way."""
+
+    def __init__(self, sleep_s: float):
+        self.sleep_s = sleep_s
+
+    def log(self, metrics: dict) -> None:
+        time.sleep(self.sleep_s)
+
+
+def train(args) -> None:
+    torch.set_num_threads(1)
+    set_seed(0)
+    store = ActivationStore(args.store)
+    model = TopKSAE(
+        store.hidden_dim,
+        store.hidden_dim * 4,
+        top_k=4,
+        auxk=8,
+        dead_tokens_threshold=64,
+        dead_count_global=args.dcg,
+    )
+    model.init_pre_bias_from_data(store.sample(200, seed=0, num_shards=2))
+    cfg = TrainingConfig(
+        lr=1e-3,
+        n_epochs=args.epochs,
+        batch_size=args.batch_size,
+        device="cpu",
+        log_interval=1,
+        checkpoint_dir=args.out,
+        checkpoint_steps=args.checkpoint_steps,
+        warmup_steps=2,
+        lr_schedule="cosine",
+        max_grad_norm=1.0,
+        grad_accumulation_steps=args.accum,
+        mix_shards=2,
+        seed=1,
+        show_progress=False,
+    )
+    trainer = Trainer(
+        model,
+        cfg,
+        perf_logger=SlowLogger(args.sleep) if args.sleep else None,
+        parallel_config=ParallelConfig(dp_size=args.dp_size),
+    )
+    result = trainer.fit(store, resume_from=args.resume)
+    rank = int(os.environ.get("RANK", "0"))
+    out = Path(args.out)
+    torch.save(model.state_dict(), out / f"rank_{rank}.pt")
+    (out / f"rank_{rank}.json").write_text(
+        json.dumps(
+            {
+                "global_step": result["global_step"],
+                "total_steps": result["total_steps"],
+                "digest": digest(model),
+            }
+        )
+    )
+
+
+def deadcount(args) -> None:
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    counts = {}
+    for dcg in (False, True):
+        model = TopKSAE(8, 32, top_k=2, dead_count_global=dcg)
+        fired = torch.zeros(32, dtype=torch.bool)
+        fired[rank] = True  # latent r fires only on rank r
+        model.update_dead_stats(fired, n_tokens=10)
+        counts["global" if dcg else "local"] = model.tokens_since_fired.tolist()
+    Path(args.out, f"rank_{rank}.json").write_text(json.dumps(counts))
+    dist.destroy_process_group()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("store")
+    t.add_argument("out")
+    t.add_argument("--resume", default=None)
+    t.add_argument("--sleep", type=float, default=0.0)
+    t.add_argument("--dp-size", type=int, default=1)
+    t.add_argument("--dcg", action="store_true")
+    t.add_argument("--epochs", type=int, default=2)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--accum", type=int, default=1)
+    t.add_argument("--checkpoint-steps", type=int, default=None)
+    d = sub.add_parser("deadcount")
+    d.add_argument("out")
+    args = p.parse_args()
+    train(args) if args.cmd == "train" else deadcount(args)
+
+
+if __name__ == "__main__":
+    main()
