@@ -23,6 +23,8 @@ FILE_MAP: dict[str, str] = {
     "README.md": "README.md.j2",
 }
 EXECUTABLE = {"launch.sh"}
+# Shared partials (`{% include %}`d by the templates above); part of every recipe's template hash.
+PARTIALS = ("_extract_io.py.j2",)
 
 
 def shquote(value: Any) -> str:
@@ -91,7 +93,9 @@ def sha256_text(text: str) -> str:
 def template_hash(source: TemplateSource, kind: str) -> str:
     """One hash over the (name, content) of every template the recipe uses."""
     h = hashlib.sha256()
-    for name in sorted(template_names(kind).values()):
+    names = sorted(template_names(kind).values())
+    names += [p for p in PARTIALS if source.folder is None or (source.folder / p).is_file()]
+    for name in names:
         h.update(name.encode() + b"\0" + source.read(name).encode("utf-8") + b"\0")
     return h.hexdigest()
 
