@@ -9,7 +9,7 @@ import json
 import pytest
 from e2e_helpers import check_artifacts, render, run_env, run_launch
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 
 def test_esm2_recipe_on_200_uniref90_sequences(tmp_path, shared_data, tiny_esm2):
