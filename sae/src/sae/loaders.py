@@ -11,7 +11,24 @@ from collections.abc import Iterator
 import torch
 
 
-class TensorLoader:
+class _Positioned:
+    """``len()`` plus the (epoch, batch) position a resumed run restarts from."""
+
+    n_batches: int
+    epoch: int = 0
+    _start: int = 0
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def set_position(self, epoch: int, batch: int) -> None:
+        self.epoch, self._start = int(epoch), int(batch)
+
+
+class TensorLoader(_Positioned):
     """Batches from an in-RAM ``[N, H]`` tensor; rank ``r`` of ``world`` gets a disjoint slice."""
 
     def __init__(
@@ -40,15 +57,6 @@ class TensorLoader:
             )
         self.epoch, self._start = 0, 0
 
-    def __len__(self) -> int:
-        return self.n_batches
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def set_position(self, epoch: int, batch: int) -> None:
-        self.epoch, self._start = int(epoch), int(batch)
-
     def __iter__(self) -> Iterator[torch.Tensor]:
         start, self._start = self._start, 0
         bs = self.batch_size
@@ -62,7 +70,7 @@ class TensorLoader:
                 yield self.data[b * bs : (b + 1) * bs]
 
 
-class DataLoaderSource:
+class DataLoaderSource(_Positioned):
     """Wrap any iterable with ``len()`` (e.g. a DataLoader); batches may be tensors or tuples."""
 
     def __init__(self, loader):
@@ -74,15 +82,6 @@ class DataLoaderSource:
                 "Trainer.fit: a DataLoader/iterable must define len(); pass a store or a tensor"
             ) from exc
         self.epoch, self._start = 0, 0
-
-    def __len__(self) -> int:
-        return self.n_batches
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def set_position(self, epoch: int, batch: int) -> None:
-        self.epoch, self._start = int(epoch), int(batch)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         start, self._start = self._start, 0
