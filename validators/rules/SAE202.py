@@ -21,7 +21,11 @@ torchrun --nproc_per_node 8 train.py --dp-size 8 --dead-count-global --run-name 
 
 import re
 
-from recipegen.validators.rules._helpers import bool_flags, int_of, is_training, nproc_word
+from recipegen.validators.rules._helpers import (
+    int_of,
+    nproc_word,
+    training_launches,
+)
 
 CODE = "SAE202"
 NAME = "dead-count-global-missing"
@@ -49,11 +53,7 @@ _CLAIM = re.compile(r"(?<![a-z])dcg(?![a-z])|dead[-_ ]count[-_ ]global", re.I)
 
 def check(ctx):
     f = ctx.facts
-    for inv in f.invocations:
-        target = ctx.target(inv)
-        if not is_training(inv, target):
-            continue
-        flags = inv.flags(bool_flags(target))
+    for inv, _, flags in training_launches(ctx):
         if any(u.name == "--dead-count-global" for u in flags):
             continue
         claimed = any(_CLAIM.search(w.raw) or _CLAIM.search(w.text) for w in inv.args)

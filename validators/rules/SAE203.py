@@ -16,7 +16,7 @@ torchrun --nproc_per_node 4 train.py --dp-size 4 --dead-count-global
 ```
 """
 
-from recipegen.validators.rules._helpers import bool_flags, int_of, is_training, nproc_word
+from recipegen.validators.rules._helpers import int_of, nproc_word, training_launches
 
 CODE = "SAE203"
 NAME = "dead-count-global-noop"
@@ -38,11 +38,7 @@ INVALID = [
 
 def check(ctx):
     f = ctx.facts
-    for inv in f.invocations:
-        target = ctx.target(inv)
-        if not is_training(inv, target):
-            continue
-        flags = inv.flags(bool_flags(target))
+    for inv, _, flags in training_launches(ctx):
         dcg = next((u for u in flags if u.name == "--dead-count-global"), None)
         if dcg is None or dcg.conditional:
             continue

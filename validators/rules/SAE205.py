@@ -20,7 +20,7 @@ torchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC"
 ```
 """
 
-from recipegen.validators.rules._helpers import bool_flags, int_of, is_training, nproc_word
+from recipegen.validators.rules._helpers import int_of, nproc_word, training_launches
 
 CODE = "SAE205"
 NAME = "dp-size-mismatch"
@@ -45,11 +45,7 @@ INVALID = [
 
 def check(ctx):
     f = ctx.facts
-    for inv in f.invocations:
-        target = ctx.target(inv)
-        if not is_training(inv, target):
-            continue
-        flags = inv.flags(bool_flags(target))
+    for inv, target, flags in training_launches(ctx):
         dp = next((u.value for u in flags if u.name == "--dp-size"), None)
         d, dvar = int_of(f, dp)
         if inv.program != "torchrun":

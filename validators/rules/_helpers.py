@@ -31,6 +31,14 @@ def is_training(inv: Invocation, target) -> bool:
     return "train" in script_name(inv) or inv.flag("--dp-size") is not None
 
 
+def training_launches(ctx):
+    """(invocation, target facts or None, flag uses) for every launch of a training script."""
+    for inv in ctx.facts.invocations:
+        target = ctx.target(inv)
+        if is_training(inv, target):
+            yield inv, target, inv.flags(bool_flags(target))
+
+
 def bool_flags(target) -> set[str]:
     if target is None:
         return set()
