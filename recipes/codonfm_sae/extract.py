@@ -57,13 +57,15 @@ DEFAULT_EVAL_FRACTION = 0.1
 DEFAULT_MAX_SEQUENCES = None
 DEFAULT_SHARD_SIZE = 100000
 ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in row order
-FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".faa", ".ffn")
 RANK_WAIT_TIMEOUT_S = float(os.environ.get("EXTRACT_RANK_TIMEOUT_S", "3600"))
 
 
 def fail(message: str) -> None:
     """Exit with a clear error (no traceback) naming what is wrong and how to fix it."""
     raise SystemExit(f"extract.py: error: {message}")
+
+
+FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".faa", ".ffn")
 
 
 def read_sequences(path: Path) -> list[str]:

@@ -14,6 +14,7 @@ Healthy: FVU < 1 and falling, dead % trending to ~20%; variance explained > 95% 
 from __future__ import annotations
 
 import argparse
+import csv
 import inspect
 import json
 import math
@@ -131,31 +132,44 @@ def reconstruction_metrics(sae_model, store, device, batch_size: int):
     return metrics, torch.cat(probe_codes)
 
 
-def read_sequences(path: Path) -> list[str]:
-    """FASTA, CSV or parquet (column `sequence`), the same reader as extract.py."""
-    name = path.name.lower()
-    if name.endswith(".csv"):
-        import csv
+FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".faa", ".ffn")
 
+
+def read_sequences(path: Path) -> list[str]:
+    """Read sequences from FASTA, CSV (column `sequence`) or parquet (column `sequence`)."""
+    if not path.is_file():
+        fail(f"--input {path}: no such file")
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        fail(f"--input {path}: compressed input is not supported; decompress it first")
+    if name.endswith(FASTA_SUFFIXES):
+        sequences, parts = [], []
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                line = line.strip()
+                if line.startswith(">"):
+                    if parts:
+                        sequences.append("".join(parts))
+                    parts = []
+                elif line:
+                    parts.append(line)
+        if parts:
+            sequences.append("".join(parts))
+        return sequences
+    if name.endswith(".csv"):
         with path.open(encoding="utf-8", newline="") as handle:
-            return [row["sequence"].strip() for row in csv.DictReader(handle)]
+            reader = csv.DictReader(handle)
+            if "sequence" not in (reader.fieldnames or []):
+                fail(f"--input {path}: CSV has no `sequence` column (found {reader.fieldnames})")
+            return [row["sequence"].strip() for row in reader]
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
+        if "sequence" not in pq.read_schema(path).names:
+            fail(f"--input {path}: parquet file has no `sequence` column")
         return [str(s).strip() for s in pq.read_table(path, columns=["sequence"])["sequence"]]
-    sequences, parts = [], []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith(">"):
-                if parts:
-                    sequences.append("".join(parts))
-                parts = []
-            elif line:
-                parts.append(line)
-    if parts:
-        sequences.append("".join(parts))
-    return sequences
+    fail(f"--input {path}: unknown format; use {', '.join(FASTA_SUFFIXES)}, .csv or .parquet")
+    return []
 
 
 def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
