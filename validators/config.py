@@ -12,6 +12,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from recipegen.validators.registry import all_rules
+from recipegen.validators.sae_api import ALL_FEATURES, features_for_version
 
 _KEYS = {"select", "ignore", "extend-select", "per-file-ignores", "exclude"}
 
@@ -28,6 +29,8 @@ class LintConfig:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     exclude: list[str] = field(default_factory=list)
     root: Path = field(default_factory=Path.cwd)
+    # what the target `sae` library offers ([tool.recipegen] sae-version / sae-features)
+    sae_features: frozenset[str] = ALL_FEATURES
 
     def selected(self) -> set[str]:
         """Codes enabled by select + extend-select minus ignore."""
@@ -102,10 +105,13 @@ def load_config(path: Path | None = None, start: Path | None = None) -> LintConf
         raise ConfigError(
             f"{path}: not valid TOML ({exc}); fix the file or pass --config"
         ) from None
-    table = data.get("tool", {}).get("recipegen", {}).get("lint")
+    section = data.get("tool", {}).get("recipegen", {})
+    table = section.get("lint") if isinstance(section, dict) else None
     if table is None and explicit and ("select" in data or "ignore" in data):
         table = data  # a standalone recipegen-lint.toml
     cfg = LintConfig(root=Path(path).resolve().parent)
+    if isinstance(section, dict):
+        cfg.sae_features = _sae_target(section, f"{path} [tool.recipegen]")
     if not table:
         return cfg
     where = f"{path} [tool.recipegen.lint]"
@@ -125,3 +131,42 @@ def load_config(path: Path | None = None, start: Path | None = None) -> LintConf
         raise ConfigError(f"{where}: `exclude` must be a list of glob patterns")
     cfg.exclude = excl
     return cfg
+
+
+def _sae_target(section: dict, where: str) -> frozenset[str]:
+    """Features of the `sae` library the scripts target: `sae-features` (a list), else those of
+    `sae-version`, else every feature (the newest library)."""
+    feats, version = section.get("sae-features"), section.get("sae-version")
+    if feats is not None and version is not None:
+        raise ConfigError(f"{where}: set `sae-version` or `sae-features`, not both")
+    if feats is not None:
+        if isinstance(feats, str) or not isinstance(feats, list):
+            raise ConfigError(
+                f'{where}: `sae-features` must be a list such as ["normalize-input", "mix-shards"]'
+            )
+        unknown = sorted(str(f) for f in feats if f not in ALL_FEATURES)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown sae feature(s) {unknown}; known: {sorted(ALL_FEATURES)}"
+            )
+        return frozenset(feats)
+    if version is not None:
+        try:
+            return features_for_version(str(version))
+        except ValueError as exc:
+            raise ConfigError(f'{where}: {exc}; write e.g. sae-version = "0.1.0"') from None
+    return ALL_FEATURES
+
+
+def sae_features_of(pyproject_text: str, where: str = "pyproject.toml") -> frozenset[str]:
+    """The `sae` target of a pyproject's `[tool.recipegen]` (every feature when unset)."""
+    try:
+        data = tomllib.loads(pyproject_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    section = data.get("tool", {}).get("recipegen", {})
+    return (
+        _sae_target(section, f"{where} [tool.recipegen]")
+        if isinstance(section, dict)
+        else ALL_FEATURES
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import io
 import os
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from recipegen.validators import facts_python, facts_shell
-from recipegen.validators.config import LintConfig
+from recipegen.validators.config import LintConfig, sae_features_of
 from recipegen.validators.model import Ctx, Finding
 from recipegen.validators.registry import all_rules, get_rule
 
@@ -51,7 +52,7 @@ def file_kind(path: str, head: bytes) -> str | None:
     suffix = PurePosixPath(path).suffix
     if suffix in (".py", ".pyi"):
         return "python"
-    if suffix in (".sh", ".bash"):
+    if suffix in (".sh", ".bash", ".sbatch"):
         return "shell"
     if head.startswith(b"#!"):
         first = head.split(b"\n", 1)[0]
@@ -207,6 +208,26 @@ class Engine:
                 return u.facts
         return None
 
+    def _module(self, from_key: str, name: str, level: int) -> object:
+        """Facts of a module of the same recipe imported by `from_key` (sibling files only)."""
+        base = PurePosixPath(from_key).parent
+        for _ in range(max(level - 1, 0)):
+            base = base.parent
+        rel = name.replace(".", "/")
+        for cand in (f"{base / rel}.py", str(base / rel / "__init__.py")):
+            cand = os.path.normpath(cand)
+            if cand == os.path.normpath(from_key):
+                continue
+            if cand in self._cache:
+                u = self._cache[cand]
+            else:
+                loaded = self.loader(cand)
+                u = None if loaded is None else _Unit(loaded[0], cand, "python", loaded[1])
+            self._remember(cand, u)
+            if u is not None and u.facts is not None:
+                return u.facts
+        return None
+
     def lint_unit(self, u: _Unit) -> list[Finding]:
         raw: list[Finding] = []
         if u.error is not None:
@@ -215,15 +236,26 @@ class Engine:
                 raw.append(Finding("SAE901", msg, u.display, line, 1, "error"))
             return raw
         targets = {}
-        if u.kind == "shell":
-            for inv in u.facts.invocations:
+        # launches a Python driver assembles (a torchrun argv) are checked as shell commands
+        launches = getattr(u.facts, "launches", None) if u.kind == "python" else None
+        for shell in (u.facts if u.kind == "shell" else None, launches):
+            for inv in shell.invocations if shell is not None else ():
                 if inv.script is not None:
                     targets[id(inv)] = self._target(u.key, inv.script)
+
+        def modules(name: str, level: int) -> object:
+            return self._module(u.key, name, level)
+
         for rule in self.rules:
-            if rule.kind != u.kind:
+            if rule.kind == u.kind:
+                facts = u.facts
+            elif rule.launch and launches is not None:
+                facts = launches
+            else:
                 continue
             try:
-                raw.extend(rule.check(Ctx(rule, u.display, u.facts, targets)))
+                ctx = Ctx(rule, u.display, facts, targets, self.config.sae_features, modules)
+                raw.extend(rule.check(ctx))
             except Exception as exc:  # a rule bug must not hide the other files' findings
                 if self.strict:
                     raise
@@ -365,10 +397,17 @@ def lint_sources(
     """Lint in-memory files {relative path: content} (used by the rule examples and tests)."""
     config = config or LintConfig()
     if select is not None:
-        config = LintConfig(select=list(select), per_file_ignores=config.per_file_ignores)
+        config = LintConfig(
+            select=list(select),
+            per_file_ignores=config.per_file_ignores,
+            sae_features=config.sae_features,
+        )
     blobs = {
         os.path.normpath(k): (v.encode() if isinstance(v, str) else v) for k, v in sources.items()
     }
+    if "pyproject.toml" in blobs:  # an example recipe that pins its `sae` release
+        features = sae_features_of(blobs["pyproject.toml"].decode("utf-8"))
+        config = dataclasses.replace(config, sae_features=features)
 
     def loader(key: str):
         return (key, blobs[key]) if key in blobs else None

@@ -8,39 +8,13 @@ helper function defined in the file carries its return values and arguments.
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass, field
 
-OPT_IN = {
-    "--normalize-input": ("TopKSAE", "normalize_input"),
-    "--aggregate-loss": ("TopKSAE", "aggregate_loss"),
-    "--dead-count-global": ("TopKSAE", "dead_count_global"),
-    "--mix-shards": ("get_streaming_dataloader", "mix_shards"),
-    "--presample-shards": ("sample", "num_shards"),
-}
-POSITIONAL = {
-    "TopKSAE": [
-        "input_dim",
-        "hidden_dim",
-        "top_k",
-        "normalize_input",
-        "auxk",
-        "auxk_coef",
-        "dead_tokens_threshold",
-        "aggregate_loss",
-        "dead_count_global",
-    ],
-    "sample": ["n", "seed", "num_shards"],
-    "get_streaming_dataloader": [
-        "batch_size",
-        "shuffle",
-        "seed",
-        "rank",
-        "world_size",
-        "max_shards",
-        "mix_shards",
-    ],
-}
+from recipegen.validators.sae_api import API_NAMES, OPT_IN, PACKAGE, POSITIONAL
+
+__all__ = ["OPT_IN", "POSITIONAL", "PythonFacts", "build"]
 _TRANSPARENT = {"int", "float", "round", "max", "min", "ceil", "floor", "abs", "bool", "str"}
 _CHAIN = {
     "cpu",
@@ -140,6 +114,14 @@ class PythonFacts:
     noqa_in_strings: set[int] = field(default_factory=set)  # lines with "noqa" inside a string
     pending_actions: list[tuple[Flag, str]] = field(default_factory=list)
     named_literals: list[tuple[str, ast.Constant]] = field(default_factory=list)
+    # local name -> (module, imported attribute or None for `import m`, relative level)
+    imports: dict[str, tuple[str, str | None, int]] = field(default_factory=dict)
+    classes: set[str] = field(default_factory=set)
+    store_targets: set[str] = field(default_factory=set)  # text of x / x.y / x["k"] = Store(...)
+    finally_calls: list[tuple[int, str]] = field(default_factory=list)  # helper() in finally:
+    tries: list[ast.AST] = field(default_factory=list)
+    ifs: list[ast.If] = field(default_factory=list)
+    launches: object = None  # ShellFacts of torchrun argvs assembled in Python (see launches.py)
 
     # --- roles -----------------------------------------------------------------------------
     def called(self, name: str) -> list[CallSite]:
@@ -152,16 +134,56 @@ class PythonFacts:
     def flag(self, option: str) -> Flag | None:
         return next((f for f in self.flags if option in f.options), None)
 
+    # --- the `sae` API ---------------------------------------------------------------------
+    @property
+    def uses_sae(self) -> bool:
+        """Imports from the `sae` package, or calls one of its entry points that the file
+        neither defines nor imports from elsewhere."""
+        if any(_top(mod) == PACKAGE and level == 0 for mod, _, level in self.imports.values()):
+            return True
+        return any(self.sae_calls(n) for n in API_NAMES)
+
+    def sae_calls(self, name: str) -> list[CallSite]:
+        """Calls of `name` that resolve to the `sae` library (not a same-named class of the file,
+        of Lightning or of transformers)."""
+        out = []
+        for site in self.called(name):
+            head = site.dotted.split(".")[0]
+            if head == name:  # a bare call: where does the name come from?
+                imp = self.imports.get(name)
+                if imp is not None:
+                    ok = _top(imp[0]) == PACKAGE and imp[2] == 0
+                else:
+                    ok = name not in self.classes and name not in self.functions
+            else:
+                imp = self.imports.get(head)
+                ok = imp is not None and _top(imp[0]) == PACKAGE and imp[2] == 0
+                ok = ok or (head == PACKAGE and head not in self.imports)
+            if ok:
+                out.append(site)
+        return out
+
     @property
     def is_training_script(self) -> bool:
-        trains = self.called("TrainingConfig") or self.called("Trainer")
+        trains = self.sae_calls("TrainingConfig") or self.sae_calls("Trainer")
         return bool(self.flags) and bool(
-            trains or (self.called("TopKSAE") and self.called("get_streaming_dataloader"))
+            trains or (self.sae_calls("TopKSAE") and self.called("get_streaming_dataloader"))
         )
 
     @property
     def store_appends(self) -> list[CallSite]:
         return [c for c in self.called("append") if _is_store(c.receiver, c.scope, self)]
+
+    def own_import(self, name: str) -> tuple[str, str, int] | None:
+        """(module, attribute, level) when `name` is a function imported from a module that is
+        not a known third-party package (i.e. possibly a sibling module of the recipe)."""
+        imp = self.imports.get(name)
+        if imp is None or imp[1] is None:
+            return None
+        mod, attr, level = imp
+        if level == 0 and _top(mod) in _THIRD_PARTY:
+            return None
+        return mod, attr, level
 
     @property
     def predict_calls(self) -> list[CallSite]:
@@ -172,6 +194,10 @@ class PythonFacts:
             for s in sites:
                 if name == "append":
                     continue
+                if s.receiver is not None and name.lower().startswith("predict"):
+                    head = s.dotted.split(".")[0]
+                    if head not in self.imports:  # trainer.predict(), model.predict_step()
+                        continue
                 if "predict" in s.dotted.lower() or (
                     name == "main"
                     and s.receiver is not None
@@ -179,6 +205,77 @@ class PythonFacts:
                 ):
                     out.append(s)
         return out
+
+    @property
+    def dist_barriers(self) -> list[CallSite]:
+        """`torch.distributed.barrier()` calls (not Lightning's `trainer.strategy.barrier()`)."""
+        out = []
+        for s in self.called("barrier"):
+            head = s.dotted.split(".")[0]
+            imp = self.imports.get(head)
+            if s.dotted in ("torch.distributed.barrier",) or (
+                imp is not None and imp[0].startswith("torch.distributed")
+            ):
+                out.append(s)
+            elif imp is not None and imp[0] == "torch" and imp[1] == "distributed":
+                out.append(s)
+        return out
+
+    @property
+    def exits_when_complete(self) -> int | None:
+        """Line of an early exit taken when the output's metadata.json exists, else None."""
+        for node in self.ifs:
+            if not self._mentions_sentinel(node.test, 0):
+                continue
+            for stmt in node.body:
+                for n in ast.walk(stmt):
+                    if isinstance(n, ast.Return) or (
+                        isinstance(n, ast.Raise) and "SystemExit" in _text(n)
+                    ):
+                        return node.lineno
+                    if isinstance(n, ast.Call) and _dotted(n.func) in _EXITS:
+                        return node.lineno
+        return None
+
+    def _mentions_sentinel(self, expr: ast.AST, depth: int) -> bool:
+        if depth > 4:
+            return False
+        for n in ast.walk(expr):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str):
+                if n.value.endswith("metadata.json"):
+                    return True
+            elif isinstance(n, ast.Name):
+                for v in self.assigns_anywhere(n.id):
+                    if self._mentions_sentinel(v, depth + 1):
+                        return True
+        return False
+
+    def assigns_anywhere(self, name: str) -> list[ast.expr]:
+        return [v for (_, n), vals in self.assigns.items() if n == name for v in vals]
+
+    @property
+    def pt_writes(self) -> list[tuple[int, str]]:
+        """'.pt' strings used where a file is written: `torch.save(x, "a.pt")`, an `open(..., "w")`
+        or a keyword naming an output (`suffix=`, `output_file=`); reads (globs, loads, help
+        texts, membership tests) do not count."""
+        out = []
+        for name, sites in self.calls.items():
+            for site in sites:
+                node = site.node
+                parts: list[ast.AST] = []
+                if name == "save" and len(node.args) > 1:
+                    parts.append(node.args[1])
+                if name == "open" and any("w" in str(_const(a)) for a in node.args[1:2]):
+                    parts.append(node.args[0])
+                for k in node.keywords:
+                    if k.arg and _WRITE_KW.search(k.arg) and name not in _READERS:
+                        parts.append(k.value)
+                for part in parts:
+                    for n in ast.walk(part):
+                        if isinstance(n, ast.Constant) and isinstance(n.value, str):
+                            if n.value.endswith(".pt") and "*" not in n.value:
+                                out.append((n.lineno, n.value))
+        return sorted(set(out))
 
     def _mentions_predict(self, expr: ast.AST, scope: ast.AST, depth: int) -> bool:
         if depth > 4:
@@ -301,8 +398,9 @@ class PythonFacts:
                 return out
         return [expr]
 
-    def cast_kind(self, expr: ast.AST, scope: ast.AST, depth: int = 0) -> str:
-        """'cast' (fp16/fp32), 'bf16', or 'none' for the value appended to a store."""
+    def cast_kind(self, expr: ast.AST, scope: ast.AST, depth: int = 0, ext=None) -> str:
+        """'cast' (fp16/fp32), 'bf16', 'none', or 'unknown' (made by a helper of another module
+        that `ext(module, level)` cannot load) for the value appended to a store."""
         if depth > 12:
             return "none"
         if isinstance(expr, ast.Call):
@@ -322,15 +420,28 @@ class PythonFacts:
                         return "bf16"
                     if name == "astype" or "float" in text or "half" in text or "dtype" in text:
                         return "cast"
-                    return self.cast_kind(f.value, scope, depth + 1)
+                    return self.cast_kind(f.value, scope, depth + 1, ext)
                 if name in _CHAIN:
-                    return self.cast_kind(f.value, scope, depth + 1)
+                    return self.cast_kind(f.value, scope, depth + 1, ext)
             dt = next((k.value for k in expr.keywords if k.arg == "dtype"), None)
             if dt is not None:
                 return "bf16" if "bfloat16" in _text(dt) else "cast"
+            if isinstance(f, ast.Name) and name not in self.functions:
+                other = self._imported_function(name, ext)
+                if other is not None:
+                    ofacts, fn = other
+                    if fn is None:
+                        return "unknown"
+                    return _combine(
+                        [
+                            ofacts.cast_kind(n.value, fn, depth + 1)
+                            for n in ast.walk(fn)
+                            if isinstance(n, ast.Return) and n.value is not None
+                        ]
+                    )
             if isinstance(f, ast.Name) and name in self.functions:
                 kinds = [
-                    self.cast_kind(n.value, self.functions[name], depth + 1)
+                    self.cast_kind(n.value, self.functions[name], depth + 1, ext)
                     for n in ast.walk(self.functions[name])
                     if isinstance(n, ast.Return) and n.value is not None
                 ]
@@ -339,25 +450,25 @@ class PythonFacts:
                 name in ("asarray", "array", "as_tensor", "tensor", "ascontiguousarray")
                 and expr.args
             ):
-                return self.cast_kind(expr.args[0], scope, depth + 1)
+                return self.cast_kind(expr.args[0], scope, depth + 1, ext)
             return "none"
         if isinstance(expr, ast.Subscript):
-            return self.cast_kind(expr.value, scope, depth + 1)
+            return self.cast_kind(expr.value, scope, depth + 1, ext)
         if isinstance(expr, ast.Name):
             vals = self.values_of(expr, scope)
             if vals == [expr]:
                 if expr.id in self.params.get(id(scope), []):
                     return _combine(
                         [
-                            self.cast_kind(a, s, depth + 1)
+                            self.cast_kind(a, s, depth + 1, ext)
                             for a, s in self._param_args(scope, expr.id)
                         ]
                     )
                 return "none"
-            return _combine([self.cast_kind(v, scope, depth + 1) for v in vals])
+            return _combine([self.cast_kind(v, scope, depth + 1, ext) for v in vals])
         return "none"
 
-    def is_selected(self, expr: ast.AST, scope: ast.AST, depth: int = 0) -> bool:
+    def is_selected(self, expr: ast.AST, scope: ast.AST, depth: int = 0, ext=None) -> bool:
         """True when the appended value keeps only chosen positions (`h[mask]`, masked_select)."""
         if depth > 12:
             return False
@@ -365,15 +476,24 @@ class PythonFacts:
             layer_index = _last_name(expr.value) in ("hidden_states", "layers", "all_hidden_states")
             if not layer_index and _selective(expr.slice):
                 return True
-            return self.is_selected(expr.value, scope, depth + 1)
+            return self.is_selected(expr.value, scope, depth + 1, ext)
         if isinstance(expr, ast.Call):
             name = _last_name(expr.func)
             if name in _SELECT or name in _FROM_STORE:
                 return True
+            if isinstance(expr.func, ast.Name) and name not in self.functions:
+                other = self._imported_function(name, ext)
+                if other is not None:
+                    ofacts, ofn = other
+                    return ofn is None or any(
+                        ofacts.is_selected(n.value, ofn, depth + 1)
+                        for n in ast.walk(ofn)
+                        if isinstance(n, ast.Return) and n.value is not None
+                    )
             if isinstance(expr.func, ast.Name) and name in self.functions:
                 fn = self.functions[name]
                 return any(
-                    self.is_selected(n.value, fn, depth + 1)
+                    self.is_selected(n.value, fn, depth + 1, ext)
                     for n in ast.walk(fn)
                     if isinstance(n, ast.Return) and n.value is not None
                 )
@@ -381,20 +501,56 @@ class PythonFacts:
             parts = [] if is_method and name in _CHAIN | _CASTS else list(expr.args)
             if is_method:
                 parts.append(expr.func.value)
-            return any(self.is_selected(p, scope, depth + 1) for p in parts)
+            return any(self.is_selected(p, scope, depth + 1, ext) for p in parts)
         if isinstance(expr, ast.Name):
             vals = self.values_of(expr, scope)
             if vals == [expr]:
                 if expr.id in self.params.get(id(scope), []):
                     return any(
-                        self.is_selected(a, s, depth + 1)
+                        self.is_selected(a, s, depth + 1, ext)
                         for a, s in self._param_args(scope, expr.id)
                     )
                 return False
-            return any(self.is_selected(v, scope, depth + 1) for v in vals)
+            return any(self.is_selected(v, scope, depth + 1, ext) for v in vals)
         if isinstance(expr, (ast.BinOp, ast.Tuple, ast.List)):
-            return any(self.is_selected(c, scope, depth + 1) for c in ast.iter_child_nodes(expr))
+            return any(
+                self.is_selected(c, scope, depth + 1, ext) for c in ast.iter_child_nodes(expr)
+            )
         return False
+
+    def _imported_function(self, name: str, ext) -> tuple[PythonFacts, ast.AST | None] | None:
+        """For a function imported from the recipe's own modules: (its module's facts, its def),
+        (self, None) when the module cannot be read; None when `name` is not such an import."""
+        imp = self.own_import(name)
+        if imp is None:
+            return None
+        other = ext(imp[0], imp[2]) if ext is not None else None
+        if other is None:
+            return self, None
+        return other, other.functions.get(imp[1])
+
+    def helper_origin(self, expr: ast.AST, scope: ast.AST, ext, depth: int = 0) -> str | None:
+        """Path of the sibling module whose helper produced `expr` (for messages), else None."""
+        if depth > 8:
+            return None
+        if isinstance(expr, ast.Call):
+            name = _last_name(expr.func)
+            if isinstance(expr.func, ast.Name):
+                other = self._imported_function(name, ext)
+                if other is not None and other[0] is not self:
+                    return f"`{name}` in {other[0].path}"
+            if isinstance(expr.func, ast.Attribute):
+                return self.helper_origin(expr.func.value, scope, ext, depth + 1)
+            return None
+        if isinstance(expr, ast.Subscript):
+            return self.helper_origin(expr.value, scope, ext, depth + 1)
+        if isinstance(expr, ast.Name):
+            for v in self.values_of(expr, scope):
+                if v is not expr:
+                    found = self.helper_origin(v, scope, ext, depth + 1)
+                    if found:
+                        return found
+        return None
 
     def _param_args(self, fn: ast.AST, name: str) -> list[tuple[ast.expr, ast.AST]]:
         fname = getattr(fn, "name", None)
@@ -429,7 +585,24 @@ def _combine(kinds: list[str]) -> str:
         return "bf16"
     if kinds and all(k == "cast" for k in kinds):
         return "cast"
+    if "unknown" in kinds:
+        return "unknown"
     return "none"
+
+
+def _top(module: str) -> str:
+    return module.split(".")[0]
+
+
+_THIRD_PARTY = {
+    "torch", "numpy", "np", "transformers", "sae", "datasets", "pandas", "pyarrow", "einops",
+    "lightning", "pytorch_lightning", "hydra", "omegaconf", "esm", "evo2", "bionemo", "scipy",
+    "sklearn", "safetensors", "accelerate", "megatron", "nemo", "os", "sys", "json", "math",
+    "pathlib", "functools", "itertools", "collections", "typing", "argparse", "glob", "shutil",
+}  # fmt: skip
+_EXITS = {"sys.exit", "exit", "quit", "os._exit", "raise SystemExit"}
+_WRITE_KW = re.compile(r"(^|_)(out|output|save|suffix|dest|write|dump)", re.I)
+_READERS = {"add_argument", "glob", "rglob", "iglob", "load", "exists", "is_file", "print"}
 
 
 def _selective(s: ast.AST) -> bool:
@@ -456,15 +629,19 @@ def _is_vars_call(expr: ast.AST) -> bool:
 
 
 def _is_store(recv: ast.AST | None, scope: ast.AST, facts: PythonFacts) -> bool:
+    """An `ActivationStore`: assigned one anywhere (name, attribute or subscript), or, in a file
+    that uses the `sae` API, named like one (`store`, `train_store`, a `store` parameter)."""
     if recv is None:
         return False
-    name = _last_name(recv).lower()
-    if name == "store" or name.endswith("_store") or name.startswith("store_"):
+    if _text(recv) in facts.store_targets:
         return True
     for v in facts.values_of(recv, scope):
         if isinstance(v, ast.Call) and _last_name(v.func) == "ActivationStore":
             return True
-    return False
+    if not facts.uses_sae:
+        return False
+    name = _last_name(recv).lower()
+    return name == "store" or name.endswith("_store") or name.startswith("store_")
 
 
 def _last_name(node: ast.AST) -> str:
@@ -553,8 +730,23 @@ def build(path: str, text: str) -> PythonFacts:
             continue
         elif t is Name:
             continue
+        elif t is ast.Import or t is ast.ImportFrom:
+            for alias in node.names:
+                if t is ast.Import:
+                    local = alias.asname or alias.name.split(".")[0]
+                    facts.imports[local] = (alias.name if alias.asname else local, None, 0)
+                else:
+                    mod = node.module or ""
+                    facts.imports[alias.asname or alias.name] = (mod, alias.name, node.level)
+            continue
+        elif t is ast.ClassDef:
+            facts.classes.add(node.name)
+        elif t is ast.If:
+            facts.ifs.append(node)
         elif t in _ASSIGN_T:
             targets = node.targets if t is ast.Assign else [node.target]
+            if node.value is not None:
+                _note_store(facts, targets, node.value)
             if type(node.value) is Constant:
                 for tgt in targets:
                     label = getattr(tgt, "id", None) or getattr(tgt, "attr", "")
@@ -598,8 +790,16 @@ def build(path: str, text: str) -> PythonFacts:
         for (_, name), values in facts.assigns.items():
             if name == alias and values and _last_name(values[-1]) == "BooleanOptionalAction":
                 flag.action = "BooleanOptionalAction"
+    if any("torchrun" in v or v in _PY_LAUNCHERS for _, v in facts.strings):
+        from recipegen.validators import launches
+
+        facts.launches = launches.build(facts)
     for stmt in in_finally:
         for n in ast.walk(stmt):
+            if isinstance(n, ast.Call):
+                helper = _last_name(n.func)
+                if helper in facts.functions and _writes_sentinel(facts, helper, set()):
+                    facts.finally_calls.append((n.lineno, helper + "()"))
             if (
                 isinstance(n, ast.Constant)
                 and isinstance(n.value, str)
@@ -614,6 +814,42 @@ def build(path: str, text: str) -> PythonFacts:
             ):
                 facts.finally_writes.append((n.lineno, _last_name(n.func) + "()"))
     return facts
+
+
+_PY_LAUNCHERS = ("torch.distributed.run", "torch.distributed.launch")
+_SENTINEL_CALLS = ("finalize", "merge_stores", "write_metadata", "save_metadata")
+
+
+def _writes_sentinel(facts: PythonFacts, fname: str, seen: set[str]) -> bool:
+    """True when function `fname` of this module (or one it calls, transitively) writes
+    metadata.json or calls finalize()/merge_stores()."""
+    if fname in seen or len(seen) > 50:
+        return False
+    seen.add(fname)
+    for n in ast.walk(facts.functions[fname]):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and "metadata.json" in n.value:
+            return True
+        if isinstance(n, ast.Call):
+            callee = _last_name(n.func)
+            if callee in _SENTINEL_CALLS:
+                return True
+            if callee in facts.functions and _writes_sentinel(facts, callee, seen):
+                return True
+    return False
+
+
+def _note_store(facts: PythonFacts, targets: list[ast.AST], value: ast.AST) -> None:
+    """Remember `x = ActivationStore(...)`, `self.s = ...`, `d["s"] = ...`, `d = {"s": ...}`."""
+    if isinstance(value, ast.Call) and _last_name(value.func) == "ActivationStore":
+        facts.store_targets.update(_text(t) for t in targets)
+    elif isinstance(value, ast.Dict):
+        for k, v in zip(value.keys, value.values, strict=False):
+            if (
+                isinstance(k, ast.Constant)
+                and isinstance(v, ast.Call)
+                and _last_name(v.func) == "ActivationStore"
+            ):
+                facts.store_targets.update(f"{_text(t)}[{k.value!r}]" for t in targets)
 
 
 def _add_flag(facts: PythonFacts, node: ast.Call) -> None:

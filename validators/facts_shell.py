@@ -86,6 +86,7 @@ class Invocation:
     args: list[Word]
     launcher_opts: dict[str, Word | None]
     opaque: bool = False  # arguments include an unknown expansion such as "$@"
+    wrapper: str = ""  # "srun" when Slurm starts the launcher (one per task)
 
     @property
     def line(self) -> int:
@@ -101,7 +102,8 @@ class Invocation:
             if t.startswith("-") and not re.match(r"^-\d", t) and len(t) > 1:
                 if "=" in t and t.startswith("--"):
                     name, val = t.split("=", 1)
-                    out.append(FlagUse(name, Word(val, val, w.conditional), w.conditional))
+                    raw = w.raw.split("=", 1)[1] if "=" in w.raw else val
+                    out.append(FlagUse(name, Word(raw, val, w.conditional), w.conditional))
                     i += 1
                     continue
                 takes_none = t in bool_flags or t in _KNOWN_BOOL or t.startswith("--no-")
@@ -144,6 +146,7 @@ class ShellFacts:
     if_conditions: list[tuple[int, str, list[Command]]] = field(default_factory=list)
     if_effects: list[tuple[int, tuple[str, ...], str]] = field(default_factory=list)
     used_fallback: int = 0  # segments bashlex rejected
+    labels: dict[str, str] = field(default_factory=dict)  # variable -> Python text (launches.py)
 
     def resolve_var(
         self, name: str, _seen: frozenset[str] = frozenset()
@@ -163,18 +166,29 @@ class ShellFacts:
         overridable = False
         unknown = False
 
+        def expand_default(default: str | None) -> str:
+            """`${X:-$D_X}`: the default is expanded too (the project's launch.sh style)."""
+            nonlocal unknown
+            if not default or "$" not in default:
+                return default or ""
+            val, _ = self.expand(default, _seen)
+            if val is None:
+                unknown = True
+                return ""
+            return val
+
         def sub(m: re.Match[str]) -> str:
             nonlocal overridable, unknown
             name = m.group(1) or m.group(4)
             op, default = m.group(2), m.group(3)
             if name in _seen and op in (":-", "-", ":=", "="):
                 overridable = True
-                return default or ""
+                return expand_default(default)
             val, over = self.resolve_var(name, _seen)
             if val is None:
                 if op in (":-", "-", ":=", "="):
                     overridable = True
-                    return default or ""
+                    return expand_default(default)
                 unknown = True
                 return ""
             overridable = overridable or over
@@ -256,10 +270,20 @@ def _shlex_words(text: str) -> list[str]:
         return [f"{m.group(1)}={m.group(3)}"]
     if _FP_LINE.fullmatch(text):  # shlex gives the same: blank-separated, quotes removed
         return [_FP_UNQUOTE.sub(_strip_quotes, w) for w in _FP_WORDS.findall(text)]
+    arith = _ARITH.findall(text)  # keep each $(( ... )) one word: shlex would split its blanks
+    if arith:
+        text = _ARITH.sub(lambda m: f"\x00{arith.index(m.group(0))}\x00", text)
     try:
-        return shlex.split(text, posix=True)
+        words = shlex.split(text, posix=True)
     except ValueError:
-        return text.split()
+        words = text.split()
+    if arith:
+        words = [_ARITH_MARK.sub(lambda m: arith[int(m.group(1))], w) for w in words]
+    return words
+
+
+_ARITH = re.compile(r"\$\(\([^()]*(?:\([^()]*\)[^()]*)*\)\)")
+_ARITH_MARK = re.compile("\x00(\\d+)\x00")
 
 
 BASHLEX_BUDGET_S = 2.0  # bashlex can loop (and grow memory) on some junk input
@@ -347,13 +371,18 @@ def _words(text: str) -> tuple[list[str], bool]:
 
 def _guard_of(words: list[str], fact: ShellFacts, expand) -> tuple[Word, bool] | None:
     """(path, negated) for `[[ -f P ]]`, `[ ! -e P ]`, `test -s P`; None otherwise."""
+    neg = False
+    if words and words[0] == "!":
+        neg, words = True, words[1:]
+    if words and words[0] in ("ls", "compgen"):  # `ls "$OUT"/*.pt`, `compgen -G "$OUT/*.pt"`
+        args = [w for w in words[1:] if not w.startswith(("-", ">", "2>", "&>", "/dev/"))]
+        return (expand(args[0]), neg) if args else None
     if not words or words[0] not in ("[[", "[", "test"):
         return None
     rest = [w for w in words[1:] if w not in ("]]", "]")]
-    neg = False
     if rest and rest[0] == "!":
-        neg, rest = True, rest[1:]
-    if len(rest) == 2 and rest[0] in ("-f", "-e", "-s"):
+        neg, rest = not neg, rest[1:]
+    if len(rest) == 2 and rest[0] in ("-f", "-e", "-s", "-d"):
         return expand(rest[1]), neg
     return None
 
@@ -546,6 +575,18 @@ def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
         words = words[1:]
     if not words:
         return None
+    wrapper = ""
+    if PurePosixPath(words[0].text).name == "srun":
+        at = next(
+            (
+                i
+                for i, w in enumerate(words[1:], 1)
+                if PurePosixPath(w.text).name == "torchrun" or _PY.match(PurePosixPath(w.text).name)
+            ),
+            None,
+        )
+        if at is not None:
+            wrapper, words = "srun", words[at:]
     prog = PurePosixPath(words[0].text).name
     rest = words[1:]
     if (
@@ -567,7 +608,8 @@ def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
             t = rest[i].text
             if "=" in t:
                 k, v = t.split("=", 1)
-                opts[k.replace("_", "-")] = Word(v, v)
+                raw = rest[i].raw.split("=", 1)[1] if "=" in rest[i].raw else v
+                opts[k.replace("_", "-")] = Word(raw, v)
                 i += 1
             elif t in _TORCHRUN_NOVALUE or i + 1 >= len(rest):
                 opts[t.replace("_", "-")] = None
@@ -596,4 +638,4 @@ def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
             script, rest = rest[i], rest[i + 1 :]
         else:
             rest = []
-    return Invocation(cmd, prog, script, rest, opts, opaque)
+    return Invocation(cmd, prog, script, rest, opts, opaque, wrapper)

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recipegen.validators.sae_api import ALL_FEATURES
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -16,6 +18,17 @@ class Finding:
     col: int = 1
     severity: str = "error"
     snippet: str = ""
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """An INVALID rule example and the finding it must produce: its line and a message fragment
+    (in `path`, default the rule's example path)."""
+
+    source: Any  # file content, or {path: content}
+    line: int
+    message: str
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,8 @@ class Rule:
     kind: str  # "python", "shell" or "meta" (engine-reported: SAE901, SAE902)
     example_path: str
     check: Callable[[Ctx], Iterable[Finding]] = field(repr=False, compare=False)
+    EXPECT: tuple[Invalid, ...] = ()  # per INVALID example: the line and message it must carry
+    launch: bool = False  # a shell rule that also checks launches assembled in Python
 
 
 @dataclass
@@ -43,6 +58,15 @@ class Ctx:
     path: str
     facts: Any
     targets: dict[int, Any] = field(default_factory=dict)
+    features: frozenset[str] = ALL_FEATURES  # what the target `sae` library offers
+    modules: Callable[[str, int], Any] | None = None  # (module, level) -> facts of a sibling
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+    def module(self, name: str, level: int = 0) -> Any:
+        """Facts of a module of the same recipe (`import helpers`, `from .x import y`), or None."""
+        return self.modules(name, level) if self.modules is not None else None
 
     def target(self, invocation: Any) -> Any:
         return self.targets.get(id(invocation))

@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 
 from recipegen.validators import rules as _rules_pkg
-from recipegen.validators.model import Rule
+from recipegen.validators.model import Invalid, Rule
 
 _CODE = re.compile(r"^SAE\d{3}$")
 
@@ -36,7 +36,9 @@ def _load() -> dict[str, Rule]:
             doc=inspect.cleandoc(mod.__doc__ or ""),
             gotchas=tuple(mod.GOTCHAS),
             VALID=tuple(mod.VALID),
-            INVALID=tuple(mod.INVALID),
+            INVALID=tuple(_source(ex) for ex in mod.INVALID),
+            EXPECT=tuple(ex if isinstance(ex, Invalid) else None for ex in mod.INVALID),
+            launch=getattr(mod, "LAUNCH", False),
             kind=mod.KIND,
             example_path=getattr(
                 mod, "EXAMPLE_PATH", "launch.sh" if mod.KIND == "shell" else "train.py"
@@ -44,6 +46,10 @@ def _load() -> dict[str, Rule]:
             check=getattr(mod, "check", _no_check),
         )
     return dict(sorted(out.items()))
+
+
+def _source(example):
+    return example.source if isinstance(example, Invalid) else example
 
 
 def all_rules() -> list[Rule]:

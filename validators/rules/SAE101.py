@@ -19,8 +19,9 @@ Define all five (BooleanOptionalAction for the booleans, `type=int` for the shar
 pass each one on (see SAE102).
 """
 
-from recipegen.validators.facts_python import OPT_IN
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import WIRED_TRAIN
+from recipegen.validators.sae_api import OPT_IN, feature_of
 
 CODE = "SAE101"
 NAME = "opt-in-flag-missing"
@@ -34,12 +35,36 @@ VALID = [
     WIRED_TRAIN,
     # not a training script: no argparse
     "from sae.architectures import TopKSAE\nm = TopKSAE(8, 64, 4, False)\n",
+    # a Lightning script with its own TopKSAE and Trainer does not use the sae API
+    "import argparse\nimport lightning.pytorch as pl\nfrom torch import nn\n"
+    "class TopKSAE(nn.Module):\n    pass\n"
+    "p = argparse.ArgumentParser()\np.add_argument('--k', type=int)\na = p.parse_args()\n"
+    "pl.Trainer(max_epochs=1).fit(TopKSAE())\n",
+    # pinned to an sae release without mix_shards / aggregate_loss / dead_count_global
+    {
+        "pyproject.toml": '[tool.recipegen]\nsae-version = "0.0.9"\n',
+        "train.py": WIRED_TRAIN.replace(
+            '    p.add_argument("--mix-shards", type=int, default=1)\n', ""
+        ).replace(
+            '    p.add_argument("--aggregate-loss", action=argparse.BooleanOptionalAction, '
+            "default=False)\n",
+            "",
+        ),
+    },
 ]
 INVALID = [
-    WIRED_TRAIN.replace('    p.add_argument("--mix-shards", type=int, default=1)\n', ""),
-    "import argparse\nfrom sae.training import TrainingConfig\n"
-    "p = argparse.ArgumentParser()\np.add_argument('--lr', type=float)\n"
-    "a = p.parse_args()\nTrainingConfig(lr=a.lr)\n",
+    Invalid(
+        WIRED_TRAIN.replace('    p.add_argument("--mix-shards", type=int, default=1)\n', ""),
+        8,
+        "does not define `--mix-shards`",
+    ),
+    Invalid(
+        "import argparse\nfrom sae.training import TrainingConfig\n"
+        "p = argparse.ArgumentParser()\np.add_argument('--lr', type=float)\n"
+        "a = p.parse_args()\nTrainingConfig(lr=a.lr)\n",
+        3,
+        "`--dead-count-global`",
+    ),
 ]
 
 
@@ -47,7 +72,7 @@ def check(ctx):
     f = ctx.facts
     if not f.is_training_script:
         return
-    missing = [opt for opt in OPT_IN if f.flag(opt) is None]
+    missing = [opt for opt in OPT_IN if f.flag(opt) is None and ctx.has(feature_of(opt))]
     for opt in missing:
         yield ctx.finding(
             f.parser_line,

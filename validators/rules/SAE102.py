@@ -23,8 +23,9 @@ model = TopKSAE(dim, dim * 8, 32, normalize_input=args.normalize_input,
 ```
 """
 
-from recipegen.validators.facts_python import OPT_IN
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import WIRED_TRAIN
+from recipegen.validators.sae_api import OPT_IN, feature_of
 
 CODE = "SAE102"
 NAME = "opt-in-flag-not-wired"
@@ -47,11 +48,26 @@ VALID = [
     ),
 ]
 INVALID = [
-    WIRED_TRAIN.replace(", num_shards=args.presample_shards", ""),
-    WIRED_TRAIN.replace("mix_shards=mix)", "mix_shards=1)"),
-    WIRED_TRAIN.replace(
-        "aggregate_loss=args.aggregate_loss, dead_count_global=args.dead_count_global",
-        "aggregate_loss=False",
+    Invalid(
+        WIRED_TRAIN.replace(", num_shards=args.presample_shards", ""), 15, "sample(num_shards=...)"
+    ),
+    Invalid(WIRED_TRAIN.replace("mix_shards=mix)", "mix_shards=1)"), 14, "mix_shards"),
+    Invalid(
+        WIRED_TRAIN.replace(
+            "aggregate_loss=args.aggregate_loss, dead_count_global=args.dead_count_global",
+            "aggregate_loss=False",
+        ),
+        11,
+        "`args.aggregate_loss` never reaches",
+    ),
+    # positional: the 7th argument of get_streaming_dataloader is mix_shards
+    Invalid(
+        WIRED_TRAIN.replace(
+            "store.get_streaming_dataloader(4096, True, 0, 0, 1, None, mix_shards=mix)",
+            "store.get_streaming_dataloader(4096, True, 0, 0, 1, None, 1)",
+        ),
+        14,
+        "pass `mix_shards=args.mix_shards`",
     ),
 ]
 
@@ -60,10 +76,13 @@ def check(ctx):
     f = ctx.facts
     if not f.is_training_script:
         return
+    elsewhere = any(f.own_import(name) for name in f.calls)
     for opt, (call, kw) in OPT_IN.items():
         flag = f.flag(opt)
-        if flag is None:
+        if flag is None or not ctx.has(feature_of(opt)):
             continue
+        if not f.called(call) and elsewhere:
+            continue  # the library call lives in a module of the recipe that this file imports
         if not f.reaches(flag.dest, call, kw):
             yield ctx.finding(
                 flag.line,

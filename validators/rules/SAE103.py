@@ -20,6 +20,7 @@ TrainingConfig(lr_schedule="cosine", lr_decay_steps=args.lr_decay_steps, max_ste
 ```
 """
 
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import WIRED_TRAIN
 
 CODE = "SAE103"
@@ -36,12 +37,28 @@ VALID = [
     "def cfg(store, batch):\n"
     "    steps = store.n_samples // batch\n"
     "    return TrainingConfig(lr_decay_steps=steps, max_steps=None)\n",
+    # transformers' TrainingArguments / a Lightning `--max-steps -1` are not the sae trainer
+    "import argparse\nfrom transformers import Trainer, TrainingArguments\n"
+    "p = argparse.ArgumentParser()\np.add_argument('--max-steps', type=int, default=2000)\n"
+    "a = p.parse_args()\nTrainer(args=TrainingArguments('o', max_steps=a.max_steps))\n",
 ]
 INVALID = [
-    WIRED_TRAIN.replace("lr_decay_steps=args.lr_decay_steps", "lr_decay_steps=100_000"),
-    WIRED_TRAIN.replace("max_steps=args.max_steps)", "max_steps=args.dp_size * 1000)"),
-    WIRED_TRAIN.replace(
-        '"--max-steps", type=int, default=None', '"--max-steps", type=int, default=20000'
+    Invalid(
+        WIRED_TRAIN.replace("lr_decay_steps=args.lr_decay_steps", "lr_decay_steps=100_000"),
+        39,
+        "`lr_decay_steps` is hard-coded",
+    ),
+    Invalid(
+        WIRED_TRAIN.replace("max_steps=args.max_steps)", "max_steps=args.dp_size * 1000)"),
+        40,
+        "`max_steps` is hard-coded",
+    ),
+    Invalid(
+        WIRED_TRAIN.replace(
+            '"--max-steps", type=int, default=None', '"--max-steps", type=int, default=20000'
+        ),
+        18,
+        "defaults to 20000",
     ),
 ]
 
@@ -50,7 +67,7 @@ _KWS = {"lr_decay_steps": "--lr-decay-steps", "max_steps": "--max-steps"}
 
 def check(ctx):
     f = ctx.facts
-    for opt in _KWS.values():
+    for opt in _KWS.values() if f.is_training_script else ():
         flag = f.flag(opt)
         if flag is not None and flag.has_default and flag.default is not None:
             yield ctx.finding(
@@ -58,7 +75,7 @@ def check(ctx):
                 f"`{opt}` defaults to {flag.default!r}; default it to None so the horizon comes "
                 "from the data (epochs x batches per epoch)",
             )
-    for site in f.called("TrainingConfig"):
+    for site in f.sae_calls("TrainingConfig"):
         for kw in _KWS:
             expr = site.arg(kw)
             if expr is None:

@@ -18,6 +18,8 @@ TopKSAE(input_dim=256, hidden_dim=4096, top_k=32, auxk=2048)  # expansion 16
 ```
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE104"
 NAME = "topk-exceeds-latents"
 SEVERITY = "error"
@@ -30,17 +32,27 @@ VALID = [
     "from sae.architectures import TopKSAE\nTopKSAE(input_dim=256, hidden_dim=4096, top_k=32, "
     "auxk=2048)\n",
     "from sae.architectures import TopKSAE\ndef m(d, k):\n    return TopKSAE(d, d * 8, k)\n",
+    # a module's own TopKSAE class is not the library's
+    "class TopKSAE:\n    def __init__(self, d, n, k):\n        pass\nTopKSAE(8, 8, 64)\n",
 ]
 INVALID = [
-    "from sae.architectures import TopKSAE\nTopKSAE(input_dim=256, hidden_dim=1024, top_k=32, "
-    "auxk=2048)\n",
-    "from sae.architectures import TopKSAE\nN = 64\nTopKSAE(32, N, 64, False)\n",
+    Invalid(
+        "from sae.architectures import TopKSAE\nTopKSAE(input_dim=256, hidden_dim=1024, top_k=32, "
+        "auxk=2048)\n",
+        2,
+        "`auxk=2048` is not below the number of latents (1024)",
+    ),
+    Invalid(
+        "from sae.architectures import TopKSAE\nN = 64\nTopKSAE(32, N, 64, False)\n",
+        3,
+        "`top_k=64`",
+    ),
 ]
 
 
 def check(ctx):
     f = ctx.facts
-    for site in f.called("TopKSAE"):
+    for site in f.sae_calls("TopKSAE"):
         latents = f.literal(site.arg("hidden_dim"), site.scope)
         if not isinstance(latents, int):
             continue

@@ -17,7 +17,8 @@ torchrun --nproc_per_node 1 train.py --lr-schedule cosine --n-epochs 1
 ```
 """
 
-from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags, flag_pos
+from recipegen.validators.model import Invalid
+from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags, flag_pos, script_name
 
 CODE = "SAE201"
 NAME = "cosine-truncated"
@@ -26,14 +27,57 @@ SUMMARY = "Cosine LR schedule combined with --max-steps or --lr-decay-steps"
 GOTCHAS = (2,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+LAUNCH = True
+
+_RENDERED = (
+    "D_LR_SCHEDULE=cosine\n"
+    'LR_SCHEDULE="${LR_SCHEDULE:-$D_LR_SCHEDULE}"\n'
+    "torchrun --standalone --nproc_per_node 1 train.py --cache-dir c \\\n"
+    '  --lr-schedule "$LR_SCHEDULE" \\\n'
+)
 
 VALID = [
     "python train.py --cache-dir c --lr-schedule cosine\n",
     "python train.py --cache-dir c --lr-schedule constant --max-steps 100\n",
+    _RENDERED + "  --n-epochs 1\n",
+    # the schedule is a variable the script cannot resolve, and the target defaults to constant
+    {
+        "launch.sh": 'python train.py --cache-dir c --lr-schedule "$SCHED" --max-steps 10\n',
+        "train.py": WIRED_TRAIN.replace('default="cosine"', 'default="constant"'),
+    },
 ]
 INVALID = [
-    "python train.py --cache-dir c --lr-schedule cosine --max-steps 20000\n",
-    {"launch.sh": "python train.py --cache-dir c --lr-decay-steps 5000\n", "train.py": WIRED_TRAIN},
+    Invalid(
+        "python train.py --cache-dir c --lr-schedule cosine --max-steps 20000\n", 1, "--max-steps"
+    ),
+    Invalid(
+        {
+            "launch.sh": "python train.py --cache-dir c --lr-decay-steps 5000\n",
+            "train.py": WIRED_TRAIN,
+        },
+        1,
+        "train.py's default",
+    ),
+    Invalid(_RENDERED + "  --max-steps 1000\n", 5, "`--max-steps` truncates"),
+    Invalid(
+        {
+            "launch.sh": 'python train.py --cache-dir c --lr-schedule "$SCHED" --max-steps 10\n',
+            "train.py": WIRED_TRAIN,
+        },
+        1,
+        "train.py's default",
+    ),
+    Invalid(
+        {
+            "sweep.py": "import subprocess\n"
+            'argv = ["torchrun", "--nproc_per_node", "1", "train.py", "--lr-schedule", "cosine"]\n'
+            'argv += ["--max-steps", "20000"]\n'
+            "subprocess.run(argv)\n"
+        },
+        3,
+        "--max-steps",
+        "sweep.py",
+    ),
 ]
 
 
@@ -45,17 +89,21 @@ def check(ctx):
         target = ctx.target(inv)
         flags = {u.name: u for u in inv.flags(bool_flags(target))}
         sched = flags.get("--lr-schedule")
-        if sched is not None:
-            cosine = sched.value is not None and sched.value.text == "cosine"
-        else:
-            tf = target.flag("--lr-schedule") if target is not None else None
+        tf = target.flag("--lr-schedule") if target is not None else None
+        origin = ""
+        if sched is not None and sched.value is not None and sched.value.value is not None:
+            cosine = sched.value.value == "cosine"
+        elif sched is not None and sched.value is None:
+            continue
+        else:  # not passed, or a value the script cannot resolve: the target's default decides
             cosine = tf is not None and tf.default == "cosine"
+            origin = f" (cosine is {script_name(inv)}'s default)"
         if not cosine:
             continue
         for cap in ("--max-steps", "--lr-decay-steps"):
             if cap in flags:
                 yield ctx.finding_at(
                     flag_pos(f, inv, cap),
-                    f"cosine schedule with `{cap}` truncates the horizon (LR hits lr_min early); "
+                    f"cosine schedule with `{cap}` truncates the horizon{origin}; "
                     "drop it and let epochs x batches set the horizon",
                 )

@@ -21,10 +21,12 @@ torchrun --nproc_per_node 8 train.py --dp-size 8 --dead-count-global --run-name 
 
 import re
 
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import (
     int_of,
-    nproc_word,
+    show_product,
     training_launches,
+    world_size,
 )
 
 CODE = "SAE202"
@@ -34,6 +36,7 @@ SUMMARY = "Multi-process training (or a run named dcg) without --dead-count-glob
 GOTCHAS = (5,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+LAUNCH = True
 
 VALID = [
     "torchrun --nproc_per_node 4 train.py --dp-size 4 --dead-count-global\n",
@@ -41,11 +44,34 @@ VALID = [
     "  args+=(--dead-count-global)\nfi\n"
     'torchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC" "${args[@]}"\n',
     "python train.py --cache-dir c --run-name baseline\n",
+    # a recipe pinned to an sae release without dead_count_global is not asked for it
+    {
+        "pyproject.toml": '[tool.recipegen]\nsae-version = "0.0.9"\n',
+        "launch.sh": "torchrun --nproc_per_node 4 train.py --dp-size 4\n",
+    },
 ]
 INVALID = [
-    "torchrun --nproc_per_node 4 train.py --dp-size 4\n",
-    "python train.py --cache-dir c --run-name evo2_l26_dcg\n",
-    "# dead-count-global run\ntorchrun --nproc_per_node 1 train.py --dp-size 1\n",
+    Invalid("torchrun --nproc_per_node 4 train.py --dp-size 4\n", 1, "multi-process training"),
+    Invalid("python train.py --cache-dir c --run-name evo2_l26_dcg\n", 1, "claims"),
+    Invalid(
+        "# dead-count-global run\ntorchrun --nproc_per_node 1 train.py --dp-size 1\n", 2, "claims"
+    ),
+    Invalid(
+        'torchrun --nnodes "$NNODES" --nproc_per_node 1 train.py --dp-size "$NNODES"\n',
+        1,
+        "$NNODES",
+    ),
+    Invalid(
+        {
+            "run.py": "import subprocess\n"
+            "def main(cfg):\n"
+            '    subprocess.run(["torchrun", f"--nproc_per_node={cfg.nproc}", "train.py",\n'
+            '                    "--dp-size", str(cfg.nproc)])\n'
+        },
+        3,
+        "cfg.nproc",
+        "run.py",
+    ),
 ]
 
 _CLAIM = re.compile(r"(?<![a-z])dcg(?![a-z])|dead[-_ ]count[-_ ]global", re.I)
@@ -53,6 +79,8 @@ _CLAIM = re.compile(r"(?<![a-z])dcg(?![a-z])|dead[-_ ]count[-_ ]global", re.I)
 
 def check(ctx):
     f = ctx.facts
+    if not ctx.has("dead-count-global"):
+        return
     for inv, _, flags in training_launches(ctx):
         if any(u.name == "--dead-count-global" for u in flags):
             continue
@@ -68,14 +96,19 @@ def check(ctx):
                 "`--dead-count-global` is not passed; pass the flag",
             )
             continue
-        n, nvar = int_of(f, nproc_word(inv))
-        dp = next((u.value for u in flags if u.name == "--dp-size"), None)
-        d, dvar = int_of(f, dp)
-        if (n or 0) > 1 or (d or 0) > 1 or nvar or dvar:
-            yield ctx.finding(
-                inv.line,
-                "multi-process training without `--dead-count-global`: "
-                "AuxK revives latents world_size times too late; pass it when "
-                "NPROC > 1",
-                severity="warning",
-            )
+        world = world_size(f, inv)
+        labels = getattr(f, "labels", {})
+        if world is not None and (world[1] or world[0] > 1):
+            what = show_product(world, labels)
+        else:
+            dp = next((u.value for u in flags if u.name == "--dp-size"), None)
+            d, dvar = int_of(f, dp)
+            if not ((d or 0) > 1 or dvar):
+                continue
+            what = f"--dp-size {dp.raw}"
+        yield ctx.finding(
+            inv.line,
+            f"multi-process training ({what}) without `--dead-count-global`: AuxK revives "
+            "latents world_size times too late; pass it when more than one process trains",
+            severity="warning",
+        )

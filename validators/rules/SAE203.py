@@ -16,7 +16,8 @@ torchrun --nproc_per_node 4 train.py --dp-size 4 --dead-count-global
 ```
 """
 
-from recipegen.validators.rules._helpers import int_of, nproc_word, training_launches
+from recipegen.validators.model import Invalid
+from recipegen.validators.rules._helpers import int_of, training_launches, world_size
 
 CODE = "SAE203"
 NAME = "dead-count-global-noop"
@@ -25,14 +26,17 @@ SUMMARY = "--dead-count-global on a single-process run is a no-op"
 GOTCHAS = (5,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+LAUNCH = True
 
 VALID = [
     "torchrun --nproc_per_node 2 train.py --dp-size 2 --dead-count-global\n",
     'torchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC" --dead-count-global\n',
+    'torchrun --nnodes "$NNODES" --nproc_per_node 1 train.py --dp-size "$NNODES" '
+    "--dead-count-global\n",
 ]
 INVALID = [
-    "python train.py --cache-dir c --dead-count-global\n",
-    "torchrun --nproc_per_node 1 train.py --dp-size 1 --dead-count-global\n",
+    Invalid("python train.py --cache-dir c --dead-count-global\n", 1, "no-op"),
+    Invalid("torchrun --nproc_per_node 1 train.py --dp-size 1 --dead-count-global\n", 1, "no-op"),
 ]
 
 
@@ -42,14 +46,12 @@ def check(ctx):
         dcg = next((u for u in flags if u.name == "--dead-count-global"), None)
         if dcg is None or dcg.conditional:
             continue
-        if inv.program == "torchrun":
-            w = nproc_word(inv)
-            n, nvar = int_of(f, w) if w is not None else (1, False)
-        else:
-            n, nvar = 1, False
+        world = world_size(f, inv)
+        if world != (1, ()):
+            continue
         dp = next((u.value for u in flags if u.name == "--dp-size"), None)
         d, dvar = int_of(f, dp) if dp is not None else (1, False)
-        if n == 1 and not nvar and (d or 1) == 1 and not dvar:
+        if (d or 1) == 1 and not dvar:
             yield ctx.finding(
                 inv.line,
                 "`--dead-count-global` on a single-process run is a "

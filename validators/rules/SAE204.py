@@ -17,6 +17,7 @@ python train.py --cache-dir c --mix-shards 10 --presample-shards 8 --init-pre-bi
 ```
 """
 
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags, flag_pos, int_of
 
 CODE = "SAE204"
@@ -26,23 +27,39 @@ SUMMARY = "--presample-shards > 1 without --init-pre-bias does nothing"
 GOTCHAS = (3,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+LAUNCH = True
 
 VALID = [
     "python train.py --cache-dir c --presample-shards 8 --init-pre-bias\n",
     {"launch.sh": "python train.py --cache-dir c --presample-shards 8\n", "train.py": WIRED_TRAIN},
     "python train.py --cache-dir c --mix-shards 1 --presample-shards 1\n",
+    # the target has no --init-pre-bias switch: it decides for itself
+    {
+        "launch.sh": "python train.py --cache-dir c --presample-shards 8\n",
+        "train.py": WIRED_TRAIN.replace(
+            '    p.add_argument("--init-pre-bias", action=argparse.BooleanOptionalAction, '
+            "default=True)\n",
+            "",
+        ),
+    },
 ]
 INVALID = [
-    "python train.py --cache-dir c --presample-shards 8\n",
-    {
-        "launch.sh": "python train.py --cache-dir c --presample-shards 8 --no-init-pre-bias\n",
-        "train.py": WIRED_TRAIN,
-    },
+    Invalid("python train.py --cache-dir c --presample-shards 8\n", 1, "--init-pre-bias"),
+    Invalid(
+        {
+            "launch.sh": "python train.py --cache-dir c --presample-shards 8 --no-init-pre-bias\n",
+            "train.py": WIRED_TRAIN,
+        },
+        1,
+        "does nothing",
+    ),
 ]
 
 
 def check(ctx):
     f = ctx.facts
+    if not ctx.has("presample-shards"):
+        return
     for inv in f.invocations:
         if inv.script is None:
             continue
@@ -58,7 +75,7 @@ def check(ctx):
             continue
         if "--no-init-pre-bias" not in flags and target is not None:
             tf = target.flag("--init-pre-bias")
-            if tf is not None and tf.default is True:
+            if tf is None or tf.default is True:
                 continue
         yield ctx.finding_at(
             flag_pos(f, inv, "--presample-shards"),

@@ -1,45 +1,91 @@
 """## What it does
-Checks that a training launch's `--dp-size` equals the number of processes
-(`torchrun --nproc_per_node` x `--nnodes`): both literals must agree, or both must be the same
-shell variable. Different variables (or a variable vs a literal) are reported because the
-environment can change one without the other; a missing `--dp-size` under a multi-process
-torchrun is reported too.
+Checks that a training launch's `--dp-size` equals the number of processes it starts: torchrun's
+`--nproc_per_node` x `--nnodes` (one torchrun per node), the Slurm task count for `srun python`,
+1 for plain `python`. Values are compared as products of literals and variables: `"$NPROC"` is
+the same value wherever it appears (also in `--nproc_per_node="$NPROC"`), `WORLD=$((NNODES *
+NPROC))` and `$((SLURM_NNODES * SLURM_GPUS_ON_NODE))` are followed, and `$SLURM_NTASKS` is
+`SLURM_NNODES x SLURM_NTASKS_PER_NODE`. Different variables (or a variable vs a literal) are
+reported because the environment can change one without the other. A missing `--dp-size` under
+a multi-process torchrun is reported too. Launches a Python driver assembles (`run.py` building
+a torchrun argv from config keys) are checked the same way.
 
 ## Why is this bad?
 `--dp-size 1` under `torchrun --nproc_per_node N` silently trains N independent SAEs; a dp-size
-above the world size shards the data wrong and can hang.
+above the world size shards the data wrong and can hang. On several nodes the world is
+nodes x processes per node, not the per-node count.
 
 ## Example
 ```bash
-torchrun --nproc_per_node "$NPROC" train.py --dp-size "$DP"
+torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size "$NPROC"
 ```
 
 ## Use instead
 ```bash
-torchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC"
+torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size $((NNODES * NPROC))
 ```
 """
 
-from recipegen.validators.rules._helpers import int_of, nproc_word, training_launches
+from recipegen.validators.model import Invalid
+from recipegen.validators.rules._helpers import (
+    int_of,
+    product_of,
+    show,
+    show_product,
+    training_launches,
+    world_size,
+)
 
 CODE = "SAE205"
 NAME = "dp-size-mismatch"
 SEVERITY = "error"
-SUMMARY = "--dp-size differs from --nproc_per_node x --nnodes"
+SUMMARY = "--dp-size differs from the world size (--nproc_per_node x --nnodes)"
 GOTCHAS = (6,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+LAUNCH = True
 
 VALID = [
     'NPROC="${NPROC:-1}"\ntorchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC"\n',
+    'NPROC="${NPROC:-4}"\ntorchrun --nproc_per_node="$NPROC" train.py --dp-size "$NPROC"\n',
     "torchrun --nnodes 2 --nproc_per_node 4 train.py --dp-size 8 --dead-count-global\n",
     "NPROC=2\ntorchrun --nproc_per_node $NPROC train.py --dp-size 2 --dead-count-global\n",
+    'NNODES="${NNODES:-1}"\nNPROC="${NPROC:-8}"\nWORLD=$((NNODES * NPROC))\n'
+    'torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size "$WORLD"\n',
+    'srun torchrun --nnodes "$SLURM_NNODES" --nproc_per_node "$SLURM_GPUS_ON_NODE" train.py \\\n'
+    "  --dp-size $((SLURM_NNODES * SLURM_GPUS_ON_NODE)) --dead-count-global\n",
+    'srun python train.py --dp-size "$SLURM_NTASKS" --dead-count-global\n',
+    {
+        "run.py": "import subprocess\n"
+        "def main(cfg):\n"
+        "    n = cfg.nproc\n"
+        '    subprocess.run(["torchrun", f"--nproc_per_node={n}", "train.py",\n'
+        '                    "--dp-size", str(n), "--dead-count-global"])\n'
+    },
 ]
 INVALID = [
-    "torchrun --nproc_per_node 4 train.py --dp-size 1\n",
-    'torchrun --nproc_per_node "$NPROC" train.py --dp-size "$DP"\n',
-    "torchrun --nproc_per_node 4 train.py --cache-dir c\n",
-    "python train.py --dp-size 4\n",
+    Invalid("torchrun --nproc_per_node 4 train.py --dp-size 1\n", 1, "torchrun starts 4"),
+    Invalid('torchrun --nproc_per_node "$NPROC" train.py --dp-size "$DP"\n', 1, "can differ"),
+    Invalid("torchrun --nproc_per_node 4 train.py --cache-dir c\n", 1, "without `--dp-size`"),
+    Invalid("python train.py --dp-size 4\n", 1, "single `python` process"),
+    Invalid(
+        'NNODES="${NNODES:-2}"\nNPROC="${NPROC:-8}"\n'
+        'torchrun --nnodes="$NNODES" --nproc_per_node="$NPROC" train.py \\\n'
+        '  --dp-size "$NPROC"\n',
+        3,
+        "$NNODES x $NPROC",
+    ),
+    Invalid(
+        {
+            "run.py": "import subprocess\n"
+            "def main(cfg):\n"
+            '    cmd = ["torchrun", f"--nproc_per_node={cfg.trainer.nproc}", "train.py",\n'
+            '           "--dp-size", str(cfg.trainer.dp_size)]\n'
+            "    subprocess.run(cmd)\n"
+        },
+        3,
+        "cfg.trainer.dp_size",
+        "run.py",
+    ),
 ]
 
 
@@ -47,43 +93,37 @@ def check(ctx):
     f = ctx.facts
     for inv, target, flags in training_launches(ctx):
         dp = next((u.value for u in flags if u.name == "--dp-size"), None)
-        d, dvar = int_of(f, dp)
-        if inv.program != "torchrun":
+        world = world_size(f, inv)
+        if inv.program != "torchrun" and inv.wrapper != "srun":
+            d, dvar = int_of(f, dp)
             if d is not None and d > 1 and not dvar:
                 yield ctx.finding(
                     inv.line,
                     f"`--dp-size {d}` but a single `python` process; "
-                    "launch with torchrun --nproc_per_node {d}",
+                    f"launch with torchrun --nproc_per_node {d}",
                 )
             continue
-        nw = nproc_word(inv)
-        n, nvar = int_of(f, nw) if nw is not None else (1, False)
-        nnw = inv.launcher_opts.get("--nnodes")
-        nn, nnvar = int_of(f, nnw) if nnw is not None else (1, False)
         if dp is None:
             defines = target is None or target.flag("--dp-size") is not None
-            if defines and ((n or 0) * (nn or 1) > 1 or nvar or nnvar):
+            if defines and inv.program == "torchrun" and world != (1, ()):
                 yield ctx.finding(
                     inv.line,
-                    "multi-process torchrun without `--dp-size`: every "
-                    "rank trains its own SAE; pass `--dp-size` equal to the world size",
+                    "multi-process torchrun without `--dp-size`: every rank trains its own "
+                    "SAE; pass `--dp-size` equal to the world size",
                 )
             continue
-        if "$((" in dp.raw or (nnvar and nnw is not None):
-            continue
-        if not nvar and not dvar and n is not None and d is not None:
-            if d != n * (nn or 1):
-                yield ctx.finding(
-                    inv.line,
-                    f"`--dp-size {d}` but torchrun starts {n * (nn or 1)} "
-                    "processes; make them equal",
-                )
-            continue
-        vn = f.variable_of(nw) if nw is not None else None
-        if vn is not None and vn == f.variable_of(dp) and (nn or 1) == 1:
-            continue
-        yield ctx.finding(
-            inv.line,
-            f"`--dp-size {dp.raw}` and `--nproc_per_node "
-            f"{nw.raw if nw else 1}` can differ; use the same variable for both",
-        )
+        d = product_of(f, dp.raw)
+        if d is None or world is None or d == world:
+            continue  # unknown (e.g. `$(nproc)`), or the same product
+        shown = show_product(world, getattr(f, "labels", {}))
+        if not d[1] and not world[1]:
+            yield ctx.finding(
+                inv.line,
+                f"`--dp-size {d[0]}` but torchrun starts {world[0]} processes; make them equal",
+            )
+        else:
+            yield ctx.finding(
+                inv.line,
+                f"`--dp-size {show(f, dp.raw)}` and the world size ({shown}) can differ; "
+                "pass the product of the same values (e.g. `--dp-size $((NNODES * NPROC))`)",
+            )

@@ -22,6 +22,9 @@ fi
 ```
 """
 
+import re
+
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import bool_flags, flag_line
 
 CODE = "SAE206"
@@ -36,22 +39,39 @@ VALID = [
     "unset WANDB_API_KEY\nexport WANDB_ENTITY=team\npython train.py --cache-dir c --wandb\n",
     "unset WANDB_API_KEY\npython train.py --cache-dir c --wandb --wandb-entity team\n",
     "python train.py --cache-dir c --no-wandb\n",
+    # only a run name: wandb is not switched on here
+    "python train.py --cache-dir c \\\n  --wandb-run-name r1\n",
 ]
 INVALID = [
-    "python train.py --cache-dir c --wandb\n",
-    "export WANDB_ENTITY=team\npython train.py --cache-dir c --wandb\n",
-    'unset WANDB_API_KEY\nexport WANDB_ENTITY=t\nargs=()\nif [[ -n "${WANDB_API_KEY:-}" ]]; then\n'
-    '  args+=(--wandb)\nfi\npython train.py "${args[@]}"\n',
+    Invalid("python train.py --cache-dir c --wandb\n", 1, "unset WANDB_API_KEY"),
+    Invalid("export WANDB_ENTITY=team\npython train.py --cache-dir c --wandb\n", 2, "unset"),
+    Invalid(
+        'unset WANDB_API_KEY\nexport WANDB_ENTITY=t\nargs=()\nif [[ -n "${WANDB_API_KEY:-}" ]]; then\n'
+        "  args+=(--wandb)\n  args+=(--wandb-run-name r1)\nfi\n"
+        'python train.py "${args[@]}"\n',
+        5,
+        "because WANDB_API_KEY is set",
+    ),
+    Invalid(
+        "unset WANDB_API_KEY\npython train.py --cache-dir c \\\n  --wandb \\\n"
+        "  --wandb-run-name r1\n",
+        3,
+        "without an entity",
+    ),
 ]
+
+_ENABLES = re.compile(
+    r"(?<![\w-])--(?:use[-_])?wandb(?:=\S*)?(?![\w-])|\bWANDB(?:_MODE)?=(?:1|online|true)\b"
+)
 
 
 def check(ctx):
     f = ctx.facts
+    reported_ifs = set()
     for line, conds, text in f.if_effects:
-        if (
-            any("WANDB_API_KEY" in c for c in conds)
-            and "wandb" in text.replace("WANDB_API_KEY", "").lower()
-        ):
+        key = tuple(c for c in conds if "WANDB_API_KEY" in c)
+        if key and key not in reported_ifs and _ENABLES.search(text.replace("WANDB_API_KEY", "")):
+            reported_ifs.add(key)
             yield ctx.finding(
                 line,
                 "wandb is enabled because WANDB_API_KEY is set; enable it "

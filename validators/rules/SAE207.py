@@ -21,6 +21,7 @@ torchrun --nproc_per_node 1 train.py --aggregate-loss
 
 import difflib
 
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags, flag_pos
 
 CODE = "SAE207"
@@ -47,12 +48,20 @@ VALID = [
     },
 ]
 INVALID = [
-    {"launch.sh": "python train.py --cache-dir c --agregate-loss\n", "train.py": WIRED_TRAIN},
-    {
-        "launch.sh": 'HERE="$(dirname "$0")"\ntorchrun --nproc_per_node 1 "$HERE/train.py" \\\n'
-        "  --cache-dir c --mix_shards 10\n",
-        "train.py": WIRED_TRAIN,
-    },
+    Invalid(
+        {"launch.sh": "python train.py --cache-dir c --agregate-loss\n", "train.py": WIRED_TRAIN},
+        1,
+        "did you mean `--aggregate-loss`",
+    ),
+    Invalid(
+        {
+            "launch.sh": 'HERE="$(dirname "$0")"\ntorchrun --nproc_per_node 1 "$HERE/train.py" \\\n'
+            "  --cache-dir c --mix_shards 10\n",
+            "train.py": WIRED_TRAIN,
+        },
+        3,
+        "`--mix_shards` is not defined by $HERE/train.py",
+    ),
 ]
 
 

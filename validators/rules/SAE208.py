@@ -16,6 +16,7 @@ python train.py --cache-dir "$CACHE" --lr 1e-4
 ```
 """
 
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags
 
 CODE = "SAE208"
@@ -31,7 +32,11 @@ VALID = [
     {"launch.sh": 'python train.py "$@"\n', "train.py": WIRED_TRAIN},
 ]
 INVALID = [
-    {"launch.sh": "python train.py --aggregate-loss\n", "train.py": WIRED_TRAIN},
+    Invalid(
+        {"launch.sh": "python train.py --aggregate-loss\n", "train.py": WIRED_TRAIN},
+        1,
+        "requires `--cache-dir`",
+    ),
 ]
 
 

@@ -4,6 +4,11 @@ own `metadata.json` sentinel exists: `[[ -f "$CACHE/metadata.json" ]] || python 
 or inside `if [[ ! -f "$CACHE/metadata.json" ]]; then ... fi`. A guard on a different
 directory's sentinel is reported too.
 
+A guard inside the called script counts: an extract script that exits early when
+`<output>/metadata.json` exists needs no shell guard. A guard on anything else (a `.pt` glob,
+the output directory) is reported the same way in every shape (`[ -e ]`, `ls`, `compgen -G`):
+those exist after a crashed run too.
+
 ## Why is this bad?
 Extraction is the longest step. Unguarded, every rerun of the launch script (after a training
 crash, a sweep, a pre-emption) redoes hours of work or overwrites a good cache.
@@ -21,6 +26,7 @@ python extract.py --input seqs.fasta --output "$CACHE"
 ```
 """
 
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import script_name
 
 CODE = "SAE209"
@@ -31,19 +37,51 @@ GOTCHAS = (8,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 
+_SELF_GUARDED = (
+    "import sys\nfrom pathlib import Path\nimport argparse\n"
+    "p = argparse.ArgumentParser()\np.add_argument('--output')\na = p.parse_args()\n"
+    "if (Path(a.output) / 'metadata.json').exists():\n    sys.exit(0)\n"
+)
+
 VALID = [
     '[[ -f "$CACHE/metadata.json" ]] || python extract.py --output "$CACHE"\n',
     'if [[ ! -f "$CACHE/metadata.json" ]]; then\n  python extract.py \\\n'
     '    --output "$CACHE"\nfi\n',
     'extract() {\n  python extract.py --output "$1"\n}\n'
     '[[ -f "$C/metadata.json" ]] || extract "$C"\n',
+    {"launch.sh": 'python extract.py --output "$CACHE"\n', "extract.py": _SELF_GUARDED},
 ]
 INVALID = [
-    'python extract.py --output "$CACHE"\n',
-    '[[ -f "$OTHER/metadata.json" ]] || python extract.py --output "$CACHE"\n',
+    Invalid('python extract.py --output "$CACHE"\n', 1, "not guarded"),
+    Invalid(
+        '[[ -f "$OTHER/metadata.json" ]] || python extract.py --output "$CACHE"\n',
+        1,
+        "its own sentinel",
+    ),
+    Invalid(
+        'compgen -G "$OUT/*.pt" > /dev/null || python extract.py --output "$OUT"\n',
+        1,
+        "guarded by `$OUT/*.pt`",
+    ),
+    Invalid(
+        'if ! ls "$OUT"/*.pt > /dev/null 2>&1; then\n  python extract.py --output "$OUT"\nfi\n',
+        2,
+        "guarded by `$OUT/*.pt`",
+    ),
+    Invalid(
+        '[ -e "$OUT"/shard_0.pt ] || python extract.py --output "$OUT"\n',
+        1,
+        "not by its metadata.json sentinel",
+    ),
+    Invalid(
+        {"launch.sh": 'python extract.py --output "$CACHE"\n', "extract.py": "print(1)\n"},
+        1,
+        "extract.py does not skip",
+    ),
 ]
 
-_OUT = ("--output", "--output-dir", "--cache-dir", "--out")
+_OUT = ("--output", "--output-dir", "--cache-dir", "--out", "--out-dir")
+_FIX = 'guard it with `[[ -f "$OUT/metadata.json" ]] ||`'
 
 
 def _is_extract(inv):
@@ -56,17 +94,29 @@ def check(ctx):
     for inv in f.invocations:
         if not _is_extract(inv):
             continue
-        guards = [g for g in inv.command.guards if g.path.text.endswith("metadata.json")]
+        target = ctx.target(inv)
+        if target is not None and target.exits_when_complete is not None:
+            continue  # the script skips itself when its metadata.json exists
+        guards = list(inv.command.guards)
         if not guards and inv.command.function:
             for c in f.commands:
                 if c.words and c.words[0].raw == inv.command.function:
-                    guards.extend(g for g in c.guards if g.path.text.endswith("metadata.json"))
-        if not guards:
-            yield ctx.finding(
-                inv.line,
-                "extraction is not guarded by its sentinel; prefix it "
-                'with `[[ -f "$OUT/metadata.json" ]] ||`',
-            )
+                    guards.extend(c.guards)
+        sentinels = [g for g in guards if g.path.text.endswith("metadata.json")]
+        if not sentinels:
+            if guards:
+                msg = (
+                    f"extraction is guarded by `{guards[0].path.raw}`, which a crashed run leaves "
+                    f"behind, not by its metadata.json sentinel; {_FIX}"
+                )
+            elif target is not None:
+                msg = (
+                    f"extraction is not guarded by its sentinel and {script_name(inv)} does not "
+                    f"skip a complete output; {_FIX}"
+                )
+            else:
+                msg = f"extraction is not guarded by its sentinel; {_FIX}"
+            yield ctx.finding(inv.line, msg)
             continue
         out = next((u.value for u in inv.flags() if u.name in _OUT and u.value), None)
         if out is None or "$1" in out.raw or inv.command.function:
@@ -74,10 +124,10 @@ def check(ctx):
         if not any(
             g.path.raw.startswith(out.raw.rstrip("/") + "/")
             or g.path.text.startswith(out.text.rstrip("/") + "/")
-            for g in guards
+            for g in sentinels
         ):
             yield ctx.finding(
                 inv.line,
                 f"extraction writes {out.raw} but is guarded by "
-                f"{guards[0].path.raw}; guard it with its own sentinel",
+                f"{sentinels[0].path.raw}; guard it with its own sentinel",
             )

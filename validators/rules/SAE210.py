@@ -18,6 +18,8 @@ hf download arcinstitute/evo2_1b_base --local-dir ckpt
 
 from pathlib import PurePosixPath
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE210"
 NAME = "huggingface-cli-deprecated"
 SEVERITY = "warning"
@@ -27,7 +29,9 @@ KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 
 VALID = ["hf download arcinstitute/evo2_1b_base --local-dir ckpt\n"]
-INVALID = ["huggingface-cli download arcinstitute/evo2_1b_base --local-dir ckpt\n"]
+INVALID = [
+    Invalid("huggingface-cli download arcinstitute/evo2_1b_base --local-dir ckpt\n", 1, "use `hf`")
+]
 
 
 def check(ctx):

@@ -19,6 +19,8 @@ predict_evo2 --fasta seqs.fa --ckpt-dir ckpt
 
 import re
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE211"
 NAME = "compressed-fasta-to-predict"
 SEVERITY = "error"
@@ -32,8 +34,8 @@ VALID = [
     "python extract.py --input seqs.fa.gz\n",
 ]
 INVALID = [
-    "predict_evo2 --fasta <(zcat seqs.fa.gz) --ckpt-dir ckpt\n",
-    "predict_evo2 --fasta seqs.fa.gz --ckpt-dir ckpt\n",
+    Invalid("predict_evo2 --fasta <(zcat seqs.fa.gz) --ckpt-dir ckpt\n", 1, "uncompressed FASTA"),
+    Invalid("predict_evo2 --fasta seqs.fa.gz --ckpt-dir ckpt\n", 1, "decompress to a file first"),
 ]
 
 _SUBST = re.compile(r"<\(\s*(zcat|gunzip|gzip|bgzip|pigz|zless)\b")

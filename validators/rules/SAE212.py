@@ -22,6 +22,8 @@ wait
 ```
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE212"
 NAME = "parallel-runs-same-port"
 SEVERITY = "error"
@@ -37,8 +39,16 @@ VALID = [
     "for i in 1 2; do\n  torchrun --master-port $((29500 + i)) train.py &\ndone\nwait\n",
 ]
 INVALID = [
-    "torchrun train.py --top-k 32 &\ntorchrun train.py --top-k 64 &\nwait\n",
-    "for k in 32 64; do\n  torchrun --nproc_per_node 1 train.py --top-k $k &\ndone\nwait\n",
+    Invalid(
+        "torchrun train.py --top-k 32 &\ntorchrun train.py --top-k 64 &\nwait\n",
+        2,
+        "reuses master port 29500 (line 1)",
+    ),
+    Invalid(
+        "for k in 32 64; do\n  torchrun --nproc_per_node 1 train.py --top-k $k &\ndone\nwait\n",
+        2,
+        "inside a loop with one port",
+    ),
 ]
 
 

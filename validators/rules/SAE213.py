@@ -18,6 +18,7 @@ python extract.py --checkpoint evo2_1b_base --chunk-size 8192
 ```
 """
 
+from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import flag_pos, int_of
 
 CODE = "SAE213"
@@ -29,7 +30,13 @@ KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 
 VALID = ["python extract.py --checkpoint evo2_1b_base --chunk-size 8192\n"]
-INVALID = ["python extract.py --checkpoint evo2_1b_base --chunk-size 32768\n"]
+INVALID = [
+    Invalid(
+        "python extract.py --checkpoint evo2_1b_base --chunk-size 32768\n",
+        1,
+        "exceeds Evo2's trained context",
+    )
+]
 
 _FLAGS = (
     "--seq-length",

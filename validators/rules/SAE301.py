@@ -18,6 +18,8 @@ store.append(out.hidden_states[layer][mask].to(torch.float16))
 ```
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE301"
 NAME = "bf16-append"
 SEVERITY = "error"
@@ -26,14 +28,53 @@ GOTCHAS = (12,)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
 
+_IMP = "import torch\nfrom sae.activation_store import ActivationStore\n"
+
 VALID = [
-    "def run(store, hidden, mask):\n    store.append(hidden[mask].float().cpu().numpy())\n",
-    "def run(store, hidden, mask):\n    x = hidden[mask].to(torch.float16)\n    store.append(x)\n",
+    _IMP + "def run(store, hidden, mask):\n    store.append(hidden[mask].float().cpu().numpy())\n",
+    _IMP
+    + "def run(store, hidden, mask):\n    x = hidden[mask].to(torch.float16)\n    store.append(x)\n",
     "items = []\nitems.append(3)\n",
+    # not the sae API: a list that happens to be named like a store
+    "def refresh(self, h):\n    self.act_store.append(h.reshape(-1, h.shape[-1]))\n",
+    # the helper in a sibling module casts (and masks)
+    {
+        "extract.py": _IMP + "from pooling import to_rows\n"
+        "def run(store, h, m):\n    store.append(to_rows(h, m))\n",
+        "pooling.py": "def to_rows(h, m):\n    return h[m.bool()].float()\n",
+    },
+    # the helper's module is not part of the files linted: stay silent
+    _IMP
+    + "from mylab.pooling import to_rows\ndef run(store, h, m):\n    store.append(to_rows(h, m))\n",
 ]
 INVALID = [
-    "def run(store, hidden, mask):\n    store.append(hidden[mask])\n",
-    "def run(store, hidden, mask):\n    store.append(hidden[mask].to(torch.bfloat16))\n",
+    Invalid(
+        _IMP + "def run(store, hidden, mask):\n    store.append(hidden[mask])\n", 4, "no explicit"
+    ),
+    Invalid(
+        _IMP + "def run(store, hidden, mask):\n    store.append(hidden[mask].to(torch.bfloat16))\n",
+        4,
+        "cast to bfloat16",
+    ),
+    # the store is held in a dict entry; recognised by what it is, not by its name
+    Invalid(
+        _IMP + "def main(model, batches, out):\n"
+        '    state = {"store": ActivationStore(out)}\n'
+        "    for b, m in batches:\n"
+        "        flat = model(b)[m].cpu()\n"
+        '        state["store"].append(flat)\n',
+        7,
+        "no explicit fp16/fp32 cast",
+    ),
+    Invalid(
+        {
+            "extract.py": _IMP + "from pooling import raw_rows\n"
+            "def run(store, h):\n    store.append(raw_rows(h))\n",
+            "pooling.py": "def raw_rows(h):\n    return h[:, 1:]\n",
+        },
+        5,
+        "pooling.py",
+    ),
 ]
 
 
@@ -42,11 +83,15 @@ def check(ctx):
     for site in f.store_appends:
         if not site.node.args:
             continue
-        kind = f.cast_kind(site.node.args[0], site.scope)
-        if kind == "cast":
+        value = site.node.args[0]
+        kind = f.cast_kind(value, site.scope, ext=ctx.module)
+        if kind in ("cast", "unknown"):
             continue
         if kind == "bf16":
             msg = "value appended to the store is cast to bfloat16; Arrow/NumPy cannot store it"
         else:
             msg = "value appended to the store has no explicit fp16/fp32 cast"
+        origin = f.helper_origin(value, site.scope, ctx.module)
+        if origin:
+            msg += f" (it comes from {origin})"
         yield ctx.finding(site.line, msg + "; append `.to(torch.float16)` or `.float()`", site.col)

@@ -20,6 +20,8 @@ store.append(hidden[valid_mask].float())
 ```
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE302"
 NAME = "unmasked-append"
 SEVERITY = "error"
@@ -28,25 +30,58 @@ GOTCHAS = (13,)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
 
+_IMP = "from sae.activation_store import ActivationStore\n"
+
 VALID = [
-    "def run(store, hidden, mask):\n    store.append(hidden[mask].float())\n",
-    "def valid(h, m):\n    return h[m.bool()]\n"
+    _IMP + "def run(store, hidden, mask):\n    store.append(hidden[mask].float())\n",
+    _IMP + "def valid(h, m):\n    return h[m.bool()]\n"
     "def run(store, hidden, mask):\n    store.append(valid(hidden, mask).half())\n",
-    "def run(store, hidden):\n    store.append(hidden[:, 1:-1].float())\n",
+    _IMP + "def run(store, hidden):\n    store.append(hidden[:, 1:-1].float())\n",
+    {
+        "extract.py": _IMP + "from pooling import to_rows\n"
+        "def run(store, h, m):\n    store.append(to_rows(h, m))\n",
+        "pooling.py": "def to_rows(h, m):\n    return h[m.bool()].float()\n",
+    },
+    _IMP
+    + "from mylab.pooling import to_rows\ndef run(store, h, m):\n    store.append(to_rows(h, m))\n",
 ]
 INVALID = [
-    "def run(store, hidden):\n    store.append(hidden.reshape(-1, hidden.shape[-1]).float())\n",
-    "def run(store, out):\n    h = out.hidden_states[0]\n    store.append(h.float())\n",
+    Invalid(
+        _IMP
+        + "def run(store, hidden):\n    store.append(hidden.reshape(-1, hidden.shape[-1]).float())\n",
+        3,
+        "without selecting valid positions",
+    ),
+    Invalid(
+        _IMP + "def run(store, out):\n    h = out.hidden_states[0]\n    store.append(h.float())\n",
+        4,
+        "hidden[mask]",
+    ),
+    Invalid(
+        {
+            "extract.py": _IMP + "from pooling import raw_rows\n"
+            "def run(store, h):\n    store.append(raw_rows(h).float())\n",
+            "pooling.py": "def raw_rows(h):\n    return h.reshape(-1, h.shape[-1])\n",
+        },
+        4,
+        "pooling.py",
+    ),
 ]
 
 
 def check(ctx):
     f = ctx.facts
     for site in f.store_appends:
-        if site.node.args and not f.is_selected(site.node.args[0], site.scope):
-            yield ctx.finding(
-                site.line,
-                "hidden states appended without selecting valid positions; append "
-                "`hidden[mask]` (drop padding and special tokens)",
-                site.col,
-            )
+        if not site.node.args:
+            continue
+        value = site.node.args[0]
+        if f.is_selected(value, site.scope, ext=ctx.module):
+            continue
+        origin = f.helper_origin(value, site.scope, ctx.module)
+        where = f" (it comes from {origin})" if origin else ""
+        yield ctx.finding(
+            site.line,
+            f"hidden states appended without selecting valid positions{where}; append "
+            "`hidden[mask]` (drop padding and special tokens)",
+            site.col,
+        )

@@ -17,6 +17,8 @@ Each rank writes its own store; rank 0 waits for every sibling's `metadata.json`
 (`wait_for_stores(...)`, polling) and then merges.
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE303"
 NAME = "barrier-after-predict"
 SEVERITY = "error"
@@ -29,9 +31,22 @@ VALID = [
     "from sae.activation_store import wait_for_stores\nimport predict\n"
     "predict.main()\nwait_for_stores(['a', 'b'])\n",
     "import torch.distributed as dist\ndist.barrier()\n",
+    # Lightning: trainer.predict() keeps the process group; the strategy barrier is fine
+    "def on_epoch_end(trainer, model, loader):\n"
+    "    preds = trainer.predict(model, loader)\n    trainer.strategy.barrier()\n",
 ]
 INVALID = [
-    "import torch.distributed as dist\nimport predict\npredict.main()\ndist.barrier()\n",
+    Invalid(
+        "import torch.distributed as dist\nimport predict\npredict.main()\ndist.barrier()\n",
+        4,
+        "have rank 0 poll",
+    ),
+    Invalid(
+        "import torch\nfrom bionemo.evo2.run.predict import predict\n"
+        "predict(fasta_path='a.fa')\ntorch.distributed.barrier()\n",
+        4,
+        "`barrier()` after a predict entry point",
+    ),
 ]
 
 
@@ -39,7 +54,7 @@ def check(ctx):
     f = ctx.facts
     if not f.predict_calls:
         return
-    for site in f.called("barrier"):
+    for site in f.dist_barriers:
         yield ctx.finding(
             site.line,
             "`barrier()` after a predict entry point: it tears the process group down; have "

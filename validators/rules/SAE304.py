@@ -16,6 +16,8 @@ Replace the predict entry point's per-batch writer with one that calls
 `store.append(hidden[mask].half())`.
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE304"
 NAME = "pt-intermediate"
 SEVERITY = "warning"
@@ -24,16 +26,29 @@ GOTCHAS = (14,)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
 
+_IMP = "import torch\nfrom sae.activation_store import ActivationStore\n"
+
 VALID = [
-    "def write(store, h, m):\n    store.append(h[m].half())\n",
+    _IMP + "def write(store, h, m):\n    store.append(h[m].half())\n",
     # a training script may save checkpoints
     "import torch\nfrom sae.architectures import TopKSAE\nm = TopKSAE(8, 64, 4)\n"
     "torch.save(m.state_dict(), 'checkpoint_final.pt')\n",
+    # it only reads the .pt files predict wrote (a glob, a help text), then streams them
+    "import glob\nimport argparse\nimport torch\nfrom predict import predict\n"
+    "p = argparse.ArgumentParser()\n"
+    "p.add_argument('--pattern', default='pred_*.pt', help='glob of the .pt files')\n"
+    "predict(output_dir='work')\n"
+    "for f in glob.glob('work/*.pt'):\n"
+    "    store.append(torch.load(f, weights_only=True)['h'].float())\n",
 ]
 INVALID = [
-    "import torch\ndef write(store, h, m, i):\n    store.append(h[m].half())\n"
-    "    torch.save(h, f'batch_{i}.pt')\n",
-    "import predict\npredict.main(output_dir='out', suffix='.pt')\n",
+    Invalid(
+        _IMP + "def write(store, h, m, i):\n    store.append(h[m].half())\n"
+        "    torch.save(h, f'batch_{i}.pt')\n",
+        5,
+        "torch.save",
+    ),
+    Invalid("import predict\npredict.main(output_dir='out', suffix='.pt')\n", 2, "'.pt'"),
 ]
 
 
@@ -53,11 +68,10 @@ def check(ctx):
             )
     if not f.predict_calls:
         return
-    for line, s in f.strings:
-        if s.endswith(".pt") and line not in seen:
+    for line, s in f.pt_writes:
+        if line not in seen:
             seen.add(line)
             yield ctx.finding(
                 line,
-                f"extractor refers to `.pt` output ({s!r}); stream into "
-                "the ActivationStore instead",
+                f"extractor writes `.pt` output ({s!r}); stream into the ActivationStore instead",
             )

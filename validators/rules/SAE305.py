@@ -21,6 +21,8 @@ store.finalize(metadata)  # only reached on success
 ```
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE305"
 NAME = "metadata-in-finally"
 SEVERITY = "error"
@@ -32,11 +34,29 @@ EXAMPLE_PATH = "extract.py"
 VALID = [
     "def go(store, meta):\n    run(store)\n    store.finalize(meta)\n",
     "def go(store, meta):\n    try:\n        run(store)\n    finally:\n        store.close()\n",
+    "def close(store):\n    store.flush()\n"
+    "def go(store):\n    try:\n        run(store)\n    finally:\n        close(store)\n",
 ]
 INVALID = [
-    "def go(store, meta):\n    try:\n        run(store)\n    finally:\n        store.finalize(meta)\n",
-    "import json\ndef go(d, meta):\n    try:\n        run(d)\n    finally:\n"
-    "        json.dump(meta, open(d + '/metadata.json', 'w'))\n",
+    Invalid(
+        "def go(store, meta):\n    try:\n        run(store)\n    finally:\n        store.finalize(meta)\n",
+        5,
+        "finalize() in a `finally:` block",
+    ),
+    Invalid(
+        "import json\ndef go(d, meta):\n    try:\n        run(d)\n    finally:\n"
+        "        json.dump(meta, open(d + '/metadata.json', 'w'))\n",
+        6,
+        "metadata.json in a `finally:` block",
+    ),
+    # through helpers of the same module, transitively
+    Invalid(
+        "import json\ndef mark(d):\n    json.dump({}, open(d + '/metadata.json', 'w'))\n"
+        "def close(d):\n    mark(d)\n"
+        "def go(d):\n    try:\n        run(d)\n    finally:\n        close(d)\n",
+        10,
+        "close() writes metadata.json",
+    ),
 ]
 
 
@@ -46,4 +66,10 @@ def check(ctx):
             line,
             f"{what} in a `finally:` block marks a failed run complete; "
             "write metadata.json only after success",
+        )
+    for line, helper in ctx.facts.finally_calls:
+        yield ctx.finding(
+            line,
+            f"{helper} writes metadata.json (or finalizes the store) from a `finally:` block, "
+            "marking a failed run complete; call it only after success",
         )

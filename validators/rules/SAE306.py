@@ -18,6 +18,8 @@ ckpt = torch.load(path, map_location="cpu", weights_only=True)
 ```
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE306"
 NAME = "unsafe-torch-load"
 SEVERITY = "error"
@@ -28,8 +30,16 @@ EXAMPLE_PATH = "eval.py"
 
 VALID = ["import torch\nckpt = torch.load('c.pt', map_location='cpu', weights_only=True)\n"]
 INVALID = [
-    "import torch\nckpt = torch.load('c.pt', map_location='cpu')\n",
-    "import torch\nckpt = torch.load('c.pt', weights_only=False)\n",
+    Invalid(
+        "import torch\nckpt = torch.load('c.pt', map_location='cpu')\n",
+        2,
+        "pass `weights_only=True`",
+    ),
+    Invalid(
+        "import torch\nckpt = torch.load('c.pt', weights_only=False)\n",
+        2,
+        "without `weights_only=True`",
+    ),
 ]
 
 

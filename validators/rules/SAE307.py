@@ -19,6 +19,8 @@ NT_PER_TOKEN = 3  # CodonFM: one codon per token
 ```
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE307"
 NAME = "token-unit-mismatch"
 SEVERITY = "error"
@@ -32,8 +34,12 @@ VALID = [
     "CHECKPOINT = 'nvidia/codonfm-80m'\nNT_PER_TOKEN = 3\n",
 ]
 INVALID = [
-    "CHECKPOINT = 'nvidia/codonfm-80m'\nNT_PER_TOKEN = 1\n",
-    "CHECKPOINT = 'arcinstitute/evo2_1b_base'\ncfg = dict(token_unit='codon')\n",
+    Invalid("CHECKPOINT = 'nvidia/codonfm-80m'\nNT_PER_TOKEN = 1\n", 2, "3 nt per token, not 1"),
+    Invalid(
+        "CHECKPOINT = 'arcinstitute/evo2_1b_base'\ncfg = dict(token_unit='codon')\n",
+        2,
+        "token unit 'nt', not 'codon'",
+    ),
 ]
 
 _FAMILIES = {"esm2": ("aa", None), "codonfm": ("codon", 3), "evo2": ("nt", 1)}

@@ -20,6 +20,8 @@ python eval.py --eval-cache "$EVAL_CACHE" --sae-checkpoint out/checkpoint_final.
 ```
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE401"
 NAME = "eval-on-train-cache"
 SEVERITY = "error"
@@ -32,7 +34,11 @@ VALID = [
     'python train.py --cache-dir "$CACHE"\npython eval.py --eval-cache "$EVAL_CACHE"\n',
 ]
 INVALID = [
-    'CACHE=cache\npython train.py --cache-dir "$CACHE"\npython eval.py --eval-cache "$CACHE"\n',
+    Invalid(
+        'CACHE=cache\npython train.py --cache-dir "$CACHE"\npython eval.py --eval-cache "$CACHE"\n',
+        3,
+        "is the training cache",
+    ),
 ]
 
 

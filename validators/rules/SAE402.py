@@ -22,6 +22,8 @@ if result.variance_explained > 0.95:
 
 import ast
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE402"
 NAME = "suspicious-ve-target"
 SEVERITY = "warning"
@@ -35,8 +37,8 @@ VALID = [
     "assert r['variance_explained'] > 0.5\n",
 ]
 INVALID = [
-    "assert r.variance_explained > 0.99\n",
-    "assert r['fvu'] < 0.01\n",
+    Invalid("assert r.variance_explained > 0.99\n", 1, "variance explained > 95%"),
+    Invalid("assert r['fvu'] < 0.01\n", 1, "assert FVU < 1"),
 ]
 
 

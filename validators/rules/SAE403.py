@@ -21,6 +21,8 @@ TopKSAE(input_dim=ckpt["input_dim"], hidden_dim=ckpt["hidden_dim"], top_k=32)
 
 import ast
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE403"
 NAME = "checkpoint-shape"
 SEVERITY = "error"
@@ -35,9 +37,17 @@ VALID = [
     "from sae.architectures import TopKSAE\nTopKSAE(256, 2048, 32)\n",
 ]
 INVALID = [
-    "from sae.architectures import TopKSAE\nTopKSAE(input_dim=c['hidden_dim'], "
-    "hidden_dim=c['input_dim'], top_k=32)\n",
-    "from sae.architectures import TopKSAE\nTopKSAE(2048, 256, 32)\n",
+    Invalid(
+        "from sae.architectures import TopKSAE\nTopKSAE(input_dim=c['hidden_dim'], "
+        "hidden_dim=c['input_dim'], top_k=32)\n",
+        2,
+        "swapped",
+    ),
+    Invalid(
+        "from sae.architectures import TopKSAE\nTopKSAE(2048, 256, 32)\n",
+        2,
+        "hidden_dim=256 is smaller than input_dim=2048",
+    ),
 ]
 
 
@@ -57,7 +67,7 @@ def _mentions(expr, word):
 
 def check(ctx):
     f = ctx.facts
-    for site in f.called("TopKSAE"):
+    for site in f.sae_calls("TopKSAE"):
         i, h = site.arg("input_dim"), site.arg("hidden_dim")
         if _mentions(i, "hidden_dim") and _mentions(h, "input_dim"):
             yield ctx.finding(

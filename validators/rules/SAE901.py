@@ -15,6 +15,8 @@ def main(:
 Fix the syntax (`python -m py_compile`, `bash -n`) and save the file as UTF-8.
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE901"
 NAME = "parse-error"
 SEVERITY = "error"
@@ -25,9 +27,9 @@ EXAMPLE_PATH = "train.py"
 
 VALID = ["def main():\n    pass\n", {"launch.sh": "echo 'ok'\n"}]
 INVALID = [
-    "def main(:\n",
-    {"launch.sh": "echo 'unterminated\n"},
-    {"train.py": b"x = '\xff\xfe'\n"},
-    {"train.py": b"x = 1\x00\n"},
-    "x = " + "(" * 300 + ")" * 300 + "\n",
+    Invalid("def main(:\n", 1, "syntax error"),
+    Invalid({"launch.sh": "echo 'unterminated\n"}, 1, "unterminated single quote"),
+    Invalid({"train.py": b"x = '\xff\xfe'\n"}, 1, "not valid UTF-8"),
+    Invalid({"train.py": b"x = 1\x00\n"}, 1, "NUL bytes"),
+    Invalid("x = " + "(" * 300 + ")" * 300 + "\n", 1, "too many nested"),
 ]

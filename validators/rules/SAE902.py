@@ -16,6 +16,8 @@ x = 1  # noqa: SAE306
 Delete the comment, or move it to the line the finding is reported on.
 """
 
+from recipegen.validators.model import Invalid
+
 CODE = "SAE902"
 NAME = "unused-noqa"
 SEVERITY = "warning"
@@ -30,6 +32,8 @@ VALID = [
     {"launch.sh": "python train.py --wandb  # recipegen: disable=SAE206\n"},
 ]
 INVALID = [
-    "x = 1  # noqa: SAE306\n",
-    {"launch.sh": "echo hi  # recipegen: disable=SAE206\n"},
+    Invalid("x = 1  # noqa: SAE306\n", 1, "unused suppression for SAE306"),
+    Invalid(
+        {"launch.sh": "echo hi  # recipegen: disable=SAE206\n"}, 1, "unused suppression for SAE206"
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 from recipegen.validators.facts_shell import Invocation, ShellFacts, Word
@@ -55,6 +56,100 @@ def nproc_word(inv: Invocation) -> Word | None:
     return inv.launcher_opts.get("--nproc-per-node")
 
 
+# --- world size, symbolically: (integer factor, sorted variable names) -------------------------
+Product = tuple[int, tuple[str, ...]]
+_SLURM = {  # Slurm identities: the number of tasks is nodes x tasks per node
+    "SLURM_NTASKS": (1, ("SLURM_NNODES", "SLURM_NTASKS_PER_NODE")),
+    "SLURM_NPROCS": (1, ("SLURM_NNODES", "SLURM_NTASKS_PER_NODE")),
+    "SLURM_JOB_NUM_NODES": (1, ("SLURM_NNODES",)),
+    "SLURM_GPUS_PER_NODE": (1, ("SLURM_GPUS_ON_NODE",)),
+}
+_VAR_WORD = re.compile(r"^\$\{?(\w+)(?::?[-=][^}]*)?\}?$")
+
+
+def _mul(a: Product | None, b: Product | None) -> Product | None:
+    if a is None or b is None:
+        return None
+    return a[0] * b[0], tuple(sorted(a[1] + b[1]))
+
+
+def product_of(facts: ShellFacts, raw: str, depth: int = 0) -> Product | None:
+    """`raw` as a product of an integer and variables: "8", "$NPROC", "$((NNODES*NPROC))",
+    "${WORLD}" (followed through a single assignment); None when it is anything else.
+
+    A variable the environment may override (`NPROC="${NPROC:-8}"`) stays a variable, so the
+    same variable is the same value wherever it is used."""
+    raw = raw.strip()
+    if depth > 10:
+        return None
+    if re.fullmatch(r"\d+", raw):
+        return int(raw), ()
+    m = re.fullmatch(r"\$\(\((.*)\)\)", raw, re.S)
+    if m:
+        out: Product | None = (1, ())
+        for atom in m.group(1).split("*"):
+            atom = atom.strip().lstrip("$").strip("{}")
+            if re.fullmatch(r"\d+", atom):
+                out = _mul(out, (int(atom), ()))
+            elif re.fullmatch(r"[A-Za-z_]\w*", atom):
+                out = _mul(out, _var_product(facts, atom, depth + 1))
+            else:
+                return None
+        return out
+    m = _VAR_WORD.match(raw)
+    if m:
+        return _var_product(facts, m.group(1), depth + 1)
+    return None
+
+
+def _var_product(facts: ShellFacts, name: str, depth: int) -> Product | None:
+    if name in _SLURM:
+        return _SLURM[name]
+    assigns = facts.assignments.get(name)
+    if not assigns or len(assigns) > 1 or assigns[0].conditional:
+        return 1, (name,)
+    raw = assigns[0].raw
+    m = _VAR_WORD.match(raw)
+    if m and m.group(1) == name:  # NAME="${NAME:-default}": the environment decides
+        return 1, (name,)
+    return product_of(facts, raw, depth) or (1, (name,))
+
+
+def world_size(facts: ShellFacts, inv: Invocation) -> Product | None:
+    """Processes a launch starts: nnodes x nproc_per_node for torchrun (one torchrun per node),
+    the Slurm task count for `srun python`, 1 for plain python; None when unknown."""
+    if inv.program == "torchrun":
+        nw, nnw = nproc_word(inv), inv.launcher_opts.get("--nnodes")
+        n = product_of(facts, nw.raw) if nw is not None else (1, ())
+        nn = product_of(facts, nnw.raw) if nnw is not None else (1, ())
+        return _mul(n, nn)
+    if inv.program == "python":
+        return _SLURM["SLURM_NTASKS"] if inv.wrapper == "srun" else (1, ())
+    return None
+
+
+def show_product(p: Product, labels: dict[str, str]) -> str:
+    names = [labels.get(v, "$" + v) for v in p[1]]
+    parts = ([str(p[0])] if p[0] != 1 or not names else []) + names
+    return " x ".join(parts)
+
+
+def show(facts: ShellFacts, raw: str) -> str:
+    """A word as the user wrote it (Python expressions for launches assembled in Python)."""
+    labels = getattr(facts, "labels", {})
+    if not labels:
+        return raw
+    return re.sub(
+        r"\$\{(\w+)\}|\$\(\((.*?)\)\)",
+        lambda m: (
+            labels.get(m.group(1) or "", m.group(0))
+            if m.group(1)
+            else " * ".join(labels.get(a, a) for a in m.group(2).split("*"))
+        ),
+        raw,
+    )
+
+
 WIRED_TRAIN = """\
 import argparse
 from sae.activation_store import ActivationStore
@@ -106,10 +201,11 @@ if __name__ == "__main__":
 
 def flag_pos(facts: ShellFacts, inv: Invocation, token: str) -> tuple[int, int]:
     """(line, column) of `token` inside a (possibly multi-line) command; the command otherwise."""
+    pat = re.compile(r"(?<![\w-])" + re.escape(token) + r"(?![\w-])")
     for ln in range(inv.command.line, min(inv.command.end_line, len(facts.lines)) + 1):
-        col = facts.lines[ln - 1].find(token)
-        if col >= 0:
-            return ln, col + 1
+        m = pat.search(facts.lines[ln - 1])
+        if m:
+            return ln, m.start() + 1
     return inv.line, 1
 
 

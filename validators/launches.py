@@ -1,0 +1,250 @@
+"""Launch commands a Python driver assembles (Hydra `run.py`, sweep scripts), as shell facts.
+
+A `torchrun` argv built as a list (`["torchrun", f"--nproc_per_node={cfg.nproc}", ...]`, then
+`cmd += [...]`, `cmd.append(...)`, `cmd.extend(...)`) or as one command string
+(`f"torchrun --nnodes {n} ..."`) is rewritten as a shell command placed on the line where the
+Python code starts it, so the shell launch rules check it unchanged. Python values become shell
+expansions: a literal stays a literal, `a * b` becomes `$((a*b))`, anything else a variable named
+after the expression (`cfg.trainer.nproc` -> `${cfg_trainer_nproc}`), so the same Python value is
+the same shell variable; `labels` maps each such variable back to the Python text for messages.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from recipegen.validators import facts_shell
+
+_SAFE = re.compile(r"^[\w./=:,@%+\-]*$")
+_PY_LAUNCHER = ("torch.distributed.run", "torch.distributed.launch")
+
+
+def _is_python(expr: ast.AST) -> bool:
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return re.match(r"^python(\d(\.\d+)?)?$", expr.value.rsplit("/", 1)[-1]) is not None
+    return ast.unparse(expr) == "sys.executable"
+
+
+def _seed_list(node: ast.List) -> bool:
+    el = node.elts
+    if not el:
+        return False
+    first = el[0]
+    if isinstance(first, ast.Constant) and first.value == "torchrun":
+        return True
+    if _is_python(first) and len(el) > 2:
+        second, third = el[1], el[2]
+        return (
+            isinstance(second, ast.Constant)
+            and second.value == "-m"
+            and isinstance(third, ast.Constant)
+            and third.value in _PY_LAUNCHER
+        )
+    return False
+
+
+def _seed_string(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.lstrip().startswith("torchrun ")
+    if isinstance(node, ast.JoinedStr) and node.values:
+        head = node.values[0]
+        return isinstance(head, ast.Constant) and str(head.value).lstrip().startswith("torchrun ")
+    return False
+
+
+class _Builder:
+    def __init__(self, facts) -> None:
+        self.facts = facts
+        self.labels: dict[str, str] = {}
+
+    def var(self, expr: ast.AST) -> str:
+        text = ast.unparse(expr)
+        name = re.sub(r"\W+", "_", text).strip("_") or "value"
+        if name[0].isdigit():
+            name = "_" + name
+        self.labels[name] = text
+        return name
+
+    def atom(self, expr: ast.AST, scope: ast.AST, depth: int = 0) -> str:
+        """An arithmetic atom: an integer, or a variable name."""
+        value = self._follow(expr, scope, depth)
+        if isinstance(value, ast.Constant) and isinstance(value.value, int):
+            return str(value.value)
+        if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult) and depth < 6:
+            return f"{self.atom(value.left, scope, depth + 1)}*{self.atom(value.right, scope, depth + 1)}"
+        return self.var(value)
+
+    def _follow(self, expr: ast.AST, scope: ast.AST, depth: int) -> ast.AST:
+        """Through `str(x)`/`int(x)` and names assigned exactly once."""
+        for _ in range(8):
+            if (
+                isinstance(expr, ast.Call)
+                and isinstance(expr.func, ast.Name)
+                and expr.func.id in ("str", "int")
+                and len(expr.args) == 1
+            ):
+                expr = expr.args[0]
+                continue
+            if isinstance(expr, ast.Name):
+                vals = self.facts.assigns.get((id(scope), expr.id)) or self.facts.assigns.get(
+                    (id(self.facts.tree), expr.id)
+                )
+                if vals and len(vals) == 1 and not isinstance(vals[0], (ast.List, ast.Tuple)):
+                    expr = vals[0]
+                    continue
+            break
+        return expr
+
+    def expansion(self, expr: ast.AST, scope: ast.AST) -> str:
+        value = self._follow(expr, scope, 0)
+        if _is_python(value):
+            return "python"
+        tail = _path_tail(value)
+        if tail is not None:  # HERE / "train.py", os.path.join(root, "train.py")
+            return "${" + self.var(tail[0]) + "}/" + tail[1]
+        if isinstance(value, ast.Constant) and isinstance(value.value, (int, str)):
+            text = str(value.value)
+            return text if _SAFE.match(text) else _quote(text)
+        if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult):
+            return f"$(({self.atom(value, scope)}))"
+        return "${" + self.var(value) + "}"
+
+    def word(self, expr: ast.AST, scope: ast.AST) -> str:
+        if isinstance(expr, ast.Starred):
+            return '"$@"'
+        if isinstance(expr, ast.JoinedStr):
+            out = []
+            for part in expr.values:
+                if isinstance(part, ast.Constant):
+                    text = str(part.value)
+                    if not _SAFE.match(text):
+                        return '"$@"'
+                    out.append(text)
+                elif isinstance(part, ast.FormattedValue):
+                    out.append(self.expansion(part.value, scope))
+            return '"' + "".join(out) + '"'
+        return self.expansion(expr, scope)
+
+    def command_string(self, expr: ast.AST, scope: ast.AST) -> str:
+        if isinstance(expr, ast.Constant):
+            return str(expr.value)
+        out = []
+        for part in expr.values:
+            if isinstance(part, ast.Constant):
+                out.append(str(part.value))
+            elif isinstance(part, ast.FormattedValue):
+                out.append(self.expansion(part.value, scope))
+        return "".join(out)
+
+
+def _path_tail(value: ast.AST) -> tuple[ast.AST, str] | None:
+    last = None
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Div):
+        base, last = value.left, value.right
+    elif isinstance(value, ast.Call) and ast.unparse(value.func) == "os.path.join" and value.args:
+        base, last = value.args[0], value.args[-1]
+    if (
+        isinstance(last, ast.Constant)
+        and isinstance(last.value, str)
+        and last.value.endswith(".py")
+        and _SAFE.match(last.value)
+    ):
+        return base, last.value
+    return None
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _extensions(facts, scope: ast.AST, name: str, after: int) -> list[tuple[int, list[ast.AST]]]:
+    """(line, elements) added to list `name` after line `after`: +=, extend, append, + [...]."""
+    out = []
+    for node in ast.walk(scope):
+        if getattr(node, "lineno", 0) <= after:
+            continue
+        if (
+            isinstance(node, ast.AugAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == name
+        ):
+            elems = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else None
+            out.append((node.end_lineno or node.lineno, elems or [ast.Starred(node.value)]))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == name
+            and node.func.attr in ("append", "extend")
+            and node.args
+        ):
+            arg = node.args[0]
+            if node.func.attr == "append":
+                elems = [arg]
+            elif isinstance(arg, (ast.List, ast.Tuple)):
+                elems = list(arg.elts)
+            else:
+                elems = [ast.Starred(arg)]
+            out.append((node.end_lineno or node.lineno, elems))
+    return sorted(out, key=lambda t: t[0])
+
+
+def build(facts) -> facts_shell.ShellFacts | None:
+    """Shell facts of the launches `facts` (a PythonFacts) assembles; None when there are none."""
+    b = _Builder(facts)
+    commands: list[tuple[int, int, str]] = []  # (line, end line, shell text)
+    parents: dict[int, ast.AST] = {}
+    scopes: dict[int, ast.AST] = {}
+    stack = [(facts.tree, facts.tree)]
+    while stack:
+        node, scope = stack.pop()
+        inner = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else scope
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+            scopes[id(child)] = inner
+            stack.append((child, inner))
+    for node in ast.walk(facts.tree):
+        scope = scopes.get(id(node), facts.tree)
+        if isinstance(node, ast.List) and _seed_list(node):
+            elems = list(node.elts)
+            end = node.end_lineno or node.lineno
+            parent = parents.get(id(node))
+            if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add):
+                right = parent.right
+                elems += right.elts if isinstance(right, ast.List) else [ast.Starred(right)]
+            if (
+                isinstance(parent, ast.Assign)
+                and len(parent.targets) == 1
+                and isinstance(parent.targets[0], ast.Name)
+            ):
+                for line, more in _extensions(facts, scope, parent.targets[0].id, end):
+                    elems += more
+                    end = max(end, line)
+            words = [b.word(e, scope) for e in elems]
+            commands.append((node.lineno, end, " ".join(words)))
+        elif _seed_string(node) and not isinstance(parents.get(id(node)), ast.JoinedStr):
+            text = b.command_string(node, scope).replace("\n", " ")
+            commands.append((node.lineno, node.end_lineno or node.lineno, text))
+    if not commands:
+        return None
+    n = len(facts.lines)
+    slots = [""] * max(n, 1)
+    ends: dict[int, int] = {}
+    for line, end, text in sorted(commands):
+        i = line - 1
+        while i < len(slots) and slots[i]:
+            i += 1
+        if i >= len(slots):
+            slots.append("")
+        slots[i] = text
+        ends[i + 1] = max(end, i + 1)
+    try:
+        shell = facts_shell.build(facts.path, "\n".join(slots) + "\n")
+    except facts_shell.ShellSyntaxError:
+        return None
+    shell.lines = facts.lines
+    shell.labels = b.labels
+    for cmd in shell.commands:
+        cmd.end_line = ends.get(cmd.line, cmd.end_line)
+    return shell if shell.invocations else None
