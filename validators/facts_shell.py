@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import bashlex
+from recipegen.validators.sae_api import BOOL_FLAGS
 from recipegen.validators.shell_scan import Comment, ShellSyntaxError, scan
 
 __all__ = ["ShellFacts", "Invocation", "Command", "Word", "FlagUse", "build", "ShellSyntaxError"]
@@ -27,14 +28,7 @@ _ARRAY_USE = re.compile(r"^\$\{(\w+)\[[@*]\]\}$")
 _PY = re.compile(r"^python(\d(\.\d+)?)?$")
 _KEYWORDS = {"then", "do", "else", "{", "!", "time"}
 _TORCHRUN_NOVALUE = {"--standalone", "--no_python", "--no-python", "--module", "-m"}
-_KNOWN_BOOL = {
-    "--normalize-input",
-    "--aggregate-loss",
-    "--dead-count-global",
-    "--init-pre-bias",
-    "--wandb",
-    "--smoke",
-}
+_KNOWN_BOOL = frozenset(BOOL_FLAGS)
 
 
 @dataclass

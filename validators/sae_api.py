@@ -68,12 +68,13 @@ API_NAMES = frozenset({"TopKSAE", "ActivationStore", "TrainingConfig", "Trainer"
 # Top-level package of the library.
 PACKAGE = "sae"
 
-# Features (named by their CLI flag without dashes) and the release that introduced them. The
-# three switches below arrived together; scripts pinned to an older release are not asked for
-# them. The newest release has every feature.
+# Features (named by their CLI flag without dashes) and the release that introduced them:
+# `aggregate_loss`, `dead_count_global`, `mix_shards` and `sample(num_shards=...)` arrived
+# together; scripts pinned to an older release are not asked for them. The newest release has
+# every feature.
 FEATURE_SINCE: dict[str, tuple[int, ...]] = {
     "normalize-input": (0, 0, 0),
-    "presample-shards": (0, 0, 0),
+    "presample-shards": (0, 1, 0),
     "mix-shards": (0, 1, 0),
     "aggregate-loss": (0, 1, 0),
     "dead-count-global": (0, 1, 0),

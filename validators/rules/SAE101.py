@@ -27,7 +27,7 @@ CODE = "SAE101"
 NAME = "opt-in-flag-missing"
 SEVERITY = "error"
 SUMMARY = "A training script lacks one of the five opt-in flags of the sae library"
-GOTCHAS = (1,)
+GOTCHAS = (1, 22)
 KIND = "python"
 EXAMPLE_PATH = "train.py"
 

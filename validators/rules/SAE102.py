@@ -31,7 +31,7 @@ CODE = "SAE102"
 NAME = "opt-in-flag-not-wired"
 SEVERITY = "error"
 SUMMARY = "An opt-in flag is defined but `args.<dest>` never reaches the library call"
-GOTCHAS = (1,)
+GOTCHAS = (1, 22)
 KIND = "python"
 EXAMPLE_PATH = "train.py"
 

@@ -23,7 +23,7 @@ CODE = "SAE303"
 NAME = "barrier-after-predict"
 SEVERITY = "error"
 SUMMARY = "dist.barrier() in an extractor that runs a predict entry point"
-GOTCHAS = (15,)
+GOTCHAS = (15, 23)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
 

@@ -27,7 +27,7 @@ CODE = "SAE305"
 NAME = "metadata-in-finally"
 SEVERITY = "error"
 SUMMARY = "metadata.json (the completion sentinel) written in a finally: block"
-GOTCHAS = (8,)
+GOTCHAS = (8, 23)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
 
