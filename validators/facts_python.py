@@ -122,6 +122,9 @@ class PythonFacts:
     tries: list[ast.AST] = field(default_factory=list)
     ifs: list[ast.If] = field(default_factory=list)
     launches: object = None  # ShellFacts of torchrun argvs assembled in Python (see launches.py)
+    _exit_line: int | None = field(default=None, repr=False)
+    _by_name: dict | None = field(default=None, repr=False)
+    _uses_sae: bool | None = field(default=None, repr=False)
 
     # --- roles -----------------------------------------------------------------------------
     def called(self, name: str) -> list[CallSite]:
@@ -139,9 +142,11 @@ class PythonFacts:
     def uses_sae(self) -> bool:
         """Imports from the `sae` package, or calls one of its entry points that the file
         neither defines nor imports from elsewhere."""
-        if any(_top(mod) == PACKAGE and level == 0 for mod, _, level in self.imports.values()):
-            return True
-        return any(self.sae_calls(n) for n in API_NAMES)
+        if self._uses_sae is None:
+            self._uses_sae = any(
+                _top(mod) == PACKAGE and level == 0 for mod, _, level in self.imports.values()
+            ) or any(self.sae_calls(n) for n in API_NAMES)
+        return self._uses_sae
 
     def sae_calls(self, name: str) -> list[CallSite]:
         """Calls of `name` that resolve to the `sae` library (not a same-named class of the file,
@@ -224,6 +229,13 @@ class PythonFacts:
     @property
     def exits_when_complete(self) -> int | None:
         """Line of an early exit taken when the output's metadata.json exists, else None."""
+        if self._exit_line is None:
+            self._exit_line = self._find_exit() or 0
+        return self._exit_line or None
+
+    def _find_exit(self) -> int | None:
+        if not any(s.endswith("metadata.json") for _, s in self.strings):
+            return None
         for node in self.ifs:
             if not self._mentions_sentinel(node.test, 0):
                 continue
@@ -251,7 +263,11 @@ class PythonFacts:
         return False
 
     def assigns_anywhere(self, name: str) -> list[ast.expr]:
-        return [v for (_, n), vals in self.assigns.items() if n == name for v in vals]
+        if self._by_name is None:
+            self._by_name = {}
+            for (_, n), vals in self.assigns.items():
+                self._by_name.setdefault(n, []).extend(vals)
+        return self._by_name.get(name, [])
 
     @property
     def pt_writes(self) -> list[tuple[int, str]]:
@@ -790,7 +806,7 @@ def build(path: str, text: str) -> PythonFacts:
         for (_, name), values in facts.assigns.items():
             if name == alias and values and _last_name(values[-1]) == "BooleanOptionalAction":
                 flag.action = "BooleanOptionalAction"
-    if any("torchrun" in v or v in _PY_LAUNCHERS for _, v in facts.strings):
+    if any(v in _PY_LAUNCHERS or v.lstrip().startswith("torchrun") for _, v in facts.strings):
         from recipegen.validators import launches
 
         facts.launches = launches.build(facts)

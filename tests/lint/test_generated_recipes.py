@@ -38,10 +38,27 @@ EDITS = [
     ('--dp-size "$NPROC"', "--dp-size 1", "SAE205"),
     ("unset WANDB_API_KEY", "true", "SAE206"),
     ('--top-k "$TOP_K"', '--topk "$TOP_K"', "SAE207"),
+    # LR_SCHEDULE="${LR_SCHEDULE:-$D_LR_SCHEDULE}" with D_LR_SCHEDULE=cosine resolves to cosine
+    (
+        '--lr-schedule "$LR_SCHEDULE" \\\n',
+        '--lr-schedule "$LR_SCHEDULE" --max-steps 1000 \\\n',
+        "SAE201",
+    ),
+    (
+        '--lr-schedule "$LR_SCHEDULE" \\\n',
+        '--lr-schedule "$LR_SCHEDULE" --lr-decay-steps "$X" \\\n',
+        "SAE201",
+    ),
+    # two nodes, but --dp-size is still the per-node count
+    (
+        'torchrun --standalone --nproc_per_node "$NPROC"',
+        'torchrun --nnodes 2 --nproc_per_node "$NPROC"',
+        "SAE205",
+    ),
 ]
 
 
-@pytest.mark.parametrize("old,new,code", EDITS, ids=[e[2] for e in EDITS])
+@pytest.mark.parametrize("old,new,code", EDITS, ids=[f"{e[2]}-{i}" for i, e in enumerate(EDITS)])
 def test_edits_to_a_generated_launch_are_caught(rendered, tmp_path, old, new, code):
     src = next(iter(rendered.values()))
     dst = tmp_path / src.name
