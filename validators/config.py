@@ -170,3 +170,18 @@ def sae_features_of(pyproject_text: str, where: str = "pyproject.toml") -> froze
         if isinstance(section, dict)
         else ALL_FEATURES
     )
+
+
+def pin_of(pyproject: Path) -> frozenset[str] | None:
+    """The `sae` target a pyproject.toml pins (`sae-version`/`sae-features`), else None. A file
+    that is not TOML pins nothing; a bad pin raises ConfigError naming the file and key."""
+    try:
+        if not pyproject.is_file():
+            return None
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    section = data.get("tool", {}).get("recipegen", {})
+    if not isinstance(section, dict) or not ({"sae-version", "sae-features"} & set(section)):
+        return None
+    return _sae_target(section, f"{pyproject} [tool.recipegen]")

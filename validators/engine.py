@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from recipegen.validators import facts_python, facts_shell
-from recipegen.validators.config import LintConfig, sae_features_of
+from recipegen.validators.config import LintConfig, pin_of, sae_features_of
 from recipegen.validators.model import Ctx, Finding
 from recipegen.validators.registry import all_rules, get_rule
 
@@ -168,6 +168,8 @@ class Engine:
         self.selected = config.selected()
         self.rules = [r for r in all_rules() if r.code in self.selected and r.kind != "meta"]
         self._cache: OrderedDict[str, _Unit | None] = OrderedDict()
+        self.on_disk = False  # look up each file's own pyproject.toml for its `sae` target
+        self._targets_by_dir: dict[Path, frozenset[str] | None] = {}
 
     def unit(self, key: str, display: str, kind: str, data: bytes) -> _Unit:
         """The parsed file; reused when a launch script already loaded the same bytes."""
@@ -208,6 +210,27 @@ class Engine:
                 return u.facts
         return None
 
+    def _sae_target(self, key: str) -> frozenset[str]:
+        """The `sae` features a file targets: its nearest pyproject.toml that sets
+        `[tool.recipegen] sae-version`/`sae-features` (a recipe pinned on its own), else the
+        configuration's."""
+        if not self.on_disk:
+            return self.config.sae_features
+        d = Path(key).resolve().parent
+        chain = []
+        found = None
+        for cand in [d, *d.parents]:
+            if cand in self._targets_by_dir:
+                found = self._targets_by_dir[cand]
+                break
+            chain.append(cand)
+            found = pin_of(cand / "pyproject.toml")
+            if found is not None:
+                break
+        for c in chain:
+            self._targets_by_dir[c] = found
+        return found if found is not None else self.config.sae_features
+
     def _module(self, from_key: str, name: str, level: int) -> object:
         """Facts of a module of the same recipe imported by `from_key` (sibling files only)."""
         base = PurePosixPath(from_key).parent
@@ -246,6 +269,8 @@ class Engine:
         def modules(name: str, level: int) -> object:
             return self._module(u.key, name, level)
 
+        features = self._sae_target(u.key)
+
         for rule in self.rules:
             if rule.kind == u.kind:
                 facts = u.facts
@@ -254,7 +279,7 @@ class Engine:
             else:
                 continue
             try:
-                ctx = Ctx(rule, u.display, facts, targets, self.config.sae_features, modules)
+                ctx = Ctx(rule, u.display, facts, targets, features, modules)
                 raw.extend(rule.check(ctx))
             except Exception as exc:  # a rule bug must not hide the other files' findings
                 if self.strict:
@@ -373,6 +398,7 @@ def _lint_paths(paths: list[Path], config: LintConfig) -> LintResult:
         return None
 
     engine = Engine(config, loader, strict=False)
+    engine.on_disk = True
     result = LintResult(files=len(files), errors=engine.errors)
     for p, kind in files:
         try:

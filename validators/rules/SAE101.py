@@ -1,7 +1,12 @@
 """## What it does
 Checks that a training script (argparse + `TopKSAE`/`TrainingConfig`) defines all five opt-in
 flags of the `sae` library: `--normalize-input`, `--aggregate-loss`, `--dead-count-global`,
-`--mix-shards` and `--presample-shards`.
+`--mix-shards` and `--presample-shards`. Only scripts that use the `sae` API count (they import
+from `sae`; a Lightning module with its own `TopKSAE` does not), and only the switches the
+targeted library offers are asked for: set `[tool.recipegen] sae-version = "0.0.9"` (or
+`sae-features = [...]`) in the recipe's pyproject.toml when it is pinned to an older `sae`
+(`aggregate_loss`, `dead_count_global`, `mix_shards` and `sample(num_shards=)` arrived
+together); the default is the newest library.
 
 ## Why is this bad?
 The switches default to the old behaviour. A script without them cannot turn on the fixes

@@ -2,7 +2,10 @@
 Checks that each opt-in flag a training script defines actually reaches the library call that
 consumes it: `TopKSAE(normalize_input=, aggregate_loss=, dead_count_global=)`,
 `get_streaming_dataloader(mix_shards=)` and `store.sample(num_shards=)`. Flow through local
-variables, `**kwargs` dicts and helper functions in the same file is followed.
+variables, `**kwargs` dicts and helper functions in the same file is followed; positional
+arguments count by the library's parameter order. When the library call lives in a module of the
+recipe that the script imports, the script is not judged. Switches the targeted `sae` release
+lacks (`[tool.recipegen] sae-version`) are skipped.
 
 ## Why is this bad?
 A flag that is parsed but never passed on is as broken as a missing one, and worse: the launch

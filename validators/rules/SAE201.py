@@ -1,6 +1,9 @@
 """## What it does
 Reports a training launch that uses the cosine schedule (`--lr-schedule cosine`, or the script's
-default) together with `--max-steps` or `--lr-decay-steps`.
+default) together with `--max-steps` or `--lr-decay-steps`. The schedule is resolved through
+variables, `${X:-default}` chains included (`LR_SCHEDULE="${LR_SCHEDULE:-$D_LR_SCHEDULE}"`); a value
+the script cannot resolve means the target script's default. A torchrun argv a Python driver
+assembles is checked too.
 
 ## Why is this bad?
 The cosine horizon must span the whole run. Capping steps shrinks it: the LR collapses to

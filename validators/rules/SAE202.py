@@ -2,7 +2,9 @@
 Reports a multi-process training launch (`--nproc_per_node` or `--dp-size` above 1, literal or a
 variable) without `--dead-count-global`, as a warning; as an error when the run name or a nearby
 comment claims it (`dcg`, `dead-count-global`) but the flag is not passed. A flag added to an
-argument array inside `if (( NPROC > 1 ))` counts as passed.
+argument array inside `if (( NPROC > 1 ))` counts as passed. Several nodes (`--nnodes`, Slurm)
+count as multi-process; a torchrun argv a Python driver assembles is checked too. Recipes pinned
+to an `sae` release without `dead_count_global` (`[tool.recipegen] sae-version`) are skipped.
 
 ## Why is this bad?
 Without it each rank counts inactivity in its own tokens only, so AuxK revives latents

@@ -1,7 +1,8 @@
 """## What it does
 Checks wandb hygiene in launch scripts: a run that enables `--wandb` must `unset WANDB_API_KEY`
 and set an entity (`export WANDB_ENTITY=...` or `--wandb-entity`); wandb must not be switched on
-*because* `WANDB_API_KEY` happens to be set.
+*because* `WANDB_API_KEY` happens to be set (reported once per such `if`, on the line that
+switches it on). Only `--wandb` itself enables it: `--wandb-run-name` and friends do not.
 
 ## Why is this bad?
 A leaked `WANDB_API_KEY` in a shared environment overrides `~/.netrc`, so runs log under someone

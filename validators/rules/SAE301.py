@@ -3,6 +3,11 @@ Checks that every value passed to `ActivationStore.append` is explicitly cast to
 (`.float()`, `.half()`, `.to(torch.float16)`, `.astype(np.float32)`, `dtype=`), following local
 variables and helpers. A cast to bfloat16 is always reported.
 
+The store is recognised by what it is (an `ActivationStore` assigned to a name, an attribute or
+a dict entry), or by its name in files that use the `sae` API. A value made by a helper imported
+from a sibling module of the recipe is followed into that module (the message names it); when
+that module cannot be read the rule stays silent.
+
 ## Why is this bad?
 Arrow and NumPy cannot store bfloat16. Hidden states from a bf16 model either crash the
 writer hours into extraction or are silently up-cast inconsistently between shards.

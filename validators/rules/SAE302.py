@@ -3,6 +3,8 @@ Checks that hidden states appended to an `ActivationStore` keep only valid posit
 must be selected with a mask or index (`hidden[mask]`, `masked_select`, a slice dropping special
 tokens), following local variables and helpers.
 
+Helpers imported from sibling modules are followed as in SAE301.
+
 ## Why is this bad?
 Padding and special tokens (BOS/EOS/CLS) are not sequence positions. Appending them floods the
 cache with near-constant vectors, skews the geometric-median pre-bias and the dead-latent

@@ -1,6 +1,9 @@
 """## What it does
 Reports `dist.barrier()` in an extractor that runs a model's `predict` entry point.
 
+Only `torch.distributed` barriers count: Lightning's `trainer.strategy.barrier()` and
+`trainer.predict()` are not a predict CLI.
+
 ## Why is this bad?
 The predict entry point tears the process group down before the finalize hook runs, so the
 barrier fails (or hangs) exactly when rank 0 should merge the per-rank stores.

@@ -2,6 +2,9 @@
 Reports an extractor that writes `.pt` files (`torch.save`, `*.pt` paths) for a later
 conversion pass.
 
+Only writes count (`torch.save`, `open(..., "w")`, an output/suffix keyword): a script that
+reads the `.pt` files a predict CLI wrote (a glob, a help text) is not reported.
+
 ## Why is this bad?
 Intermediate `.pt` dumps take about twice the disk of streamed parquet shards, need a separate
 conversion job, and legacy pickles later fail under `torch.load(weights_only=True)`.

@@ -2,6 +2,8 @@
 Reports `metadata.json` being written (literally, or via `finalize()`/`merge_stores()`) inside a
 `finally:` block.
 
+Calls in the `finally:` block to functions of the same module are followed, transitively.
+
 ## Why is this bad?
 `metadata.json` is the completion sentinel: launch scripts skip extraction when it exists and
 training trusts the store. Written in `finally:`, a crashed or killed extraction looks complete.
