@@ -33,6 +33,7 @@ _CHAIN = {
     "transpose",
 }
 _FROM_STORE = {"iter_shards", "load_activations", "get_streaming_dataloader", "get_dataloader"}
+_JOIN = {"cat", "concat", "concatenate", "stack", "vstack", "hstack"}
 _CASTS = {"float", "half", "double", "to", "type", "astype", "bfloat16"}
 _SELECT = {"masked_select", "index_select", "compress", "boolean_mask", "nonzero", "where"}
 
@@ -467,6 +468,11 @@ class PythonFacts:
                 and expr.args
             ):
                 return self.cast_kind(expr.args[0], scope, depth + 1, ext)
+            if name in _JOIN and expr.args:
+                parts = self._joined(expr.args[0], scope)
+                if parts is None:
+                    return "unknown"
+                return _combine([self.cast_kind(p, s, depth + 1, ext) for p, s in parts])
             return "none"
         if isinstance(expr, ast.Subscript):
             return self.cast_kind(expr.value, scope, depth + 1, ext)
@@ -497,6 +503,11 @@ class PythonFacts:
             name = _last_name(expr.func)
             if name in _SELECT or name in _FROM_STORE:
                 return True
+            if name in _JOIN and expr.args:
+                parts = self._joined(expr.args[0], scope)
+                return parts is None or all(
+                    self.is_selected(p, s, depth + 1, ext) for p, s in parts
+                )
             if isinstance(expr.func, ast.Name) and name not in self.functions:
                 other = self._imported_function(name, ext)
                 if other is not None:
@@ -521,18 +532,32 @@ class PythonFacts:
         if isinstance(expr, ast.Name):
             vals = self.values_of(expr, scope)
             if vals == [expr]:
-                if expr.id in self.params.get(id(scope), []):
+                if expr.id in self.params.get(id(scope), []) and not _selective(expr):
                     return any(
                         self.is_selected(a, s, depth + 1, ext)
                         for a, s in self._param_args(scope, expr.id)
                     )
-                return False
+                return _selective(expr)  # a value named like a mask (`mask`, `valid_pos`)
             return any(self.is_selected(v, scope, depth + 1, ext) for v in vals)
         if isinstance(expr, (ast.BinOp, ast.Tuple, ast.List)):
             return any(
                 self.is_selected(c, scope, depth + 1, ext) for c in ast.iter_child_nodes(expr)
             )
         return False
+
+    def _joined(self, arg: ast.AST, scope: ast.AST) -> list[tuple[ast.AST, ast.AST]] | None:
+        """The pieces `torch.cat(pieces)` joins: a literal list, or what was appended to a list
+        variable in this file; None when they cannot be seen."""
+        if isinstance(arg, (ast.List, ast.Tuple)):
+            return [(e, scope) for e in arg.elts]
+        if isinstance(arg, ast.Name):
+            found = [
+                (site.node.args[0], site.scope)
+                for site in self.called("append")
+                if site.node.args and _text(site.receiver) == arg.id
+            ]
+            return found or None
+        return None
 
     def _imported_function(self, name: str, ext) -> tuple[PythonFacts, ast.AST | None] | None:
         """For a function imported from the recipe's own modules: (its module's facts, its def),

@@ -25,6 +25,7 @@ import re
 
 from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import (
+    DP_FLAGS,
     int_of,
     show_product,
     training_launches,
@@ -103,7 +104,7 @@ def check(ctx):
         if world is not None and (world[1] or world[0] > 1):
             what = show_product(world, labels)
         else:
-            dp = next((u.value for u in flags if u.name == "--dp-size"), None)
+            dp = next((u.value for u in flags if u.name in DP_FLAGS), None)
             d, dvar = int_of(f, dp)
             if not ((d or 0) > 1 or dvar):
                 continue

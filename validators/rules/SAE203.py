@@ -17,7 +17,7 @@ torchrun --nproc_per_node 4 train.py --dp-size 4 --dead-count-global
 """
 
 from recipegen.validators.model import Invalid
-from recipegen.validators.rules._helpers import int_of, training_launches, world_size
+from recipegen.validators.rules._helpers import DP_FLAGS, int_of, training_launches, world_size
 
 CODE = "SAE203"
 NAME = "dead-count-global-noop"
@@ -49,7 +49,7 @@ def check(ctx):
         world = world_size(f, inv)
         if world != (1, ()):
             continue
-        dp = next((u.value for u in flags if u.name == "--dp-size"), None)
+        dp = next((u.value for u in flags if u.name in DP_FLAGS), None)
         d, dvar = int_of(f, dp) if dp is not None else (1, False)
         if (d or 1) == 1 and not dvar:
             yield ctx.finding(

@@ -27,6 +27,7 @@ torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size $((NNOD
 
 from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import (
+    DP_FLAGS,
     int_of,
     product_of,
     show,
@@ -92,7 +93,7 @@ INVALID = [
 def check(ctx):
     f = ctx.facts
     for inv, target, flags in training_launches(ctx):
-        dp = next((u.value for u in flags if u.name == "--dp-size"), None)
+        dp = next((u.value for u in flags if u.name in DP_FLAGS), None)
         world = world_size(f, inv)
         if inv.program != "torchrun" and inv.wrapper != "srun":
             d, dvar = int_of(f, dp)

@@ -39,6 +39,9 @@ VALID = [
     _IMP + "def valid(h, m):\n    return h[m.bool()]\n"
     "def run(store, hidden, mask):\n    store.append(valid(hidden, mask).half())\n",
     _IMP + "def run(store, hidden):\n    store.append(hidden[:, 1:-1].float())\n",
+    # mean over the real positions only
+    _IMP + "def run(store, h, mask):\n"
+    "    store.append(((h * mask).sum(1) / mask.sum(1)).float())\n",
     {
         "extract.py": _IMP + "from pooling import to_rows\n"
         "def run(store, h, m):\n    store.append(to_rows(h, m))\n",

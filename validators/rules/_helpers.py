@@ -29,7 +29,7 @@ def is_training(inv: Invocation, target) -> bool:
         return False
     if target is not None:
         return target.is_training_script
-    return "train" in script_name(inv) or inv.flag("--dp-size") is not None
+    return "train" in script_name(inv) or inv.flag(*DP_FLAGS) is not None
 
 
 def training_launches(ctx):
@@ -50,6 +50,9 @@ def bool_flags(target) -> set[str]:
             if f.boolean_optional:
                 out.update("--no-" + o[2:] for o in f.options if o.startswith("--"))
     return out
+
+
+DP_FLAGS = ("--dp-size", "--dp_size")
 
 
 def nproc_word(inv: Invocation) -> Word | None:
