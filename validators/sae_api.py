@@ -63,6 +63,9 @@ BOOL_FLAGS: dict[str, str | None] = {
     "--smoke": None,
 }
 
+# TrainingConfig's LR schedule when none is given (the decay-horizon rules only matter for cosine).
+DEFAULT_LR_SCHEDULE = "constant"
+
 # Names whose call marks a file as using the `sae` API even without a visible import.
 API_NAMES = frozenset({"TopKSAE", "ActivationStore", "TrainingConfig", "Trainer"})
 # Top-level package of the library.

@@ -111,6 +111,25 @@ def test_tables_match_reference_runtime():
     _check(params)
 
 
+def test_default_lr_schedule_matches_runtime_and_reference():
+    if REFERENCE.is_dir():
+        tree = ast.parse((REFERENCE / "training.py").read_text(encoding="utf-8"))
+        klass = next(
+            n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "TrainingConfig"
+        )
+        field = next(
+            n
+            for n in klass.body
+            if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == "lr_schedule"
+        )
+        assert ast.literal_eval(field.value) == sae_api.DEFAULT_LR_SCHEDULE
+    pytest.importorskip("torch")
+    from sae.training import TrainingConfig
+
+    default = inspect.signature(TrainingConfig).parameters["lr_schedule"].default
+    assert default == sae_api.DEFAULT_LR_SCHEDULE
+
+
 def test_sae_version_features():
     assert sae_api.features_for_version("0.1.0") == sae_api.ALL_FEATURES
     assert sae_api.features_for_version("0.0.9") == {"normalize-input"}

@@ -1,5 +1,6 @@
 """## What it does
-Checks that a training script does not hard-code the decay horizon: `lr_decay_steps` and
+Checks that a training script using a cosine schedule (or one chosen by a flag) does not
+hard-code the decay horizon: `lr_decay_steps` and
 `max_steps` passed to `TrainingConfig` must be `None` or come from their own flags
 (`args.lr_decay_steps`, `args.max_steps`) or from the data (epochs x batches per epoch), and the
 argparse defaults of `--lr-decay-steps`/`--max-steps` must be `None`.
@@ -22,6 +23,7 @@ TrainingConfig(lr_schedule="cosine", lr_decay_steps=args.lr_decay_steps, max_ste
 
 from recipegen.validators.model import Invalid
 from recipegen.validators.rules._helpers import WIRED_TRAIN
+from recipegen.validators.sae_api import DEFAULT_LR_SCHEDULE
 
 CODE = "SAE103"
 NAME = "decay-horizon-hardcoded"
@@ -37,6 +39,10 @@ VALID = [
     "def cfg(store, batch):\n"
     "    steps = store.n_samples // batch\n"
     "    return TrainingConfig(lr_decay_steps=steps, max_steps=None)\n",
+    # a constant schedule (the library default): a step cap only limits the duration
+    "from sae.training import TrainingConfig\nTrainingConfig(n_epochs=1, max_steps=12)\n",
+    "from sae.training import TrainingConfig\n"
+    "TrainingConfig(lr_schedule='linear', lr_decay_steps=500)\n",
     # transformers' TrainingArguments / a Lightning `--max-steps -1` are not the sae trainer
     "import argparse\nfrom transformers import Trainer, TrainingArguments\n"
     "p = argparse.ArgumentParser()\np.add_argument('--max-steps', type=int, default=2000)\n"
@@ -65,6 +71,16 @@ INVALID = [
 _KWS = {"lr_decay_steps": "--lr-decay-steps", "max_steps": "--max-steps"}
 
 
+def _may_be_cosine(f, site) -> bool:
+    """False when the config's schedule is known not to be cosine (then a step cap is a plain
+    duration limit): not given (the library default), or a literal other than "cosine"."""
+    expr = site.arg("lr_schedule")
+    if expr is None:
+        return DEFAULT_LR_SCHEDULE == "cosine" or bool(site.star_kwargs())
+    value = f.literal(expr, site.scope)
+    return not isinstance(value, str) or value == "cosine"
+
+
 def check(ctx):
     f = ctx.facts
     for opt in _KWS.values() if f.is_training_script else ():
@@ -76,6 +92,8 @@ def check(ctx):
                 "from the data (epochs x batches per epoch)",
             )
     for site in f.sae_calls("TrainingConfig"):
+        if not _may_be_cosine(f, site):
+            continue
         for kw in _KWS:
             expr = site.arg(kw)
             if expr is None:
