@@ -26,6 +26,7 @@ _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)$", re.S)
 _ARRAY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(\+?)=\((.*)\)\s*$", re.S)
 _ARRAY_USE = re.compile(r"^\$\{(\w+)\[[@*]\]\}$")
 _PY = re.compile(r"^python(\d(\.\d+)?)?$")
+_EXITS = {"exit", "return", "continue", "break"}
 _KEYWORDS = {"then", "do", "else", "{", "!", "time"}
 _TORCHRUN_NOVALUE = {"--standalone", "--no_python", "--no-python", "--module", "-m"}
 _KNOWN_BOOL = frozenset(BOOL_FLAGS)
@@ -141,6 +142,7 @@ class ShellFacts:
     if_effects: list[tuple[int, tuple[str, ...], str]] = field(default_factory=list)
     used_fallback: int = 0  # segments bashlex rejected
     labels: dict[str, str] = field(default_factory=dict)  # variable -> Python text (launches.py)
+    functions: set[str] = field(default_factory=set)  # shell functions the script defines
 
     def resolve_var(
         self, name: str, _seen: frozenset[str] = frozenset()
@@ -397,14 +399,26 @@ def build(path: str, text: str) -> ShellFacts:
     def in_if() -> bool:
         return any(b["kind"] == "if" for b in stack)
 
+    top_sticky: list[Guard] = []  # `[[ -f X ]] && exit` guards the rest of the file
+
+    def sticky_frame() -> list[Guard]:
+        """Guards that hold for the rest of the innermost function or loop (or the file)."""
+        for b in reversed(stack):
+            if b["kind"] in ("func", "loop"):
+                return b.setdefault("sticky", [])
+        return top_sticky
+
     all_words = words_of([seg.text for seg in segments])
     for seg, (words, fell_back) in zip(segments, all_words, strict=True):
         facts.used_fallback += fell_back
         guard_from_chain = None
+        chain_exit = None
         if prev_guard is not None:
             gpath, gneg, gop = prev_guard
             if (gop == "||" and not gneg) or (gop == "&&" and gneg):
                 guard_from_chain = gpath
+            elif gop == "&&" and not gneg:
+                chain_exit = gpath  # `[[ -f X ]] && exit 0`: the rest is guarded, if it exits
         prev_guard = None
         # structural keywords
         while words:
@@ -440,7 +454,11 @@ def build(path: str, text: str) -> ShellFacts:
                 break
             if w0 in ("fi", "done", "esac", "}"):
                 if stack:
-                    stack.pop()
+                    closed = stack.pop()
+                    if closed["kind"] == "if" and closed.get("exits") and closed.get("guard"):
+                        gpath, gneg = closed["guard"]
+                        if not gneg:  # if [[ -f X ]]; then ...; exit; fi
+                            sticky_frame().append(Guard(gpath, closed["line"]))
                 words = words[1:]
                 continue
             if w0 == "then" and stack and stack[-1]["kind"] == "if":
@@ -449,6 +467,7 @@ def build(path: str, text: str) -> ShellFacts:
                 stack[-1]["branch"] = "else"
             elif w0 == "{" and pending_func:
                 stack.append({"kind": "func", "name": pending_func})
+                facts.functions.add(pending_func)
                 pending_func = None
             elif w0 == "function" and len(words) > 1:
                 pending_func = words[1].removesuffix("()")
@@ -464,9 +483,15 @@ def build(path: str, text: str) -> ShellFacts:
             continue
         if len(words) >= 2 and words[-1] == "{" and words[0].endswith("()"):
             stack.append({"kind": "func", "name": words[0].removesuffix("()")})
+            facts.functions.add(words[0].removesuffix("()"))
             continue
         if not words:
             continue
+        if words[0] in _EXITS:
+            if chain_exit is not None:
+                sticky_frame().append(Guard(chain_exit, seg.line))
+            if stack and stack[-1]["kind"] == "if" and stack[-1]["branch"] == "then":
+                stack[-1]["exits"] = True
         if in_if():
             conds = tuple(b["cond"] for b in stack if b["kind"] == "if")
             facts.if_effects.append((seg.line, conds, seg.text))
@@ -528,7 +553,9 @@ def build(path: str, text: str) -> ShellFacts:
                 opaque = True
                 continue
             cmd_words.append(word)
-        guards = []
+        guards = list(top_sticky)
+        for b in stack:
+            guards.extend(b.get("sticky", ()))
         if guard_from_chain is not None:
             guards.append(Guard(guard_from_chain, seg.line))
         for b in stack:

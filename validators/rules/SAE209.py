@@ -50,6 +50,11 @@ VALID = [
     'extract() {\n  python extract.py --output "$1"\n}\n'
     '[[ -f "$C/metadata.json" ]] || extract "$C"\n',
     {"launch.sh": 'python extract.py --output "$CACHE"\n', "extract.py": _SELF_GUARDED},
+    # an early exit when the sentinel exists guards what follows (function, loop, file)
+    'run_extract() {\n  if [[ -f "$1/metadata.json" ]]; then\n    return 0\n  fi\n'
+    '  python extract.py --output "$1"\n}\nrun_extract "$OUT"\n',
+    'for s in train eval; do\n  [[ -f "$W/$s/metadata.json" ]] && continue\n'
+    '  python extract.py --split "$s" --output "$W/$s"\ndone\n',
 ]
 INVALID = [
     Invalid('python extract.py --output "$CACHE"\n', 1, "not guarded"),
@@ -92,8 +97,8 @@ def _is_extract(inv):
 def check(ctx):
     f = ctx.facts
     for inv in f.invocations:
-        if not _is_extract(inv):
-            continue
+        if not _is_extract(inv) or (inv.script is None and inv.program in f.functions):
+            continue  # a call of a shell function: its body's extraction is what is checked
         target = ctx.target(inv)
         if target is not None and target.exits_when_complete is not None:
             continue  # the script skips itself when its metadata.json exists
