@@ -14,15 +14,15 @@ run_extract() {
     echo "cached"
     return 0
   fi
-  python extract.py --output "$out"
+  python extract.py --input all.pt --output "$out"
 }
 run_extract "$OUT/cache"
 for split in train eval; do
   out="$OUT/$split"
   [[ -f "$out/metadata.json" ]] && continue
-  python extract.py --split "$split" --output "$out"
+  python extract.py --input "$split.pt" --output "$out"
 done
-python extract.py --output "$OUT/x"
+python extract.py --input x.pt --output "$OUT/x"
 ARGS=(--cache-dir "$OUT/cache" --top-k 32)
 if [[ "$GPUS" -gt 1 ]]; then
   ARGS+=(--dead-count-global)
