@@ -33,6 +33,7 @@ _CHAIN = {
     "transpose",
 }
 _FROM_STORE = {"iter_shards", "load_activations", "get_streaming_dataloader", "get_dataloader"}
+_FROM_NUMPY = {"from_numpy", "frombuffer"}
 _JOIN = {"cat", "concat", "concatenate", "stack", "vstack", "hstack"}
 _CASTS = {"float", "half", "double", "to", "type", "astype", "bfloat16"}
 _SELECT = {"masked_select", "index_select", "compress", "boolean_mask", "nonzero", "where"}
@@ -426,6 +427,8 @@ class PythonFacts:
             dtype_args = list(expr.args) + [k.value for k in expr.keywords]
             if name in _FROM_STORE:  # rows read back from a store were cast when first written
                 return "cast"
+            if name in _FROM_NUMPY or _dotted(f).split(".")[0] in ("np", "numpy"):
+                return "cast"  # NumPy has no bfloat16: what comes from it is fp16/fp32
             if isinstance(f, ast.Attribute):
                 if name in ("float", "half", "double"):
                     return "cast"
