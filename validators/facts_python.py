@@ -125,7 +125,6 @@ class PythonFacts:
     ifs: list[ast.If] = field(default_factory=list)
     launches: object = None  # ShellFacts of torchrun argvs assembled in Python (see launches.py)
     _exit_line: int | None = field(default=None, repr=False)
-    _by_name: dict | None = field(default=None, repr=False)
     _uses_sae: bool | None = field(default=None, repr=False)
 
     # --- roles -----------------------------------------------------------------------------
@@ -238,38 +237,24 @@ class PythonFacts:
     def _find_exit(self) -> int | None:
         if not any(s.endswith("metadata.json") for _, s in self.strings):
             return None
+        names = self._sentinel_names()
         for node in self.ifs:
-            if not self._mentions_sentinel(node.test, 0):
+            if not _exits(node.body) or not _mentions(node.test, names):
                 continue
-            for stmt in node.body:
-                for n in ast.walk(stmt):
-                    if isinstance(n, ast.Return) or (
-                        isinstance(n, ast.Raise) and "SystemExit" in _text(n)
-                    ):
-                        return node.lineno
-                    if isinstance(n, ast.Call) and _dotted(n.func) in _EXITS:
-                        return node.lineno
+            return node.lineno
         return None
 
-    def _mentions_sentinel(self, expr: ast.AST, depth: int) -> bool:
-        if depth > 4:
-            return False
-        for n in ast.walk(expr):
-            if isinstance(n, ast.Constant) and isinstance(n.value, str):
-                if n.value.endswith("metadata.json"):
-                    return True
-            elif isinstance(n, ast.Name):
-                for v in self.assigns_anywhere(n.id):
-                    if self._mentions_sentinel(v, depth + 1):
-                        return True
-        return False
-
-    def assigns_anywhere(self, name: str) -> list[ast.expr]:
-        if self._by_name is None:
-            self._by_name = {}
-            for (_, n), vals in self.assigns.items():
-                self._by_name.setdefault(n, []).extend(vals)
-        return self._by_name.get(name, [])
+    def _sentinel_names(self) -> set[str]:
+        """Names assigned (directly or through other names) a path ending in metadata.json."""
+        names: set[str] = set()
+        for _ in range(5):
+            before = len(names)
+            for (_, name), vals in self.assigns.items():
+                if name not in names and any(_mentions(v, names) for v in vals):
+                    names.add(name)
+            if len(names) == before:
+                break
+        return names
 
     @property
     def pt_writes(self) -> list[tuple[int, str]]:
@@ -622,6 +607,27 @@ class PythonFacts:
             except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
                 return None
         return None
+
+
+def _mentions(expr: ast.AST, names: set[str]) -> bool:
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str):
+            if n.value.endswith("metadata.json"):
+                return True
+        elif isinstance(n, ast.Name) and n.id in names:
+            return True
+    return False
+
+
+def _exits(body: list[ast.stmt]) -> bool:
+    """The block returns, exits or raises SystemExit."""
+    for stmt in body:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Return) or (isinstance(n, ast.Raise) and "SystemExit" in _text(n)):
+                return True
+            if isinstance(n, ast.Call) and _dotted(n.func) in _EXITS:
+                return True
+    return False
 
 
 def _combine(kinds: list[str]) -> str:
