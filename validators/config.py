@@ -176,8 +176,8 @@ def pin_of(pyproject: Path) -> frozenset[str] | None:
     """The `sae` target a pyproject.toml pins (`sae-version`/`sae-features`), else None. A file
     that is not TOML pins nothing; a bad pin raises ConfigError naming the file and key."""
     try:
-        if not pyproject.is_file():
-            return None
+        if pyproject.is_symlink() or not pyproject.is_file():
+            return None  # never follow a link to a file nobody asked us to read
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
