@@ -55,6 +55,8 @@ VALID = [
     'srun torchrun --nnodes "$SLURM_NNODES" --nproc_per_node "$SLURM_GPUS_ON_NODE" train.py \\\n'
     "  --dp-size $((SLURM_NNODES * SLURM_GPUS_ON_NODE)) --dead-count-global\n",
     'srun python train.py --dp-size "$SLURM_NTASKS" --dead-count-global\n',
+    # a script that cannot be read and is not launched like an sae training recipe
+    "torchrun --nproc_per_node 8 train_lm.py --lr 1e-4 --max-epochs 3\n",
     {
         "run.py": "import subprocess\n"
         "def main(cfg):\n"

@@ -29,7 +29,11 @@ def is_training(inv: Invocation, target) -> bool:
         return False
     if target is not None:
         return target.is_training_script
-    return "train" in script_name(inv) or inv.flag(*DP_FLAGS) is not None
+    if inv.flag(*DP_FLAGS) is not None:
+        return True
+    # the script cannot be read: a name like train*.py alone is not enough, it must also be
+    # launched with flags of an sae training recipe
+    return "train" in script_name(inv) and inv.flag(*RECIPE_FLAGS) is not None
 
 
 def training_launches(ctx):
@@ -53,6 +57,16 @@ def bool_flags(target) -> set[str]:
 
 
 DP_FLAGS = ("--dp-size", "--dp_size")
+RECIPE_FLAGS = (
+    "--cache-dir",
+    "--expansion-factor",
+    "--top-k",
+    "--normalize-input",
+    "--aggregate-loss",
+    "--dead-count-global",
+    "--mix-shards",
+    "--presample-shards",
+)
 
 
 def nproc_word(inv: Invocation) -> Word | None:
