@@ -35,8 +35,14 @@ class SlowLogger:
     def __init__(self, sleep_s: float):
         self.sleep_s = sleep_s
 
-    def log(self, metrics: dict) -> None:
+    def reset(self) -> None:
+        pass
+
+    def log_step(self, **_kwargs) -> None:
         time.sleep(self.sleep_s)
+
+    def finish(self) -> None:
+        pass
 
 
 def train(args) -> None:
@@ -74,7 +80,8 @@ def train(args) -> None:
         perf_logger=SlowLogger(args.sleep) if args.sleep else None,
         parallel_config=ParallelConfig(dp_size=args.dp_size),
     )
-    result = trainer.fit(store, resume_from=args.resume)
+    trainer.fit(store, resume_from=args.resume)
+    result = trainer.summary
     rank = int(os.environ.get("RANK", "0"))
     out = Path(args.out)
     torch.save(model.state_dict(), out / f"rank_{rank}.pt")
