@@ -329,3 +329,13 @@ def test_checkpoint_write_failure_is_clear_and_leaves_no_tmp(tmp_path):
     assert proc.returncode == 3, proc.stderr
     assert "cannot write checkpoint" in proc.stdout and "checkpoint_final.pt" in proc.stdout
     assert sorted(p.name for p in out.iterdir()) == ["metrics.jsonl"]
+
+
+def test_train_sae_one_call():
+    from sae.training import train_sae
+
+    x = _data(400)
+    model = _model()
+    before = model.W_dec.detach().clone()
+    loss = train_sae(model, x, lr=3e-3, n_epochs=2, batch_size=50, device="cpu", log_interval=1)
+    assert math.isfinite(loss) and not torch.equal(before, model.W_dec)

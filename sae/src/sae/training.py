@@ -594,3 +594,32 @@ class Trainer:
                 fvu=f"{metrics.get('fvu') or 0:.3f}",
                 dead=f"{metrics.get('dead_pct') or 0:.1f}%",
             )
+
+
+def train_sae(
+    model: nn.Module,
+    data,
+    lr: float = 3e-4,
+    n_epochs: int = 10,
+    batch_size: int = 4096,
+    device: str = "cuda",
+    log_interval: int = 1,
+    warmup_steps: int = 0,
+    max_grad_norm: float | None = None,
+    lr_schedule: str = "constant",
+    lr_min: float = 0.0,
+    **loss_kwargs,
+) -> float:
+    """One-call training: a ``Trainer`` with these settings; -> the last epoch's mean loss."""
+    config = TrainingConfig(
+        lr=lr,
+        n_epochs=n_epochs,
+        batch_size=batch_size,
+        device=device,
+        log_interval=log_interval,
+        warmup_steps=warmup_steps,
+        max_grad_norm=max_grad_norm,
+        lr_schedule=lr_schedule,
+        lr_min=lr_min,
+    )
+    return Trainer(model, config).fit(data, **loss_kwargs)
