@@ -121,6 +121,8 @@ def test_damaged_shard_named_in_training_error(tmp_path, damage):
         shard.write_bytes(os.urandom(shard.stat().st_size))
     else:
         shard.unlink()
-    cfg = TrainingConfig(batch_size=50, n_epochs=1, device="cpu", show_progress=False, shuffle=False)
+    cfg = TrainingConfig(
+        batch_size=50, n_epochs=1, device="cpu", show_progress=False, shuffle=False
+    )
     with pytest.raises(StoreError, match="shard_00002.parquet"):
         Trainer(TopKSAE(8, 32, top_k=4), cfg).fit(ActivationStore(store.path))
