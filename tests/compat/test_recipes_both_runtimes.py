@@ -58,6 +58,7 @@ def _inputs(model: str, tmp_path, tiny_esm2, protein_fasta, cds_fasta, dna_fasta
         "CHECKPOINT": str(tmp_path / "evo2_ckpt"),
         "PREDICT_MODULE": "fake_evo2_predict",
         "CHUNK_SIZE": "256",
+        "EXTRACT_NPROC": "2",  # per-rank stores merged: our merge_stores, or the portable path
     }
 
 
