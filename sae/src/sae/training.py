@@ -483,10 +483,13 @@ class Trainer:
                         out = runner(x)
                         (out["total"] / accum).backward()
                     loss_value = float(out["total"].detach())
-                    if not math.isfinite(loss_value):
+                    bad_rank = self._non_finite_rank(loss_value, device)
+                    if bad_rank is not None:
                         optimizer.zero_grad(set_to_none=True)
+                        where = "" if self.world_size == 1 else f" on rank {bad_rank}"
+                        value = loss_value if bad_rank == self.rank else "non-finite"
                         raise NonFiniteLossError(
-                            f"training loss is {loss_value} at step {self.global_step} (epoch "
+                            f"training loss is {value}{where} at step {self.global_step} (epoch "
                             f"{epoch}, batch {self.batch_in_epoch}): stopped before the "
                             "optimizer step, no checkpoint written. Check the activations for "
                             "NaN/Inf (re-extract with --dtype float32) or lower --lr"
@@ -546,6 +549,17 @@ class Trainer:
             "metrics": last,
         }
         return epoch_losses[-1] if epoch_losses else float("nan")
+
+    def _non_finite_rank(self, loss_value: float, device: torch.device) -> int | None:
+        """The lowest rank whose loss is NaN/Inf (None if all are finite): every rank stops
+        together, before gradients averaged with a NaN reach any optimizer."""
+        bad = not math.isfinite(loss_value)
+        if self.world_size == 1:
+            return 0 if bad else None
+        flag = torch.tensor([self.rank if bad else self.world_size], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        first = int(flag.item())
+        return None if first == self.world_size else first
 
     def _metrics_row(self, out: dict, epoch: int, lr: float, gnorm, t0: float, model) -> dict:
         row = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in out.items()}
