@@ -31,8 +31,9 @@ def _fit_seconds(model_state, data, cfg: TrainingConfig, dims) -> tuple[float, i
     model = TopKSAE(*dims[:2], top_k=dims[2], auxk=dims[3])
     model.load_state_dict(model_state)
     t = time.perf_counter()
-    res = Trainer(model, cfg).fit(data)
-    return time.perf_counter() - t, res["global_step"]
+    trainer = Trainer(model, cfg)
+    trainer.fit(data)
+    return time.perf_counter() - t, trainer.summary["global_step"]
 
 
 def p4(args) -> dict:

@@ -14,5 +14,9 @@ echo "== recipegen check recipes/*"
 recipegen check recipes/*
 echo "== recipegen lint recipes"
 recipegen lint recipes
+if [[ -f ../shared/reference/bionemo-sae/pyproject.toml ]]; then
+  echo "== reference sae virtualenv (compatibility tests)"
+  bash scripts/reference_venv.sh >/dev/null
+fi
 echo "== pytest"
 python -m pytest "$@"

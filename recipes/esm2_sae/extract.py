@@ -234,35 +234,61 @@ def load_model(checkpoint: str, device: torch.device):
     return tokenizer, model.to(device).eval()
 
 
+# Layer L (the one definition, shared by extract.py and eval.py): `hidden_states[L]` of the HF
+# model run with `output_hidden_states=True`, i.e. the output of transformer block L-1 (1-based
+# L); for the last layer, the base model's final output (some models, e.g. ESM2, apply a final
+# layer norm there). `layer_site` names the module whose first output that is, so extraction can
+# capture it and evaluation can replace it.
+
+
 class StopForward(Exception):
     """Raised by the capture hook: layers above the requested one never run."""
 
 
-def layer_block(model, layer: int):
-    """Block L-1, whose output is `hidden_states[L]`; None for the last layer (some models,
-    e.g. ESM2, apply a final layer norm to the last hidden state) or an unknown layout."""
+def layer_site(model, layer: int):
+    """-> (module whose first output is `hidden_states[layer]`, whether the forward may stop
+    there); (None, False) for an unknown layout."""
     n = model.config.num_hidden_layers
     if layer >= n:
-        return None
+        return getattr(model, "base_model", model), False
     for _, module in model.named_modules():
         if isinstance(module, torch.nn.ModuleList) and len(module) == n:
-            return module[layer - 1]
-    return None
+            return module[layer - 1], True
+    return None, False
 
 
-def layer_output(model, block, layer: int, input_ids, attention_mask) -> torch.Tensor:
-    """`hidden_states[layer]`: via a hook that stops the forward early when `block` is known
-    (identical values, less compute), else from `output_hidden_states=True`."""
-    if block is None:
+def _first_output(output):
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, tuple):
+        return output[0]
+    return output[next(iter(output.keys()))]  # HF ModelOutput: last_hidden_state
+
+
+def _with_first_output(output, new):
+    if isinstance(output, torch.Tensor):
+        return new
+    if isinstance(output, tuple):
+        return (new, *output[1:])
+    output[next(iter(output.keys()))] = new
+    return output
+
+
+def layer_output(model, layer: int, input_ids, attention_mask) -> torch.Tensor:
+    """`hidden_states[layer]` [B, S, H], captured at `layer_site` (the forward stops there when
+    it can: identical values, less compute)."""
+    site, can_stop = layer_site(model, layer)
+    if site is None:
         out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
         return out.hidden_states[layer]
     captured = {}
 
     def hook(_module, _inputs, output):
-        captured["hidden"] = output[0] if isinstance(output, tuple) else output
-        raise StopForward
+        captured["hidden"] = _first_output(output)
+        if can_stop:
+            raise StopForward
 
-    handle = block.register_forward_hook(hook)
+    handle = site.register_forward_hook(hook)
     try:
         model(input_ids=input_ids, attention_mask=attention_mask)
     except StopForward:
@@ -294,7 +320,6 @@ def extract(args: argparse.Namespace) -> None:
     max_len = min(max_len, getattr(model.config, "max_position_embeddings", max_len) or max_len)
     lengths = [min(len(sequences[i]), max_len - n_special) + n_special for i in mine]
     out_dtype = getattr(torch, args.dtype)
-    block = layer_block(model, args.layer)
 
     config = sae_store.ActivationStoreConfig(shard_size=args.shard_size)
     store = sae_store.ActivationStore(str(store_dir), config)
@@ -316,7 +341,7 @@ def extract(args: argparse.Namespace) -> None:
         if DROP_SPECIAL_TOKENS:
             valid &= ~enc["special_tokens_mask"].bool()
         ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
-        hidden = layer_output(model, block, args.layer, ids, mask)
+        hidden = layer_output(model, args.layer, ids, mask)
         acts = hidden[valid.to(device)].to(out_dtype).cpu()  # cast BEFORE append: never bf16
         store.append(acts)
         counts = valid.sum(dim=1).tolist()

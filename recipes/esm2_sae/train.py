@@ -15,6 +15,7 @@ Writes <output-dir>/checkpoint_final.pt (+ step checkpoints), metrics.jsonl and 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -244,19 +245,23 @@ def check_world_size(args: argparse.Namespace) -> int:
 def init_distributed(world_size: int, device_arg: str | None):
     """Create the process group (gloo on CPU, nccl on CUDA) before anything needs a collective.
 
-    Returns (rank, world_size, device)."""
+    Returns (rank, world_size, device name)."""
     import torch
     import torch.distributed as dist
-    from sae.utils import get_device
 
-    device = get_device(device_arg)
+    if device_arg and device_arg != "auto":
+        device = torch.device(device_arg)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    else:
+        device = torch.device("cpu")
     if world_size == 1:
-        return 0, 1, device
+        return 0, 1, str(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size(), device
+    return dist.get_rank(), dist.get_world_size(), str(device)
 
 
 def warn_settings(args: argparse.Namespace, world_size: int) -> None:
@@ -288,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = read_cache_metadata(args)
     check_latents(args, meta["hidden_dim"])
 
+    import sae.training as sae_training
     import torch.distributed as dist
     from sae.activation_store import ActivationStore
     from sae.architectures import TopKSAE
@@ -332,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr,
         n_epochs=args.n_epochs,
         batch_size=args.batch_size,
-        device=str(device),
+        device=device,
         log_interval=args.log_interval,
         checkpoint_dir=str(output_dir),
         checkpoint_steps=args.checkpoint_steps,
@@ -344,19 +350,27 @@ def main(argv: list[str] | None = None) -> int:
         lr_decay_steps=args.lr_decay_steps,
         max_steps=args.max_steps,
     )
-    wandb_config = WandbConfig(
-        enabled=args.wandb,
-        project=args.wandb_project,
-        entity=args.wandb_entity,
-        run_name=args.run_name,
-    )
+    wandb_kwargs = {"enabled": args.wandb, "project": args.wandb_project, "run_name": args.run_name}
+    if "entity" in {f.name for f in dataclasses.fields(WandbConfig)}:  # an extension of ours
+        wandb_kwargs["entity"] = args.wandb_entity
+    elif args.wandb_entity:
+        warnings.warn("--wandb-entity: this sae runtime's WandbConfig has no entity", stacklevel=1)
     trainer = Trainer(
         model,
         config,
-        wandb_config=wandb_config,
+        wandb_config=WandbConfig(**wandb_kwargs),
         parallel_config=ParallelConfig(dp_size=args.dp_size),
     )
-    trainer.fit(dataloader, resume_from=args.resume_from, data_sharded=True)
+    # Errors the runtime names (non-finite loss, checkpoint write failure), where it has them.
+    named_errors = tuple(
+        getattr(sae_training, name)
+        for name in ("NonFiniteLossError", "CheckpointWriteError")
+        if hasattr(sae_training, name)
+    )
+    try:
+        trainer.fit(dataloader, resume_from=args.resume_from, data_sharded=True)
+    except named_errors as exc:
+        fail(str(exc))
     if rank == 0:
         print(f"train.py: done; checkpoint and metrics in {output_dir}", file=sys.stderr)
     if dist.is_available() and dist.is_initialized():

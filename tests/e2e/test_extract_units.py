@@ -130,7 +130,7 @@ def test_early_exit_capture_equals_output_hidden_states(hf, tiny_esm2):
     with torch.inference_mode():
         ref = model(**enc, output_hidden_states=True).hidden_states
         for layer in range(1, n + 1):
-            block = hf.layer_block(model, layer)
-            assert (block is None) == (layer == n)  # the last layer takes the full forward
-            got = hf.layer_output(model, block, layer, enc["input_ids"], enc["attention_mask"])
+            site, can_stop = hf.layer_site(model, layer)
+            assert site is not None and can_stop == (layer < n)  # the last: the full forward
+            got = hf.layer_output(model, layer, enc["input_ids"], enc["attention_mask"])
             assert torch.equal(got, ref[layer]), layer

@@ -56,3 +56,12 @@ def test_dead_count_global_counts_tokens_times_world(tmp_path):
         assert res["global"][:2] == [0, 0]
         # per rank, only the local firing resets
         assert res["local"][r] == 0 and res["local"][1 - r] == 10
+
+
+def test_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
+    proc = torchrun(2, "nan", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for res in results(tmp_path, 2):
+        assert "on rank 1 at step 3 (epoch 0, batch 3)" in res["error"]
+        assert res["finite"]  # no rank stepped with gradients averaged with a NaN
+    assert not (tmp_path / "checkpoint_final.pt").exists()

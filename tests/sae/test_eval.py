@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import itertools
 import json
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
 import torch
 from sae import ActivationStore, ActivationStoreConfig, TopKSAE, evaluate_sae
-from sae.eval import auroc, loss_recovered, probe_features, reconstruction_metrics
+from sae.eval import (
+    DeadLatentTracker,
+    auroc,
+    compute_loss_recovered,
+    compute_reconstruction_metrics,
+    counter_dead_pct,
+    evaluate_loss_recovered,
+    evaluate_reconstruction,
+    evaluate_sparsity,
+    loss_recovered,
+    probe_features,
+    replace_output,
+)
 from torch import nn
 
 
@@ -20,25 +33,55 @@ class Identity(nn.Module):
         return x, torch.relu(x)
 
 
-def test_reconstruction_metrics_match_definition(tmp_path):
+def test_reconstruction_and_sparsity_match_definitions(tmp_path):
     torch.manual_seed(0)
     x = torch.randn(300, 8) * 2 + 1
-    sae = TopKSAE(8, 32, top_k=3).eval()
-    m = reconstruction_metrics(sae, x, batch_size=64)
+    sae = TopKSAE(8, 32, top_k=3, dead_tokens_threshold=10).eval()
+    sae.loss(x[:20])  # train-mode counters stay 0; set some by hand below
     with torch.no_grad():
         recon, codes = sae(x)
-    err = ((x - recon) ** 2).double().sum()
-    fvu = float(err / ((x - x.mean(0)) ** 2).double().sum())
-    assert m["fvu"] == pytest.approx(fvu, rel=1e-6)
-    assert m["variance_explained"] == pytest.approx(1 - fvu, rel=1e-6)
-    assert m["mse"] == pytest.approx(float(err) / x.numel(), rel=1e-6)
-    assert m["l0"] == pytest.approx(float((codes > 0).sum(-1).float().mean()))
-    assert m["n_dead"] == int(((codes > 0).sum(0) == 0).sum())
-    # the same numbers from a store
+    whole = compute_reconstruction_metrics(x, recon)
+    mse = float(((x - recon) ** 2).double().mean())
+    assert whole.mse == pytest.approx(mse, rel=1e-6)
+    var = torch.var(x, dim=0).sum()
+    assert whole.variance_explained == pytest.approx(
+        float(1 - torch.var(x - recon, dim=0).sum() / var), rel=1e-6
+    )
+    assert whole.normalized_mse == pytest.approx(mse / float(torch.var(x)), rel=1e-5)
+    # streamed in one batch == the whole-tensor figures; in batches of 100, per-batch variances
+    one = evaluate_reconstruction(sae, x, batch_size=300)
+    assert one.variance_explained == pytest.approx(whole.variance_explained, rel=1e-5)
+    streamed = evaluate_reconstruction(sae, x, batch_size=100)
+    parts = [
+        compute_reconstruction_metrics(x[i : i + 100], recon[i : i + 100]) for i in (0, 100, 200)
+    ]
+    assert streamed.mse == pytest.approx(mse, rel=1e-6)
+    batch_var = sum(float(torch.var(x[i : i + 100], dim=0).sum()) for i in (0, 100, 200)) / 3
+    assert streamed.normalized_mse == pytest.approx(mse / (batch_var / 8), rel=1e-5)
+    assert min(p.mse for p in parts) <= streamed.mse <= max(p.mse for p in parts)
+    # the same numbers from a store (extension)
     ActivationStore(tmp_path / "s", ActivationStoreConfig(shard_size=100)).save(x)
-    m2 = reconstruction_metrics(sae, ActivationStore(tmp_path / "s"), batch_size=64)
-    assert m2["fvu"] == pytest.approx(m["fvu"], rel=1e-6)
-    assert reconstruction_metrics(Identity(), x)["fvu"] == pytest.approx(0.0, abs=1e-12)
+    from_store = evaluate_reconstruction(sae, ActivationStore(tmp_path / "s"), batch_size=100)
+    assert from_store.mse == pytest.approx(streamed.mse, rel=1e-5)
+    ident = evaluate_reconstruction(Identity(), x)
+    assert ident.mse == 0.0 and ident.variance_explained == pytest.approx(1.0)
+
+    sae.tokens_since_fired.copy_(torch.arange(32) % 4 * 5)  # 0, 5, 10, 15, ...: 16 of 32 >= 10
+    sp = evaluate_sparsity(sae, x, batch_size=64)
+    assert sp.mean_l0 == pytest.approx(float((codes != 0).sum(-1).float().mean()))
+    assert sp.features_used == int((codes != 0).any(0).sum()) == 32 - sp.features_unused
+    assert sp.n_eval_tokens == 300 and sp.n_features == 32
+    assert (sp.n_dead, sp.dead_pct, sp.dead_tokens_threshold) == (16, 50.0, 10)
+    assert counter_dead_pct(sae) == 50.0
+
+
+def test_dead_latent_tracker_window():
+    tracker = DeadLatentTracker(6)
+    tracker.update(torch.tensor([[0.0, 1, 0, 0, 0, 0], [0, 0, 0.5, 0, 0, 0.0005]]))
+    stats = tracker.get_stats()
+    assert (stats["n_dead"], stats["n_total"], stats["avg_nonzero"]) == (4, 6, 1.0)
+    tracker.reset()
+    assert tracker.get_stats()["dead_pct"] == 100.0
 
 
 def test_auroc_matches_pairwise_definition():
@@ -129,21 +172,42 @@ def test_loss_recovered_on_tiny_esm(tmp_path):
         loss.backward()
         opt.step()
         sae.post_step()
+
+    # the shared-library API: model-specific callables, the layer replaced by a hook
+    def get_hiddens(ids):
+        return model(input_ids=ids, output_hidden_states=True).hidden_states[1]
+
+    def compute_ce(ids, override):
+        ctx = replace_output(layer, lambda h: override) if override is not None else nullcontext()
+        with ctx:
+            logits = model(input_ids=ids).logits
+        ce = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids.reshape(-1))
+        return float(ce) * ids.numel(), ids.numel()
+
+    labels = batches[0].reshape(-1).tolist() + batches[1].reshape(-1).tolist()
     res = evaluate_sae(
         sae,
         acts,
-        loss_recovered_args={"layer_module": layer, "run_loss": run_loss, "batches": batches},
-        probe_codes=acts,
-        probe_labels=(batches[0].reshape(-1).tolist() + batches[1].reshape(-1).tolist()),
+        batch_size=64,
+        loss_recovered_fn=lambda: evaluate_loss_recovered(
+            sae, batches, get_hiddens, compute_ce, device="cpu", show_progress=False
+        ),
+        custom_metrics={"probing": lambda: probe_features(sae.encode(acts).detach(), labels)},
     )
     lr = res.loss_recovered
-    assert lr["ce_zero"] > 2.0 and lr["ce_orig"] < 0.5
-    assert lr["ce_sae"] < lr["ce_zero"]
-    assert 0.5 < lr["loss_recovered"] <= 1.05
-    assert res.variance_explained > 0.5 and res.l0 <= 8
+    assert lr.ce_zero > 2.0 and lr.ce_original < 0.5 and lr.n_tokens == 160
+    assert lr.ce_sae < lr.ce_zero
+    assert 0.5 < lr.loss_recovered <= 1.0
+    assert lr.loss_recovered == pytest.approx(
+        min(1.0, compute_loss_recovered(lr.ce_original, lr.ce_sae, lr.ce_zero))
+    )
+    hooked = loss_recovered(sae, layer, run_loss, batches)  # the extension agrees
+    assert hooked["ce_sae"] == pytest.approx(lr.ce_sae, rel=1e-4)
+    assert res.reconstruction.variance_explained > 0.5 and res.sparsity.mean_l0 <= 8
     res.save(tmp_path / "report.json")
     saved = json.loads((tmp_path / "report.json").read_text())
-    assert saved["loss_recovered"]["loss_recovered"] == pytest.approx(lr["loss_recovered"])
+    assert saved["loss_recovered"]["loss_recovered"] == pytest.approx(lr.loss_recovered)
+    assert saved["sparsity"]["mean_l0"] == pytest.approx(res.sparsity.mean_l0)
     assert "per_class" in saved["probing"]
     # the hook is removed afterwards: clean loss unchanged
     assert run_loss(batches[0]) == pytest.approx(

@@ -96,14 +96,19 @@ def test_extraction_killed_midway_is_refused_then_rerun_completes(tmp_path):
     proc.wait(timeout=30)
     assert not (path / "metadata.json").exists()
     model = TopKSAE(8, 32, top_k=4)
-    cfg = TrainingConfig(batch_size=16, device="cpu", show_progress=False)
+    cfg = TrainingConfig(batch_size=16, n_epochs=1, device="cpu", show_progress=False)
     with pytest.raises(StoreError, match=r"no metadata\.json.*crashed.*re-run extraction"):
         Trainer(model, cfg).fit(ActivationStore(path))
     # re-running the extraction in place clears the stale shards and completes
     store = ActivationStore(path)
     store.save(torch.randn(100, 8))
     assert ActivationStore(path).n_samples == 100
-    assert Trainer(model, cfg).fit(ActivationStore(path))["global_step"] == 6
+    assert _fit_steps(Trainer(model, cfg), ActivationStore(path)) == 6
+
+
+def _fit_steps(trainer, data) -> int:
+    trainer.fit(data)
+    return trainer.summary["global_step"]
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "delete"])
@@ -116,6 +121,8 @@ def test_damaged_shard_named_in_training_error(tmp_path, damage):
         shard.write_bytes(os.urandom(shard.stat().st_size))
     else:
         shard.unlink()
-    cfg = TrainingConfig(batch_size=50, device="cpu", show_progress=False, shuffle=False)
+    cfg = TrainingConfig(
+        batch_size=50, n_epochs=1, device="cpu", show_progress=False, shuffle=False
+    )
     with pytest.raises(StoreError, match="shard_00002.parquet"):
         Trainer(TopKSAE(8, 32, top_k=4), cfg).fit(ActivationStore(store.path))

@@ -35,8 +35,14 @@ class SlowLogger:
     def __init__(self, sleep_s: float):
         self.sleep_s = sleep_s
 
-    def log(self, metrics: dict) -> None:
+    def reset(self) -> None:
+        pass
+
+    def log_step(self, **_kwargs) -> None:
         time.sleep(self.sleep_s)
+
+    def finish(self) -> None:
+        pass
 
 
 def train(args) -> None:
@@ -74,7 +80,8 @@ def train(args) -> None:
         perf_logger=SlowLogger(args.sleep) if args.sleep else None,
         parallel_config=ParallelConfig(dp_size=args.dp_size),
     )
-    result = trainer.fit(store, resume_from=args.resume)
+    trainer.fit(store, resume_from=args.resume)
+    result = trainer.summary
     rank = int(os.environ.get("RANK", "0"))
     out = Path(args.out)
     torch.save(model.state_dict(), out / f"rank_{rank}.pt")
@@ -103,6 +110,32 @@ def deadcount(args) -> None:
     dist.destroy_process_group()
 
 
+def nan(args) -> None:
+    """Each rank trains on its own tensor; rank 1's holds a NaN in batch 3."""
+    from sae.training import NonFiniteLossError
+
+    rank = int(os.environ["RANK"])
+    torch.manual_seed(rank)
+    x = torch.randn(320, 8)
+    if rank == 1:
+        x[3 * 32 + 5, 0] = float("nan")
+    set_seed(0)
+    model = TopKSAE(8, 32, top_k=4)
+    cfg = TrainingConfig(
+        n_epochs=1, batch_size=32, device="cpu", shuffle=False, show_progress=False,
+        checkpoint_dir=args.out, log_interval=1,
+    )  # fmt: skip
+    try:
+        Trainer(model, cfg, parallel_config=ParallelConfig(dp_size=2)).fit(x, data_sharded=True)
+        message = None
+    except NonFiniteLossError as exc:
+        message = str(exc)
+    finite = all(torch.isfinite(v.float()).all() for v in model.state_dict().values())
+    Path(args.out, f"rank_{rank}.json").write_text(
+        json.dumps({"error": message, "finite": bool(finite)})
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -119,8 +152,10 @@ def main() -> None:
     t.add_argument("--checkpoint-steps", type=int, default=None)
     d = sub.add_parser("deadcount")
     d.add_argument("out")
+    n = sub.add_parser("nan")
+    n.add_argument("out")
     args = p.parse_args()
-    train(args) if args.cmd == "train" else deadcount(args)
+    {"train": train, "deadcount": deadcount, "nan": nan}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,18 @@ from sae.activation_store import (
     wait_for_stores,
 )
 from sae.architectures import ReLUSAE, TopKSAE, load_sae
-from sae.eval import EvalResult, evaluate_sae
+from sae.eval import (
+    DeadLatentTracker,
+    EvalResults,
+    LossRecoveredResult,
+    SparsityMetrics,
+    compute_loss_recovered,
+    compute_reconstruction_metrics,
+    evaluate_loss_recovered,
+    evaluate_sae,
+    evaluate_sparsity,
+)
+from sae.perf_logger import PerfLogger
 from sae.training import ParallelConfig, Trainer, TrainingConfig, WandbConfig
 from sae.utils import get_device, set_seed
 
@@ -19,7 +30,14 @@ __version__ = "0.1.0"
 __all__ = [
     "ActivationStore",
     "ActivationStoreConfig",
-    "EvalResult",
+    "DeadLatentTracker",
+    "EvalResults",
+    "LossRecoveredResult",
+    "PerfLogger",
+    "SparsityMetrics",
+    "compute_loss_recovered",
+    "compute_reconstruction_metrics",
+    "evaluate_loss_recovered",
     "ParallelConfig",
     "ReLUSAE",
     "StoreError",
@@ -28,6 +46,7 @@ __all__ = [
     "TrainingConfig",
     "WandbConfig",
     "evaluate_sae",
+    "evaluate_sparsity",
     "get_device",
     "load_activations",
     "load_sae",

@@ -1,4 +1,11 @@
-"""Learning-rate schedules (warmup then constant/cosine/linear) and horizon computation."""
+"""Learning-rate schedule (linear warmup, then constant/cosine/linear decay) and run horizon.
+
+For optimizer step ``s`` (0-based), warmup ``W`` steps and a decay phase of ``D`` steps:
+``lr(s) = lr * s / W`` while ``s < W``; then with ``p = min((s - W) / D, 1)``
+cosine ``lr_min + (lr - lr_min) * (1 + cos(pi p)) / 2``, linear ``lr + (lr_min - lr) * p``,
+constant ``lr``. ``D`` defaults to the run's optimizer steps minus the warmup; ``D <= 0`` keeps
+``lr``.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +22,12 @@ def compute_horizon(
     max_steps: int | None,
     lr_decay_steps: int | None,
     schedule: str,
+    warmup_steps: int = 0,
 ) -> tuple[int, int, int]:
-    """-> (steps_per_epoch, total optimizer steps, decay horizon).
+    """-> (steps_per_epoch, total optimizer steps, decay-phase length ``D``).
 
-    The natural horizon is the true number of optimizer steps, epochs x batches / accumulation.
-    ``max_steps`` caps training and ``lr_decay_steps`` overrides the decay horizon; both are
-    honoured but warned about when they cut a cosine short (the LR would hit lr_min early or the
-    schedule would not finish).
+    ``max_steps`` caps training and ``lr_decay_steps`` sets ``D``; both are honoured but warned
+    about when they cut a cosine short (LR at lr_min early, or the decay never finishing).
     """
     steps_per_epoch = batches_per_epoch // accumulation
     if steps_per_epoch < 1:
@@ -31,7 +37,12 @@ def compute_horizon(
         )
     natural = steps_per_epoch * n_epochs
     total = natural if max_steps is None else min(natural, int(max_steps))
-    decay = total if lr_decay_steps is None else int(lr_decay_steps)
+    if schedule == "constant":
+        decay = 0
+    elif lr_decay_steps is not None:
+        decay = int(lr_decay_steps)
+    else:
+        decay = max(0, total - warmup_steps)
     if schedule == "cosine":
         if max_steps is not None and int(max_steps) < natural:
             warnings.warn(
@@ -39,25 +50,25 @@ def compute_horizon(
                 "and shrinks the cosine horizon; drop --max-steps to train on all data",
                 stacklevel=2,
             )
-        if lr_decay_steps is not None and int(lr_decay_steps) != total:
+        if lr_decay_steps is not None and int(lr_decay_steps) != max(0, total - warmup_steps):
             warnings.warn(
-                f"lr_decay_steps={lr_decay_steps} differs from the run's {total} optimizer steps: "
-                "the cosine will not span the run (LR collapses to lr_min early or never decays "
-                "fully); leave lr_decay_steps unset to use the data-derived horizon",
+                f"lr_decay_steps={lr_decay_steps} differs from the run's {total} optimizer steps "
+                f"after {warmup_steps} warmup steps: the cosine will not span the run (LR "
+                "collapses to lr_min early or never decays fully); leave lr_decay_steps unset",
                 stacklevel=2,
             )
     return steps_per_epoch, total, decay
 
 
 def lr_at(step: int, lr: float, lr_min: float, warmup: int, decay: int, schedule: str) -> float:
-    """LR for optimizer step ``step`` (0-based): linear warmup, then the schedule to ``decay``."""
+    """LR for optimizer step ``step`` (see the module docstring; ``decay`` is ``D``)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {schedule!r}")
     if warmup > 0 and step < warmup:
-        return lr * (step + 1) / warmup
-    if schedule == "constant":
+        return lr * step / warmup
+    if schedule == "constant" or decay <= 0:
         return lr
-    p = min(1.0, max(0.0, (step - warmup) / max(1, decay - warmup)))
+    p = min(1.0, max(0.0, (step - warmup) / decay))
     if schedule == "cosine":
         return lr_min + (lr - lr_min) * 0.5 * (1.0 + math.cos(math.pi * p))
-    return lr - (lr - lr_min) * p
+    return lr + (lr_min - lr) * p

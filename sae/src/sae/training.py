@@ -1,15 +1,29 @@
 """Trainer: Adam, warmup + schedule, clipping, accumulation, checkpoints/resume, DDP, logging.
 
-Checkpoints (``checkpoint_step_{N}.pt`` every ``checkpoint_steps`` and ``checkpoint_final.pt``)
-hold only tensors, dicts and primitives, so ``torch.load(weights_only=True)`` reads them:
-``model_state_dict`` (no ``module.`` prefix), ``input_dim``, ``hidden_dim``, ``model_config``,
-``global_step``, ``epoch``, ``batch_in_epoch``, ``config``, ``optimizer_state_dict``,
-``world_size``. Resuming restores model, optimizer, step and data position, so a resumed CPU run
-with a fixed seed ends bit-identical to an uninterrupted one.
+Same surface as the shared ``sae`` library's trainer (``TrainingConfig``, ``WandbConfig``,
+``ParallelConfig``, ``Trainer(model, config, optimizer, loss_fn, wandb_config, perf_logger,
+parallel_config)``, ``fit(...) -> final epoch's mean loss``) with these extensions:
 
-DDP: launch under ``torchrun``; ``ParallelConfig.dp_size`` must equal ``WORLD_SIZE``. The
-process group is created before any batch count is computed, and the per-epoch batch count is
-all-reduced (MIN) so every rank takes the same number of steps.
+* **Exact resume.** Checkpoints (``checkpoint_step_{N}.pt`` every ``checkpoint_steps``, and
+  ``checkpoint_final.pt``) hold only tensors, dicts and primitives, so
+  ``torch.load(weights_only=True)`` reads them: ``model_state_dict`` (no ``module.`` prefix),
+  ``input_dim``, ``hidden_dim``, ``model_config``, ``global_step``, ``epoch``, ``config`` and
+  ``optimizer_state_dict`` as the shared library writes them, plus ``batch_in_epoch`` and
+  ``world_size``. Resuming restores model, optimizer, step and data position, so a resumed CPU
+  run with a fixed seed ends bit-identical to an uninterrupted one. Files are written to a
+  temporary name, synced and renamed: a failed write (disk full) raises ``CheckpointWriteError``
+  naming the file and leaves nothing behind.
+* **Non-finite loss stops training** at once with ``NonFiniteLossError`` naming the step; no
+  optimizer step is taken with it and no final checkpoint is written.
+* ``metrics.jsonl`` in ``checkpoint_dir`` (rank 0): one JSON line per ``log_interval`` steps
+  (step, epoch, lr, loss, fvu, dead_pct, l0, aux, elapsed_s, grad_norm); non-finite values are
+  written as ``null``. ``dead_pct`` is the one dead-latent definition of
+  ``sae.eval.dead_latents`` (latents inactive for more than ``dead_tokens_threshold`` training
+  tokens), the figure ``evaluate_sparsity`` reports as ``dead_pct``.
+* Data may be a tensor, a DataLoader, an ``ActivationStore`` or its path; DDP works on CPU
+  (gloo) as on CUDA (nccl), with the process group created before any batch count is computed
+  and the per-epoch batch count all-reduced (MIN) so every rank takes the same number of steps.
+* Adam is fused (or foreach) where the device supports it.
 """
 
 from __future__ import annotations
@@ -17,29 +31,53 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
-from sae.activation_store import ActivationStore
+from sae.eval.dead_latents import DeadLatentTracker, counter_dead_pct
 from sae.loaders import DataLoaderSource, TensorLoader
 from sae.schedule import SCHEDULES, compute_horizon, lr_at
-from sae.utils import get_device
+from sae.utils import resolve_device
 from torch import nn
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite (the step, epoch and batch are in the message)."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (the file and the reason are in the message)."""
 
 
 @dataclass
 class TrainingConfig:
+    """Training settings; the first block mirrors the shared library (same names and defaults).
+
+    ``lr_scale_with_latents`` scales the LR by ``sqrt(lr_reference_hidden_dim / hidden_dim)``;
+    ``log_interval`` counts optimizer steps (metrics lines, progress bar). ``num_workers`` and
+    ``pin_memory`` apply to batches the trainer serves from a tensor (pinned before the copy to
+    CUDA); a DataLoader passed in keeps its own settings. Extensions: ``seed`` (shuffling),
+    ``mix_shards``/``max_shards`` (when given a store), ``show_progress`` (tqdm bar on rank 0).
+    """
+
     lr: float = 3e-4
-    n_epochs: int = 1
+    n_epochs: int = 10
     batch_size: int = 4096
-    device: str = "auto"
-    log_interval: int = 50
+    device: str = "cuda"
+    log_interval: int = 100
+    shuffle: bool = True
+    num_workers: int = 0
+    pin_memory: bool = False
     checkpoint_dir: str | None = None
     checkpoint_steps: int | None = None
+    lr_scale_with_latents: bool = False
+    lr_reference_hidden_dim: int = 2048
     warmup_steps: int = 0
     grad_accumulation_steps: int = 1
     max_grad_norm: float | None = None
@@ -47,8 +85,8 @@ class TrainingConfig:
     lr_min: float = 0.0
     lr_decay_steps: int | None = None
     max_steps: int | None = None
+    # extensions
     seed: int = 0
-    shuffle: bool = True
     mix_shards: int = 1
     max_shards: int | None = None
     show_progress: bool = True
@@ -59,6 +97,8 @@ class TrainingConfig:
             "n_epochs": self.n_epochs >= 1,
             "batch_size": self.batch_size >= 1,
             "log_interval": self.log_interval >= 1,
+            "num_workers": self.num_workers >= 0,
+            "lr_reference_hidden_dim": self.lr_reference_hidden_dim >= 1,
             "warmup_steps": self.warmup_steps >= 0,
             "grad_accumulation_steps": self.grad_accumulation_steps >= 1,
             "lr_min": 0 <= self.lr_min <= self.lr,
@@ -74,41 +114,52 @@ class TrainingConfig:
             raise ValueError(f"TrainingConfig: invalid {vals} (lr_min must be in [0, lr])")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(
-                f"TrainingConfig.lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}"
+                f"Unknown lr_schedule: {self.lr_schedule!r}. Expected one of {SCHEDULES}."
             )
 
 
 @dataclass
 class WandbConfig:
+    """Weights & Biases logging (rank 0). ``log_interval``: steps between logs when no
+    PerfLogger is given. Extensions: ``entity``, ``tags``."""
+
     enabled: bool = False
-    project: str = "sae"
-    entity: str | None = None
+    project: str = "biosae"
     run_name: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    log_interval: int = 10
+    # extensions
+    entity: str | None = None
     tags: list[str] = field(default_factory=list)
-    config: dict = field(default_factory=dict)
 
 
 @dataclass
 class ParallelConfig:
+    """Data parallelism: ``dp_size`` processes (must equal WORLD_SIZE). Extension: ``backend``
+    (None: nccl on CUDA, gloo otherwise)."""
+
     dp_size: int = 1
-    backend: str | None = None  # None: nccl on CUDA, gloo otherwise
+    backend: str | None = None
 
 
 class _LossModule(nn.Module):
     """Lets DDP wrap ``model.loss`` (its forward is what DDP hooks for gradient sync)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, loss_kwargs: dict):
         super().__init__()
         self.model = model
+        self.loss_kwargs = loss_kwargs
 
     def forward(self, x):
-        return self.model.loss(x)
+        return self.model.loss(x, **self.loss_kwargs)
 
 
 def _check_world(parallel: ParallelConfig) -> int:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if int(parallel.dp_size) != world:
-        raise ValueError(
+        raise RuntimeError(
             f"ParallelConfig.dp_size={parallel.dp_size} but WORLD_SIZE={world} processes were "
             "launched: pass --dp-size equal to torchrun's --nproc_per_node x nodes (otherwise "
             "each process would train its own SAE, or the run would wait for missing ranks)"
@@ -116,31 +167,73 @@ def _check_world(parallel: ParallelConfig) -> int:
     return world
 
 
-def _atomic_save(obj: dict, path: Path) -> None:
+def atomic_save(obj: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, rename; nothing left on error."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise CheckpointWriteError(
+            f"cannot write checkpoint {path}: {reason}; free disk space or point the "
+            "checkpoint directory (--output-dir) at a filesystem with room, then resume from "
+            "the last step checkpoint"
+        ) from exc
+
+
+def _make_adam(params, lr: float) -> torch.optim.Optimizer:
+    """Adam, fused where the parameters' device supports it, else foreach (same update rule)."""
+    params = list(params)
+    for kw in ({"fused": True}, {"foreach": True}):
+        try:
+            return torch.optim.Adam(params, lr=lr, **kw)
+        except (RuntimeError, TypeError, ValueError):
+            continue
+    return torch.optim.Adam(params, lr=lr)
+
+
+def _finite_or_none(value):
+    return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
 class Trainer:
-    """Train an SAE (``TopKSAE``/``ReLUSAE``) on a store, DataLoader or in-RAM tensor."""
+    """Train an SAE on a tensor, DataLoader, ``ActivationStore`` or store path."""
 
     def __init__(
         self,
         model: nn.Module,
         config: TrainingConfig | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        loss_fn=None,
         wandb_config: WandbConfig | None = None,
         perf_logger=None,
         parallel_config: ParallelConfig | None = None,
     ):
         self.model = model
         self.config = config or TrainingConfig()
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
         self.wandb_config = wandb_config or WandbConfig()
         self.perf_logger = perf_logger
         self.parallel_config = parallel_config or ParallelConfig()
-        self.global_step = 0
+        self.dead_latent_tracker = DeadLatentTracker(model.hidden_dim)
         self.rank, self.world_size = 0, 1
+        self.is_distributed = False
+        self.dataloader = None
+        self.wandb_run = None
+        self.global_step = 0
+        self.current_epoch = 0
+        self.batch_in_epoch = 0
         self.history: list[dict] = []
+        self.summary: dict = {}
+        self._target_lr = self.config.lr
 
     # ------------------------------------------------------------------ setup
     def _init_distributed(self, device: torch.device) -> bool:
@@ -153,9 +246,12 @@ class Trainer:
             dist.init_process_group(backend=backend)
             created = True
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        self.is_distributed = True
         return created
 
     def _make_source(self, data, data_sharded: bool):
+        from sae.activation_store import ActivationStore
+
         c = self.config
         rank, world = (0, 1) if data_sharded else (self.rank, self.world_size)
         if isinstance(data, (str, os.PathLike)):
@@ -174,7 +270,12 @@ class Trainer:
             return TensorLoader(data, c.batch_size, c.shuffle, c.seed, rank, world)
         if hasattr(data, "set_position") and hasattr(data, "__len__"):
             return data
-        return DataLoaderSource(data)
+        if hasattr(data, "__iter__"):
+            return DataLoaderSource(data)
+        raise TypeError(
+            "Trainer.fit: data must be a Tensor, a DataLoader, an ActivationStore or its path, "
+            f"not {type(data).__name__}"
+        )
 
     def _common_batches(self, n: int, device: torch.device) -> int:
         if self.world_size == 1:
@@ -182,6 +283,13 @@ class Trainer:
         t = torch.tensor([n], dtype=torch.long, device=device)
         dist.all_reduce(t, op=dist.ReduceOp.MIN)
         return int(t.item())
+
+    def _compute_effective_lr(self) -> float:
+        """``lr``, scaled by sqrt(reference / hidden_dim) when ``lr_scale_with_latents``."""
+        c = self.config
+        if not c.lr_scale_with_latents:
+            return c.lr
+        return c.lr * math.sqrt(c.lr_reference_hidden_dim / self.model.hidden_dim)
 
     def _init_wandb(self):
         w = self.wandb_config
@@ -194,80 +302,136 @@ class Trainer:
                 "WandbConfig.enabled=True but wandb is not installed: pip install 'sae[wandb]' "
                 "or run without --wandb"
             ) from exc
-        cfg = {**dataclasses.asdict(self.config), **w.config}
+        m = self.model
+        cfg = {
+            "model_class": type(m).__name__,
+            "input_dim": getattr(m, "input_dim", None),
+            "hidden_dim": getattr(m, "hidden_dim", None),
+            "dp_size": self.parallel_config.dp_size,
+            "global_batch_size": self.config.batch_size * self.parallel_config.dp_size,
+            **dataclasses.asdict(self.config),
+            **w.config,
+        }
         return wandb.init(
-            project=w.project, entity=w.entity, name=w.run_name, tags=w.tags, config=cfg
+            project=w.project,
+            entity=w.entity,
+            name=w.run_name,
+            group=w.group,
+            job_type=w.job_type,
+            tags=w.tags,
+            config=cfg,
         )
 
     # ------------------------------------------------------------------ checkpoints
-    def _checkpoint(self, optimizer, epoch: int, batch_in_epoch: int) -> dict:
+    def _checkpoint(self, optimizer) -> dict:
         m = self.model
-        cfg = m.config_dict() if hasattr(m, "config_dict") else {}
-        return {
+        cfg = {}
+        for name in ("_get_config", "config_dict"):
+            if hasattr(m, name):
+                cfg = dict(getattr(m, name)())
+                break
+        ckpt = {
             "model_state_dict": {k: v.detach().cpu() for k, v in m.state_dict().items()},
             "input_dim": int(getattr(m, "input_dim", 0)),
             "hidden_dim": int(getattr(m, "hidden_dim", 0)),
             "model_config": cfg,
             "global_step": int(self.global_step),
-            "epoch": int(epoch),
-            "batch_in_epoch": int(batch_in_epoch),
+            "epoch": int(self.current_epoch),
+            "batch_in_epoch": int(self.batch_in_epoch),
             "config": dataclasses.asdict(self.config),
-            "optimizer_state_dict": optimizer.state_dict(),
             "world_size": int(self.world_size),
         }
+        if optimizer is not None:
+            ckpt["optimizer_state_dict"] = optimizer.state_dict()
+        return ckpt
 
-    def save_checkpoint(self, path, optimizer, epoch: int, batch_in_epoch: int) -> None:
+    def save_checkpoint(self, path, optimizer=None) -> None:
+        """Write a checkpoint (rank 0 only); see the module docstring for its keys."""
         if self.rank == 0:
-            _atomic_save(self._checkpoint(optimizer, epoch, batch_in_epoch), Path(path))
+            atomic_save(self._checkpoint(optimizer), Path(path))
+
+    def load_checkpoint(self, path, optimizer=None) -> dict:
+        """Restore model (and optimizer) state, step and data position; -> the checkpoint."""
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        state = ckpt["model_state_dict"]
+        if any(k.startswith("module.") for k in state):
+            state = {k.removeprefix("module."): v for k, v in state.items()}
+        self.model.load_state_dict(state)
+        self.global_step = int(ckpt.get("global_step", 0))
+        self.current_epoch = int(ckpt.get("epoch", 0))
+        self.batch_in_epoch = int(ckpt.get("batch_in_epoch", 0))
+        if optimizer is not None and "optimizer_state_dict" in ckpt:
+            optimizer.load_state_dict(ckpt["optimizer_state_dict"])
+        return ckpt
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data, resume_from=None, data_sharded: bool = False) -> dict:
-        """Train; -> summary dict (global_step, total_steps, steps_per_epoch, last metrics)."""
-        c = self.config
-        device = get_device(c.device)
+    def fit(
+        self,
+        data,
+        max_grad_norm: float | None = None,
+        resume_from=None,
+        data_sharded: bool = False,
+        **loss_kwargs,
+    ) -> float:
+        """Train; -> the mean loss of the last epoch (NaN if no batch ran).
+
+        ``max_grad_norm`` overrides the config's; ``data_sharded``: each rank already holds its
+        own slice (no further split); ``loss_kwargs`` go to the loss function. The run's summary
+        (global_step, total_steps, steps_per_epoch, last metrics) is left in ``self.summary``.
+        """
+        device = resolve_device(self.config.device)
         created_pg = self._init_distributed(device)  # before any batch count is computed
         try:
-            return self._fit(data, resume_from, data_sharded, device)
+            return self._fit(data, max_grad_norm, resume_from, data_sharded, device, loss_kwargs)
         finally:
             if created_pg and dist.is_initialized():
                 dist.barrier()
                 dist.destroy_process_group()
 
-    def _fit(self, data, resume_from, data_sharded: bool, device: torch.device) -> dict:
+    def _fit(self, data, max_grad_norm, resume_from, data_sharded, device, loss_kwargs) -> float:
         c = self.config
+        if max_grad_norm is None:
+            max_grad_norm = c.max_grad_norm
         source = self._make_source(data, data_sharded)
+        self.dataloader = source
         n_batches = self._common_batches(len(source), device)
         accum = c.grad_accumulation_steps
         steps_per_epoch, total, decay = compute_horizon(
-            n_batches, c.n_epochs, accum, c.max_steps, c.lr_decay_steps, c.lr_schedule
-        )
+            n_batches, c.n_epochs, accum, c.max_steps, c.lr_decay_steps, c.lr_schedule,
+            c.warmup_steps,
+        )  # fmt: skip
         model = self.model.to(device)
         model.train()
-        runner: nn.Module = _LossModule(model)
-        if self.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
+        if self.loss_fn is not None:
+            runner = lambda x: self.loss_fn(x, **loss_kwargs)  # noqa: E731
+        else:
+            runner = _LossModule(model, loss_kwargs)
+            if self.world_size > 1:
+                from torch.nn.parallel import DistributedDataParallel as DDP
 
-            # dead-latent counters are per rank unless dead_count_global all-reduces them:
-            # never overwrite them from rank 0 on forward (the kwarg was renamed in torch 2.13)
-            sync_kw = (
-                {"forward_sync_buffers": False}
-                if "forward_sync_buffers" in inspect.signature(DDP).parameters
-                else {"broadcast_buffers": False}
-            )
-            runner = DDP(
-                runner,
-                device_ids=[device.index] if device.type == "cuda" else None,
-                **sync_kw,
-            )
-        optimizer = torch.optim.Adam(model.parameters(), lr=c.lr)
+                # dead-latent counters are per rank unless dead_count_global all-reduces them:
+                # never overwrite them from rank 0 on forward (the kwarg was renamed in 2.13)
+                sync_kw = (
+                    {"forward_sync_buffers": False}
+                    if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                    else {"broadcast_buffers": False}
+                )
+                runner = DDP(
+                    runner,
+                    device_ids=[device.index] if device.type == "cuda" else None,
+                    **sync_kw,
+                )
+        if self.optimizer is not None:
+            optimizer = self.optimizer
+            self._target_lr = c.lr
+        else:
+            self._target_lr = self._compute_effective_lr()
+            optimizer = _make_adam(model.parameters(), self._target_lr)
+        self.dead_latent_tracker = DeadLatentTracker(model.hidden_dim, device=str(device))
         start_epoch, start_batch = 0, 0
         if resume_from is not None:
-            ckpt = torch.load(resume_from, map_location=device, weights_only=True)
-            model.load_state_dict(ckpt["model_state_dict"])
-            optimizer.load_state_dict(ckpt["optimizer_state_dict"])
-            self.global_step = int(ckpt["global_step"])
-            start_epoch = int(ckpt["epoch"])
-            start_batch = int(ckpt.get("batch_in_epoch", 0))
+            self.load_checkpoint(resume_from, optimizer)
+            start_epoch, start_batch = self.current_epoch, self.batch_in_epoch
             if start_batch >= steps_per_epoch * accum:
                 start_epoch, start_batch = start_epoch + 1, 0
         else:
@@ -278,7 +442,9 @@ class Trainer:
         if ckpt_dir is not None and self.rank == 0:
             ckpt_dir.mkdir(parents=True, exist_ok=True)
             metrics_f = open(ckpt_dir / "metrics.jsonl", "a" if resume_from else "w")
-        run = self._init_wandb()
+        self.wandb_run = self._init_wandb()
+        if self.perf_logger is not None:
+            self.perf_logger.reset()
         bar = None
         if self.rank == 0 and c.show_progress:
             from tqdm.auto import tqdm
@@ -290,103 +456,184 @@ class Trainer:
                 dynamic_ncols=True,
             )
         last: dict = {}
+        epoch_losses: list[float] = []
         t0 = time.perf_counter()
-        epoch, batch_in_epoch = start_epoch, start_batch
+        gbs = c.batch_size * self.world_size * accum
+        pin = c.pin_memory and device.type == "cuda"
         try:
             for epoch in range(start_epoch, c.n_epochs):
                 if self.global_step >= total:
                     break
                 first = start_batch if epoch == start_epoch else 0
                 source.set_position(epoch, first)
-                batch_in_epoch = first
+                self.current_epoch, self.batch_in_epoch = epoch, first
+                batch_losses: list[float] = []
                 for x in source:
-                    if batch_in_epoch >= steps_per_epoch * accum or self.global_step >= total:
+                    if self.batch_in_epoch >= steps_per_epoch * accum or self.global_step >= total:
                         break
+                    if pin:
+                        x = x.pin_memory()
                     x = x.to(device, non_blocking=True).float()
-                    boundary = (batch_in_epoch + 1) % accum == 0
-                    if self.world_size > 1 and not boundary:
+                    boundary = (self.batch_in_epoch + 1) % accum == 0
+                    if self.world_size > 1 and not boundary and hasattr(runner, "no_sync"):
                         with runner.no_sync():
                             out = runner(x)
                             (out["total"] / accum).backward()
                     else:
                         out = runner(x)
                         (out["total"] / accum).backward()
-                    batch_in_epoch += 1
+                    loss_value = float(out["total"].detach())
+                    bad_rank = self._non_finite_rank(loss_value, device)
+                    if bad_rank is not None:
+                        optimizer.zero_grad(set_to_none=True)
+                        where = "" if self.world_size == 1 else f" on rank {bad_rank}"
+                        value = loss_value if bad_rank == self.rank else "non-finite"
+                        raise NonFiniteLossError(
+                            f"training loss is {value}{where} at step {self.global_step} (epoch "
+                            f"{epoch}, batch {self.batch_in_epoch}): stopped before the "
+                            "optimizer step, no checkpoint written. Check the activations for "
+                            "NaN/Inf (re-extract with --dtype float32) or lower --lr"
+                        )
+                    batch_losses.append(loss_value)
+                    self.batch_in_epoch += 1
                     if not boundary:
                         continue
                     lr = lr_at(
-                        self.global_step, c.lr, c.lr_min, c.warmup_steps, decay, c.lr_schedule
-                    )
+                        self.global_step, self._target_lr, c.lr_min, c.warmup_steps, decay,
+                        c.lr_schedule,
+                    )  # fmt: skip
                     for g in optimizer.param_groups:
                         g["lr"] = lr
                     gnorm = None
-                    if c.max_grad_norm is not None:
+                    if max_grad_norm is not None:
                         gnorm = float(
-                            torch.nn.utils.clip_grad_norm_(model.parameters(), c.max_grad_norm)
+                            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
                         )
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                     if hasattr(model, "post_step"):
                         model.post_step()
+                    self._perf_log(x, out, gnorm, lr, gbs, model)
                     self.global_step += 1
                     if bar is not None:
                         bar.update(1)
                     if self.global_step % c.log_interval == 0 or self.global_step == total:
-                        last = {k: float(v.detach()) for k, v in out.items()}
-                        last.update(
-                            step=self.global_step,
-                            epoch=epoch,
-                            lr=lr,
-                            loss=last.pop("total"),
-                            elapsed_s=time.perf_counter() - t0,
-                        )
-                        if gnorm is not None:
-                            last["grad_norm"] = gnorm
-                        self._log(last, metrics_f, run, bar)
+                        last = self._metrics_row(out, epoch, lr, gnorm, t0, model)
+                        self._log(last, metrics_f, bar)
                     if (
                         ckpt_dir is not None
                         and c.checkpoint_steps
                         and self.global_step % c.checkpoint_steps == 0
                     ):
                         self.save_checkpoint(
-                            ckpt_dir / f"checkpoint_step_{self.global_step}.pt",
-                            optimizer,
-                            epoch,
-                            batch_in_epoch,
+                            ckpt_dir / f"checkpoint_step_{self.global_step}.pt", optimizer
                         )
+                if batch_losses:
+                    epoch_losses.append(sum(batch_losses) / len(batch_losses))
+            if self.perf_logger is not None and self.rank == 0:
+                self.perf_logger.finish()
             if ckpt_dir is not None:
-                self.save_checkpoint(
-                    ckpt_dir / "checkpoint_final.pt", optimizer, epoch, batch_in_epoch
-                )
+                self.save_checkpoint(ckpt_dir / "checkpoint_final.pt", optimizer)
         finally:
             if bar is not None:
                 bar.close()
             if metrics_f is not None:
                 metrics_f.close()
-            if run is not None:
-                run.finish()
+            if self.wandb_run is not None:
+                self.wandb_run.finish()
         model.eval()
-        return {
+        self.summary = {
             "global_step": self.global_step,
             "total_steps": total,
             "steps_per_epoch": steps_per_epoch,
             "metrics": last,
         }
+        return epoch_losses[-1] if epoch_losses else float("nan")
 
-    def _log(self, metrics: dict, metrics_f, run, bar) -> None:
+    def _non_finite_rank(self, loss_value: float, device: torch.device) -> int | None:
+        """The lowest rank whose loss is NaN/Inf (None if all are finite): every rank stops
+        together, before gradients averaged with a NaN reach any optimizer."""
+        bad = not math.isfinite(loss_value)
+        if self.world_size == 1:
+            return 0 if bad else None
+        flag = torch.tensor([self.rank if bad else self.world_size], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        first = int(flag.item())
+        return None if first == self.world_size else first
+
+    def _metrics_row(self, out: dict, epoch: int, lr: float, gnorm, t0: float, model) -> dict:
+        row = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in out.items()}
+        row.update(
+            step=self.global_step,
+            epoch=epoch,
+            lr=lr,
+            loss=row.pop("total"),
+            elapsed_s=time.perf_counter() - t0,
+        )
+        dead = counter_dead_pct(model)
+        if dead is not None:
+            row["dead_pct"] = dead
+        if gnorm is not None:
+            row["grad_norm"] = gnorm
+        return {k: _finite_or_none(v) for k, v in row.items()}
+
+    def _perf_log(self, x, out, gnorm, lr, gbs, model) -> None:
+        if self.perf_logger is None or self.rank != 0:
+            return
+        extra = {"global_batch_size": gbs}
+        dead = counter_dead_pct(model)
+        if dead is not None:
+            extra["dead_latents"] = dead
+        self.perf_logger.log_step(
+            step=self.global_step,
+            batch=x,
+            loss_dict=out,
+            grad_norm=gnorm,
+            lr=lr,
+            extra_metrics=extra,
+        )
+
+    def _log(self, metrics: dict, metrics_f, bar) -> None:
         self.history.append(metrics)
         if self.rank != 0:
             return
         if metrics_f is not None:
-            metrics_f.write(json.dumps(metrics) + "\n")
+            metrics_f.write(json.dumps(metrics, allow_nan=False) + "\n")
             metrics_f.flush()
-        if run is not None:
-            run.log(metrics, step=metrics["step"])
-        if self.perf_logger is not None and hasattr(self.perf_logger, "log"):
-            self.perf_logger.log(metrics)
+        if self.wandb_run is not None and self.perf_logger is None:
+            self.wandb_run.log({f"train/{k}": v for k, v in metrics.items()}, step=self.global_step)
         if bar is not None:
             bar.set_postfix(
-                loss=f"{metrics['loss']:.4f}",
-                fvu=f"{metrics.get('fvu', 0):.3f}",
-                dead=f"{metrics.get('dead_pct', 0):.1f}%",
+                loss=f"{metrics.get('loss') or 0:.4f}",
+                fvu=f"{metrics.get('fvu') or 0:.3f}",
+                dead=f"{metrics.get('dead_pct') or 0:.1f}%",
             )
+
+
+def train_sae(
+    model: nn.Module,
+    data,
+    lr: float = 3e-4,
+    n_epochs: int = 10,
+    batch_size: int = 4096,
+    device: str = "cuda",
+    log_interval: int = 1,
+    warmup_steps: int = 0,
+    max_grad_norm: float | None = None,
+    lr_schedule: str = "constant",
+    lr_min: float = 0.0,
+    **loss_kwargs,
+) -> float:
+    """One-call training: a ``Trainer`` with these settings; -> the last epoch's mean loss."""
+    config = TrainingConfig(
+        lr=lr,
+        n_epochs=n_epochs,
+        batch_size=batch_size,
+        device=device,
+        log_interval=log_interval,
+        warmup_steps=warmup_steps,
+        max_grad_norm=max_grad_norm,
+        lr_schedule=lr_schedule,
+        lr_min=lr_min,
+    )
+    return Trainer(model, config).fit(data, **loss_kwargs)
