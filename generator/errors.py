@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def printable(text: str) -> str:
+    """`text` with control, format and surrogate characters escaped, so a hostile key name or
+    path can never drive the terminal (ESC is shown as `\\x1b`)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One validation problem: `file:line: field: message (fix: ...)`."""
@@ -17,7 +25,13 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message} (fix: {self.fix})"
+        text = f"{where}: {self.field}: {self.message} (fix: {self.fix})"
+        return printable(text)
+
+
+def printable_lines(text: str) -> str:
+    """`printable` per line (keeps the line breaks of a multi-line message)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 class GeneratorError(Exception):
