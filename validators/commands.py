@@ -52,6 +52,9 @@ def lint(paths, select, ignore, extend_select, output_format, statistics, config
     except (ConfigError, FileNotFoundError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except OSError as exc:  # e.g. a path that cannot be listed: a named error, not a traceback
+        click.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
     if statistics:
         if result.findings:
             click.echo(reporters.statistics(result.findings))

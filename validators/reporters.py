@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from urllib.parse import quote
 
 from recipegen.validators.model import Finding
 from recipegen.validators.registry import all_rules, get_rule
@@ -61,6 +62,12 @@ def fingerprint(f: Finding, occurrence: int) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def sarif_uri(path: str) -> str:
+    """A relative URI reference for `path` (RFC 3986): every byte outside the unreserved set and
+    `/` is percent-encoded, so `#`, `?`, `%` and spaces in file names survive."""
+    return quote(path.replace("\\", "/"), safe="/", errors="surrogateescape")
+
+
 def sarif(findings: list[Finding], files: int) -> str:
     rules = all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
@@ -78,7 +85,10 @@ def sarif(findings: list[Finding], files: int) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": {
+                                "uri": sarif_uri(f.path),
+                                "uriBaseId": "%SRCROOT%",
+                            },
                             "region": {"startLine": f.line, "startColumn": f.col},
                         }
                     }
