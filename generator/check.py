@@ -44,6 +44,10 @@ def diff_recipe(directory: str | Path, templates: TemplateSource | None = None) 
         except FileRefused as exc:
             chunks.append(f"{printable(str(path))}: {exc.reason}; recipegen wrote a regular file\n")
             continue
+        if name == prov.RECIPE_FILE and actual is not None:
+            # `user_files:` (the last key) is the user's to edit, in any YAML style: compare
+            # what precedes it; prov.read has parsed and validated the list itself.
+            expected, actual = _before_user_files(expected), _before_user_files(actual)
         if actual == expected:
             if name in EXECUTABLE and not os.access(path, os.X_OK):
                 chunks.append(f"{path}: not executable (fix: chmod +x {path})\n")
@@ -75,6 +79,11 @@ def unknown_files(
             kind = "a file" if entry.is_file(follow_symlinks=False) else kind_of(mode)
             out.append((name, kind))
     return sorted(out)
+
+
+def _before_user_files(data: bytes) -> bytes:
+    at = data.find(b"\n" + prov.USER_FILES.encode() + b":")
+    return data if at < 0 else data[: at + 1]
 
 
 def _show(line: bytes) -> str:

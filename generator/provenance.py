@@ -23,6 +23,17 @@ HEADER = (
     "# reports any other file it did not generate (a stray torch.py would shadow the import).\n"
 )
 USER_FILES = "user_files"
+KEYS = (
+    "recipegen_version",
+    "spec",
+    "size",
+    "layer",
+    "overrides",
+    "template_sha256",
+    "files",
+    "resolved_spec",
+    USER_FILES,  # last: the one key meant for hand edits (check compares what precedes it)
+)
 MAX_RECORD_BYTES = 2_000_000
 
 
@@ -109,6 +120,12 @@ def read(directory: Path) -> Provenance:
     if not isinstance(data, dict):
         raise GeneratorError(
             f"{path}: expected a mapping (fix: re-render with `recipegen new --force`)"
+        )
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise GeneratorError(
+            f"{path}: unknown key(s) {', '.join(map(repr, unknown))} "
+            "(fix: re-render with `recipegen new --force`)"
         )
     spec_block = need("spec", dict)
     files = need("files", dict)
