@@ -7,6 +7,9 @@ from __future__ import annotations
 import ast
 import json
 import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -271,6 +274,24 @@ def test_hostile_output_dir_and_env_override_are_inert(tmp_path):
 # ---------------------------------------------------------------- round 2 (issue 13)
 
 
+def cli_capped(args: list[str], cwd: Path, limit_bytes: int = 1 << 30, timeout: float = 60):
+    """`recipegen ARGS` in a child with an address-space limit (a regression to expanding
+    aliases fails with MemoryError instead of exhausting the machine); (exit code, output)."""
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "from recipegen.cli import main; main()", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=cap,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
 def _render_recipe(tmp_path: Path, model: str = "esm2") -> Path:
     require_templates(model)
     result = run_cli("new", model, "--out", str(tmp_path / "out"))
@@ -368,12 +389,10 @@ def test_check_refuses_a_symlink_or_fifo_in_place_of_a_generated_file(tmp_path):
     (recipe / "train.py").symlink_to("/dev/zero")
     (recipe / "eval.py").unlink()
     os.mkfifo(recipe / "eval.py")
-    result = _check(recipe)  # would block on the FIFO / read /dev/zero forever if followed
-    assert result.exit_code == 1, result.output
-    assert "train.py: is a symbolic link (not followed); recipegen wrote a regular file" in (
-        result.output
-    )
-    assert "eval.py: is a FIFO, not a regular file" in result.output
+    code, out = cli_capped(["check", str(recipe)], tmp_path)  # a regression blocks on the FIFO
+    assert code == 1, out
+    assert "train.py: is a symbolic link (not followed); recipegen wrote a regular file" in out
+    assert "eval.py: is a FIFO, not a regular file" in out
 
 
 def test_check_reports_a_launch_script_that_lost_its_execute_bit(tmp_path):
@@ -396,9 +415,9 @@ def test_yaml_alias_bomb_is_refused_at_the_first_anchor(tmp_path):
     assert len(text) < 700  # 9**8 (43 million) strings once expanded
     spec = tmp_path / "bomb.yaml"
     spec.write_text(text)
-    result = run_cli("new", "--spec", str(spec), "--out", str(tmp_path / "out"))
-    assert result.exit_code == 2, result.output
-    assert f"{spec}:2: a0: YAML anchors and aliases are not allowed (found &a0)" in result.output
+    code, out = cli_capped(["new", "--spec", str(spec), "--out", str(tmp_path / "out")], tmp_path)
+    assert code == 2, out
+    assert f"{spec}:2: a0: YAML anchors and aliases are not allowed (found &a0)" in out
     assert not (tmp_path / "out").exists()
 
 
@@ -409,9 +428,9 @@ def test_yaml_alias_in_set_and_recipe_yaml_is_refused(tmp_path):
     recipe = _render_recipe(tmp_path)
     record = recipe / "recipe.yaml"
     record.write_text(record.read_text() + alias_bomb().replace("name: bomb\n", ""))
-    result = _check(recipe)
-    assert result.exit_code == 2, result.output
-    assert "YAML anchors and aliases are not allowed (found &a0)" in result.output
+    code, out = cli_capped(["check", str(recipe)], tmp_path)
+    assert code == 2, out
+    assert "YAML anchors and aliases are not allowed (found &a0)" in out
 
 
 DEEP = "[" * 500 + "]" * 500
