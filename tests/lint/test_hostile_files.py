@@ -99,7 +99,11 @@ def test_symlinks_inside_the_tree_are_followed_outside_are_not(tree, tmp_path_fa
     assert got == [
         ("r/dangling.py", "SAE901", "not linted: is a dangling symbolic link"),
         ("r/link.py", "SAE306", got[1][2]),
-        ("r/out.py", "SAE901", "not linted: is a symbolic link out of the linted tree (not followed)"),
+        (
+            "r/out.py",
+            "SAE901",
+            "not linted: is a symbolic link out of the linted tree (not followed)",
+        ),
         ("r/sub/real.py", "SAE306", got[3][2]),
     ]
     # named explicitly, a symlink out of the tree is read (the user asked for it)
