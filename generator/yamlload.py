@@ -79,8 +79,9 @@ class _Loader(yaml.SafeLoader):
 
 def load_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     """Parse `text`; return (data, {key path: 1-based line}). Raises SpecError naming the line."""
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters already here
         node = loader.get_single_node()
         if node is None:
             return None, {}
@@ -100,12 +101,28 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         raise SpecError(
             [Problem(file, line, "(yaml)", f"malformed YAML: {msg}", "fix the YAML syntax there")]
         ) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    line,
+                    "(yaml)",
+                    f"character U+{exc.character:04X} is not allowed in YAML"
+                    if isinstance(exc.character, int)
+                    else "text is not valid YAML input",
+                    "remove control characters; write text as plain UTF-8",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError(
             [Problem(file, None, "(yaml)", f"malformed YAML: {exc}", "fix the YAML syntax")]
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 

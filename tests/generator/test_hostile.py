@@ -521,3 +521,14 @@ def test_recipe_yaml_edits_outside_user_files_are_still_drift(tmp_path):
     record.write_text(head + "user_files: []\nrecipegen_version:" + rest)
     result = _check(recipe)
     assert result.exit_code == 1 and "recipe.yaml (generated)" in result.output
+
+
+def test_control_characters_the_yaml_reader_refuses_are_named_errors(tmp_path):
+    """Found by the property suite: PyYAML's reader raised before the loader's error handling."""
+    spec = tmp_path / "ctl.yaml"
+    spec.write_text(MINIMAL_SPEC + "description: a\x1fb\n")
+    result = run_cli("new", "--spec", str(spec), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert f"{spec}:11: (yaml): character U+001F is not allowed in YAML" in result.output
+    result = run_cli("new", "esm2", "--set", "description=a\x01", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "description: character U+0001 is not allowed" in result.output
