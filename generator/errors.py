@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recipegen.textsafe import printable, printable_lines
 
-def printable(text: str) -> str:
-    """`text` with control, format and surrogate characters escaped, so a hostile key name or
-    path can never drive the terminal (ESC is shown as `\\x1b`)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+__all__ = ["GeneratorError", "Problem", "SpecError", "printable", "printable_lines"]
 
 
 @dataclass(frozen=True)
@@ -27,11 +23,6 @@ class Problem:
         where = f"{self.file}:{self.line}" if self.line else self.file
         text = f"{where}: {self.field}: {self.message} (fix: {self.fix})"
         return printable(text)
-
-
-def printable_lines(text: str) -> str:
-    """`printable` per line (keeps the line breaks of a multi-line message)."""
-    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 class GeneratorError(Exception):

@@ -532,3 +532,13 @@ def test_control_characters_the_yaml_reader_refuses_are_named_errors(tmp_path):
     assert f"{spec}:11: (yaml): character U+001F is not allowed in YAML" in result.output
     result = run_cli("new", "esm2", "--set", "description=a\x01", "--out", str(tmp_path / "out"))
     assert result.exit_code == 2 and "description: character U+0001 is not allowed" in result.output
+
+
+def test_check_names_a_hostile_file_name_escaped(tmp_path):
+    recipe = _render_recipe(tmp_path)
+    with open(os.fsencode(recipe) + b"/\xff\x1b[2J.py", "w") as fh:
+        fh.write("x = 1\n")
+    result = _check(recipe)
+    assert result.exit_code == 1
+    assert "\\udcff\\x1b[2J.py: a file recipegen did not generate" in result.output
+    assert "\x1b" not in result.output

@@ -217,3 +217,18 @@ def test_sarif_uri_is_percent_encoded(tmp_path, name, uri):
     (result,) = json.loads(res.output)["runs"][0]["results"]
     location = result["locations"][0]["physicalLocation"]["artifactLocation"]
     assert location["uri"] == f"d%20d/{uri}"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
+def test_hostile_file_names_never_reach_the_terminal_raw(tree, fmt):
+    name = os.fsencode(tree / "r") + b"/\xff\x1b]0;x\x07\x1b[31m.py"
+    with open(name, "w") as fh:
+        fh.write(BAD_LOAD)
+    code, out = lint_cli(["--output-format", fmt, "r"], tree)
+    assert code == 1, out
+    assert "Traceback" not in out
+    assert "\x1b" not in out and "\x07" not in out
+    if fmt in ("text", "github"):
+        assert "r/\\udcff\\x1b]0;x\\x07\\x1b[31m.py" in out
+    if fmt == "sarif":
+        assert '"uri": "r/%FF%1B%5D0%3Bx%07%1B%5B31m.py"' in out
