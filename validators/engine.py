@@ -294,12 +294,12 @@ class Engine:
         directives: dict[int, tuple[set[str] | None, int]] = {}  # line -> (codes|None=all, col)
         for i, col, comment in _comments(u):
             if u.kind == "python":
-                m = _NOQA.match(comment)
+                m = _NOQA.search(comment)  # also when it follows another tool's comment
                 if m:
                     codes = m.group("codes")
                     directives[i] = (
                         {c.upper() for c in re.split(r"[\s,]+", codes) if c} if codes else None,
-                        col,
+                        col + m.start(),
                     )
             m = _DISABLE.search(comment)
             if m:

@@ -150,6 +150,7 @@ DIRECTIVE_IN_COMMENTS = {
     "noqa-bare-upper": "import torch\nx = torch.load('a.pt')  # NOQA\n",
     "disable-line": "import torch\nx = torch.load('a.pt')  # recipegen: disable=SAE306\n",
     "string-then-comment": "import torch\nx = torch.load('# noqa: X1')  # noqa: SAE306\n",
+    "after-another-comment": "import torch\nx = torch.load('a.pt')  # type: ignore # noqa: SAE306\n",
 }
 
 
