@@ -9,8 +9,8 @@ import yaml
 
 from . import spec as specs
 from .check import diff_recipe
-from .errors import GeneratorError
-from .generate import generate
+from .errors import GeneratorError, printable_lines
+from .generate import existing_user_files, generate, with_user_files
 from .write import plan, write
 
 
@@ -18,6 +18,9 @@ class CliError(click.ClickException):
     """A user error: message printed as `Error: ...`, exit status 2."""
 
     exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(printable_lines(message))
 
 
 def _spec_options(f):
@@ -59,6 +62,7 @@ def new(model, size, layer, spec_path, overrides, out, dry_run, force):
     try:
         rendered = generate(model, size=size, layer=layer, spec_path=spec_path, overrides=overrides)
         directory = Path(out) / rendered.dirname
+        rendered = with_user_files(rendered, existing_user_files(directory))
         if dry_run:
             result = plan(directory, rendered.files)
             click.echo(

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recipegen.textsafe import printable, printable_lines
+
+__all__ = ["GeneratorError", "Problem", "SpecError", "printable", "printable_lines"]
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -17,7 +21,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message} (fix: {self.fix})"
+        text = f"{where}: {self.field}: {self.message} (fix: {self.fix})"
+        return printable(text)
 
 
 class GeneratorError(Exception):

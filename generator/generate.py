@@ -74,4 +74,24 @@ def regenerate(record: prov.Provenance, templates: TemplateSource | None = None)
         raise GeneratorError(
             f"recipe.yaml: spec.source {record.source!r} is not builtin|file|hf_config"
         )
-    return _render(raw, spec, record.source, record.size, record.layer, record.overrides, templates)
+    rendered = _render(
+        raw, spec, record.source, record.size, record.layer, record.overrides, templates
+    )
+    return with_user_files(rendered, record.user_files)
+
+
+def with_user_files(rendered: Rendered, user_files: list[str]) -> Rendered:
+    """`rendered` with recipe.yaml listing `user_files` (the user's allow-list, kept across
+    re-renders)."""
+    if user_files:
+        rendered.provenance.user_files = list(user_files)
+        rendered.files[prov.RECIPE_FILE] = rendered.provenance.to_yaml()
+    return rendered
+
+
+def existing_user_files(directory: Path) -> list[str]:
+    """The `user_files` of the recipe already in `directory` ([] when there is none)."""
+    try:
+        return prov.read(directory).user_files
+    except (GeneratorError, OSError):
+        return []

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from recipegen import __version__
+from recipegen.safe_read import FileRefused, read_regular
 
 from .errors import GeneratorError, SpecError
 from .spec import spec_sha256
@@ -15,10 +16,25 @@ from .yamlload import load_yaml
 
 RECIPE_FILE = "recipe.yaml"
 HEADER = (
-    "# Provenance, written by recipegen: do not edit.\n"
+    "# Provenance, written by recipegen: do not edit, except `user_files`.\n"
     "# `recipegen check <this dir>` re-renders from it and diffs; `recipegen new` refuses to\n"
     "# overwrite files whose hash no longer matches (use --force).\n"
+    "# `user_files`: names (or fnmatch patterns) of your own files in this folder; `check`\n"
+    "# reports any other file it did not generate (a stray torch.py would shadow the import).\n"
 )
+USER_FILES = "user_files"
+KEYS = (
+    "recipegen_version",
+    "spec",
+    "size",
+    "layer",
+    "overrides",
+    "template_sha256",
+    "files",
+    "resolved_spec",
+    USER_FILES,  # last: the one key meant for hand edits (check compares what precedes it)
+)
+MAX_RECORD_BYTES = 2_000_000
 
 
 @dataclass
@@ -35,6 +51,7 @@ class Provenance:
     template_sha256: str
     files: dict[str, str]
     recipegen_version: str = __version__
+    user_files: list[str] = field(default_factory=list)
 
     def to_yaml(self) -> str:
         data = {
@@ -46,6 +63,7 @@ class Provenance:
             "template_sha256": self.template_sha256,
             "files": dict(sorted(self.files.items())),
             "resolved_spec": self.spec,
+            USER_FILES: list(self.user_files),
         }
         return HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=False, width=100)
 
@@ -69,13 +87,19 @@ def make(
 def read(directory: Path) -> Provenance:
     """Parse `<directory>/recipe.yaml`; a clear error when it is missing or malformed."""
     path = Path(directory) / RECIPE_FILE
-    if not path.is_file():
+    try:
+        raw = read_regular(path, MAX_RECORD_BYTES)
+    except FileNotFoundError:
         raise GeneratorError(
             f"{path}: not found, so {directory} is not a recipegen recipe "
             "(fix: render it with `recipegen new MODEL --out DIR`)"
-        )
+        ) from None
+    except FileRefused as exc:
+        raise GeneratorError(
+            f"{path}: {exc.reason} (fix: re-render with `recipegen new --force`)"
+        ) from None
     try:
-        data, _ = load_yaml(path.read_text(encoding="utf-8"), str(path))
+        data, _ = load_yaml(raw.decode("utf-8"), str(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise GeneratorError(f"{path}: cannot read: {exc}") from None
     except SpecError as exc:
@@ -97,6 +121,12 @@ def read(directory: Path) -> Provenance:
         raise GeneratorError(
             f"{path}: expected a mapping (fix: re-render with `recipegen new --force`)"
         )
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise GeneratorError(
+            f"{path}: unknown key(s) {', '.join(map(repr, unknown))} "
+            "(fix: re-render with `recipegen new --force`)"
+        )
     spec_block = need("spec", dict)
     files = need("files", dict)
     for name, digest in files.items():
@@ -105,6 +135,12 @@ def read(directory: Path) -> Provenance:
     overrides = need("overrides", list)
     if not all(isinstance(o, str) for o in overrides):
         raise GeneratorError(f"{path}: overrides must be a list of key=value strings")
+    user_files = data.get(USER_FILES) or []
+    if not isinstance(user_files, list) or not all(_user_entry_ok(u) for u in user_files):
+        raise GeneratorError(
+            f"{path}: {USER_FILES} must be a list of file names or patterns in the recipe folder "
+            "(no '/', no '..'), e.g. `user_files: [notes.md, \"*.fasta\"]`"
+        )
     return Provenance(
         spec_name=need("name", str, spec_block, "spec.name"),
         source=need("source", str, spec_block, "spec.source"),
@@ -116,4 +152,16 @@ def read(directory: Path) -> Provenance:
         template_sha256=need("template_sha256", str),
         files=files,
         recipegen_version=str(need("recipegen_version", (str, int, float))),
+        user_files=list(user_files),
+    )
+
+
+def _user_entry_ok(entry: object) -> bool:
+    return (
+        isinstance(entry, str)
+        and bool(entry.strip())
+        and "/" not in entry
+        and "\\" not in entry
+        and entry not in (".", "..")
+        and entry.isprintable()
     )

@@ -102,7 +102,7 @@ def _from_yaml_text(text: str, file: str, source: str) -> RawSpec:
 
 def parse_override(item: str) -> tuple[tuple, Any]:
     """`sae.top_k=64` -> (("sae", "top_k"), 64); the value is a YAML scalar (safe)."""
-    where = f"--set {item}"
+    where = f"--set {item if len(item) <= 80 else item[:77] + '...'}"
     if "=" not in item:
         raise SpecError(
             [Problem(where, None, item, "expected key=value", "e.g. --set sae.top_k=64")]
@@ -132,7 +132,7 @@ def parse_override(item: str) -> tuple[tuple, Any]:
                 )
             ]
         )
-    return path, parse_scalar(text, where)
+    return path, parse_scalar(text, where, ".".join(path))
 
 
 def apply_overrides(raw: RawSpec, overrides: list[str]) -> RawSpec:

@@ -12,6 +12,8 @@ from recipegen.validators.config import ConfigError, check_prefixes, load_config
 from recipegen.validators.engine import lint_paths
 from recipegen.validators.registry import all_rules, get_rule
 
+from recipegen.textsafe import printable
+
 
 def _codes(value: str | None, where: str) -> list[str]:
     if not value:
@@ -50,7 +52,10 @@ def lint(paths, select, ignore, extend_select, output_format, statistics, config
             config.extend_select += _codes(extend_select, "--extend-select")
         result = lint_paths(roots, config)
     except (ConfigError, FileNotFoundError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(printable(f"error: {exc}"), err=True)
+        sys.exit(2)
+    except OSError as exc:  # e.g. a path that cannot be listed: a named error, not a traceback
+        click.echo(printable(f"error: {exc.filename or ''}: {exc.strerror or exc}"), err=True)
         sys.exit(2)
     if statistics:
         if result.findings:
@@ -60,7 +65,7 @@ def lint(paths, select, ignore, extend_select, output_format, statistics, config
         if out:
             click.echo(out)
     for err in result.errors:
-        click.echo(f"error: {err}", err=True)
+        click.echo(printable(f"error: {err}"), err=True)
     sys.exit(2 if result.errors else 1 if result.findings else 0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,9 @@ except ModuleNotFoundError:  # Python 3.10
 from recipegen.validators.registry import all_rules
 from recipegen.validators.sae_api import ALL_FEATURES, features_for_version
 
+from recipegen.safe_read import FileRefused, read_regular
+
+_MAX_CONFIG_BYTES = 5_000_000
 _KEYS = {"select", "ignore", "extend-select", "per-file-ignores", "exclude"}
 
 
@@ -98,9 +102,15 @@ def load_config(path: Path | None = None, start: Path | None = None) -> LintConf
     else:
         explicit = True
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        # a symlinked pyproject.toml is followed; a FIFO or device is refused, never read
+        raw = read_regular(os.path.realpath(path), _MAX_CONFIG_BYTES)
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"--config {path}: file not found") from None
+    except FileRefused as exc:
+        raise ConfigError(f"{path}: {exc.reason}") from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"{path}: not valid TOML ({exc}); fix the file or pass --config"

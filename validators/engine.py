@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import gc
 import io
 import os
 import re
+import stat
 import tokenize
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,6 +20,8 @@ from recipegen.validators import facts_python, facts_shell
 from recipegen.validators.config import LintConfig, pin_of, sae_features_of
 from recipegen.validators.model import Ctx, Finding
 from recipegen.validators.registry import all_rules, get_rule
+
+from recipegen.safe_read import FileRefused, read_regular
 
 _SKIP_DIRS = {
     ".git",
@@ -33,8 +37,12 @@ _SKIP_DIRS = {
     ".pytest_cache",
     ".hypothesis",
 }
+# Directives are matched only against real comments (Python: tokenize COMMENT tokens; shell: the
+# comments the shell scanner found), never against string contents; both case-insensitively, so
+# the cheap prefilter (`_MARKERS` in the lower-cased text) agrees with the regexes.
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
-_DISABLE = re.compile(r"#\s*recipegen:\s*disable(?P<file>-file)?=(?P<codes>[A-Za-z0-9, ]+)")
+_DISABLE = re.compile(r"#\s*recipegen:\s*disable(?P<file>-file)?=(?P<codes>[A-Za-z0-9, ]+)", re.I)
+_MARKERS = ("noqa", "recipegen:")
 _MAX_BYTES = 5_000_000
 _CACHE_UNITS = 32  # parsed files kept for the launch scripts that call them (bounded memory)
 _GC_GEN0 = 50_000  # collect young objects every 50k allocations instead of 700 while linting
@@ -63,13 +71,58 @@ def file_kind(path: str, head: bytes) -> str | None:
     return None
 
 
-def discover(paths: Iterable[Path], config: LintConfig) -> list[tuple[Path, str]]:
-    """Files to lint under `paths` (explicit files always count), sorted, deduplicated."""
+class FileReader:
+    """Reads the files lint finds: regular files only (opened with O_NOFOLLOW|O_NONBLOCK, size
+    checked on the opened descriptor before reading), and symlinks only when they resolve to a
+    file inside the linted tree (`roots`). Paths the user named are followed wherever they
+    point, but must still be regular files."""
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        self.roots = sorted({os.path.realpath(r) for r in roots})
+
+    def _inside(self, real: str) -> bool:
+        return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in self.roots)
+
+    def target(self, p: Path, explicit: bool = False) -> str:
+        """The path to open for `p`; FileRefused for a symlink that must not be followed."""
+        if not os.path.islink(p):
+            return str(p)
+        try:
+            os.stat(p)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise FileRefused(p, "is a symbolic link loop") from None
+            raise FileRefused(p, "is a dangling symbolic link") from None
+        real = os.path.realpath(p)
+        if not explicit and not self._inside(real):
+            raise FileRefused(p, "is a symbolic link out of the linted tree (not followed)")
+        return real
+
+    def read(self, p: Path, explicit: bool = False) -> bytes:
+        """The file's bytes; FileRefused (symlink, special file, over the size cap) or OSError."""
+        return read_regular(self.target(p, explicit), _MAX_BYTES)
+
+    def head(self, p: Path, explicit: bool = False) -> bytes:
+        """The first bytes (for a shebang); b"" when the file cannot or must not be read."""
+        try:
+            return read_regular(self.target(p, explicit), _MAX_BYTES, head=128)
+        except (FileRefused, OSError):
+            return b""
+
+
+def discover(
+    paths: Iterable[Path], config: LintConfig, reader: FileReader | None = None
+) -> list[tuple[Path, str]]:
+    """Files to lint under `paths` (explicit files always count), sorted, deduplicated.
+    Directory walks skip FIFOs, sockets and devices, and never descend into symlinked
+    directories; symlinked files are kept (by name) and refused or followed when read."""
+    paths = list(paths)
+    reader = reader or FileReader([config.root, *paths])
     out: dict[Path, str] = {}
-    root = config.root.resolve()
+    root = os.path.realpath(config.root)
     for p in paths:
-        if p.is_file():
-            kind = file_kind(p.name, _head(p))
+        if os.path.lexists(p) and not p.is_dir():
+            kind = file_kind(p.name, reader.head(p, explicit=True))
             if kind:
                 out[p] = kind
             continue
@@ -81,27 +134,30 @@ def discover(paths: Iterable[Path], config: LintConfig) -> list[tuple[Path, str]
             )
             for name in sorted(filenames):
                 fp = Path(dirpath) / name
+                try:
+                    mode = os.lstat(fp).st_mode
+                except OSError:
+                    continue
+                if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                    continue  # FIFO, socket, device: never opened
                 if config.excluded(_rel(fp, config.root, root)):
                     continue
-                kind = file_kind(name, _head(fp) if "." not in name else b"")
+                kind = file_kind(name, reader.head(fp) if "." not in name else b"")
                 if kind:
                     out[fp] = kind
     return sorted(out.items())
 
 
-def _head(p: Path) -> bytes:
-    try:
-        with open(p, "rb") as fh:
-            return fh.read(128)
-    except OSError:
-        return b""
-
-
-def _rel(p: Path, root: Path, root_resolved: Path | None = None) -> str:
-    try:
-        return p.resolve().relative_to(root_resolved or root.resolve()).as_posix()
-    except ValueError:
-        return p.as_posix()
+def _rel(p: Path, root: Path, root_resolved: str | None = None) -> str:
+    """`p` relative to `root`, directories resolved (a symlinked file keeps its own name)."""
+    p = Path(p)
+    real = os.path.join(os.path.realpath(p.parent), p.name) if p.name else os.path.realpath(p)
+    base = root_resolved or os.path.realpath(root)
+    if real == base:
+        return "."
+    if real.startswith(base.rstrip(os.sep) + os.sep):
+        return PurePosixPath(Path(os.path.relpath(real, base))).as_posix()
+    return Path(p).as_posix()
 
 
 @contextmanager
@@ -127,7 +183,6 @@ class _Unit:
     def __init__(self, display: str, key: str, kind: str, data: bytes) -> None:
         self.display, self.key, self.kind, self.data = display, key, kind, data
         self.facts = None
-        self.comment_lines: set[int] | None = None
         self.error: tuple[int, str] | None = None
         self.text = ""
         if len(data) > _MAX_BYTES:
@@ -292,29 +347,24 @@ class Engine:
 
     def _suppress(self, u: _Unit, findings: list[Finding]) -> list[Finding]:
         ignored = self.config.ignored_for(u.display)
-        lines = u.text.splitlines()
         file_disabled: set[str] = set()
         directives: dict[int, tuple[set[str] | None, int]] = {}  # line -> (codes|None=all, col)
-        for i, text in enumerate(lines, 1):
-            if "noqa" not in text and "recipegen:" not in text:
-                continue
+        for i, col, comment in _comments(u):
             if u.kind == "python":
-                m = _NOQA.search(text)
-                if m and _in_string(u, i):
-                    m = None
+                m = _NOQA.search(comment)  # also when it follows another tool's comment
                 if m:
                     codes = m.group("codes")
                     directives[i] = (
                         {c.upper() for c in re.split(r"[\s,]+", codes) if c} if codes else None,
-                        m.start() + 1,
+                        col + m.start(),
                     )
-            m = _DISABLE.search(text)
+            m = _DISABLE.search(comment)
             if m:
                 codes = {c.strip().upper() for c in m.group("codes").split(",") if c.strip()}
                 if m.group("file"):
                     file_disabled |= codes
                 else:
-                    directives[i] = (codes, m.start() + 1)
+                    directives[i] = (codes, col + m.start())
         used: dict[int, set[str]] = {}
         out = []
         for f in findings:
@@ -345,25 +395,46 @@ class Engine:
                             line,
                             col,
                             "warning",
-                            lines[line - 1].strip(),
+                            _line(u, line),
                         )
                     )
         return out
 
 
-def _in_string(u: _Unit, line: int) -> bool:
-    """True when the `noqa` on `line` sits inside a string literal rather than a comment."""
-    if line not in u.facts.noqa_in_strings:
-        return False
-    if u.comment_lines is None:
-        u.comment_lines = set()
+def _comments(u: _Unit) -> list[tuple[int, int, str]]:
+    """(line, 1-based column, text from `#`) of each real comment that may hold a directive:
+    Python COMMENT tokens, the shell scanner's comments; never text inside strings, docstrings
+    or heredocs. Empty unless the file mentions a directive marker at all (cheap prefilter)."""
+    low = u.text.lower()
+    if not any(marker in low for marker in _MARKERS):
+        return []
+    out = []
+    if u.kind == "python":
         try:
             for tok in tokenize.generate_tokens(io.StringIO(u.text).readline):
-                if tok.type == tokenize.COMMENT and "noqa" in tok.string:
-                    u.comment_lines.add(tok.start[0])
+                if tok.type == tokenize.COMMENT:
+                    if any(marker in tok.string.lower() for marker in _MARKERS):
+                        out.append((tok.start[0], tok.start[1] + 1, tok.string))
         except (tokenize.TokenError, SyntaxError):
-            pass
-    return line not in u.comment_lines
+            pass  # the AST parsed, so this does not happen; no directives if it does
+        return out
+    lines = u.text.split("\n")  # the scanner counts lines at "\n" only
+    for c in u.facts.comments:
+        if not any(marker in c.text.lower() for marker in _MARKERS):
+            continue
+        text = lines[c.line - 1] if 0 < c.line <= len(lines) else ""
+        end = text.rfind(c.text)  # the comment runs to the end of its line
+        hash_col = text.rfind("#", 0, end if end >= 0 else len(text))
+        if hash_col < 0:
+            out.append((c.line, 1, "# " + c.text))
+        else:
+            out.append((c.line, hash_col + 1, text[hash_col:]))
+    return out
+
+
+def _line(u: _Unit, line: int) -> str:
+    lines = u.text.split("\n")
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
 def _known(code: str) -> bool:
@@ -381,28 +452,35 @@ def lint_paths(paths: list[Path], config: LintConfig) -> LintResult:
 
 
 def _lint_paths(paths: list[Path], config: LintConfig) -> LintResult:
-    files = discover(paths, config)
+    reader = FileReader([config.root, *(p for p in paths if p.is_dir())])
+    explicit = {p for p in paths if not p.is_dir()}
+    files = discover(paths, config, reader)
     cwd = Path.cwd()
-    cwd_resolved = cwd.resolve()
+    cwd_resolved = os.path.realpath(cwd)
 
     def display(p: Path) -> str:
         return _rel(p, cwd, cwd_resolved)
 
     def loader(key: str):
         p = Path(key)
-        if p.is_file():
-            try:
-                return display(p), p.read_bytes()
-            except OSError:
-                return None
-        return None
+        try:
+            return display(p), reader.read(p)
+        except (FileRefused, OSError):
+            return None
 
     engine = Engine(config, loader, strict=False)
     engine.on_disk = True
     result = LintResult(files=len(files), errors=engine.errors)
     for p, kind in files:
         try:
-            data = p.read_bytes()
+            data = reader.read(p, explicit=p in explicit)
+        except FileRefused as exc:
+            if exc.reason.startswith("is larger than"):
+                msg = f"file is larger than {_MAX_BYTES} bytes; not linted"
+            else:
+                msg = f"not linted: {exc.reason}"
+            result.findings.append(Finding("SAE901", msg, display(p), 1))
+            continue
         except OSError as exc:
             result.findings.append(
                 Finding("SAE901", f"cannot read file: {exc.strerror}", display(p), 1)

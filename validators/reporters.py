@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from urllib.parse import quote
 
 from recipegen.validators.model import Finding
 from recipegen.validators.registry import all_rules, get_rule
 
 from recipegen import __version__
+from recipegen.textsafe import printable
 
 FORMATS = ("text", "json", "github", "sarif")
 _INFO_URI = "https://github.com/recipegen/recipegen#lint"
 
 
 def text(findings: list[Finding], files: int) -> str:
-    lines = [f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}" for f in findings]
+    lines = [printable(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}") for f in findings]
     if findings:
         n_err = sum(f.severity == "error" for f in findings)
         lines.append(f"Found {len(findings)} finding(s) ({n_err} error(s)) in {files} file(s).")
@@ -42,7 +44,8 @@ def as_json(findings: list[Finding], files: int) -> str:
 
 def github(findings: list[Finding], files: int) -> str:
     def esc(s: str) -> str:
-        return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return printable(s)
 
     out = []
     for f in findings:
@@ -58,7 +61,13 @@ def github(findings: list[Finding], files: int) -> str:
 def fingerprint(f: Finding, occurrence: int) -> str:
     """Stable across line shifts: rule, file, the offending line's text and its occurrence."""
     key = "\x1f".join((f.code, f.path, " ".join(f.snippet.split()), str(occurrence)))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def sarif_uri(path: str) -> str:
+    """A relative URI reference for `path` (RFC 3986): every byte outside the unreserved set and
+    `/` is percent-encoded, so `#`, `?`, `%` and spaces in file names survive."""
+    return quote(path.replace("\\", "/"), safe="/", errors="surrogateescape")
 
 
 def sarif(findings: list[Finding], files: int) -> str:
@@ -78,7 +87,10 @@ def sarif(findings: list[Finding], files: int) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": {
+                                "uri": sarif_uri(f.path),
+                                "uriBaseId": "%SRCROOT%",
+                            },
                             "region": {"startLine": f.line, "startColumn": f.col},
                         }
                     }
