@@ -16,9 +16,11 @@ import numpy as np
 import torch
 from sae.analysis.stats import FeatureStats, StatsAccumulator
 
-HIST_LOG10_MIN = -4.0  # histogram of positive activations on a log10 axis, fixed bins so it
-HIST_BINS_PER_DECADE = 8  # streams: 8 bins per decade from 1e-4 to 1e4 (values clipped into
-HIST_BINS = 64  # the end bins)
+# Histogram of positive activations on a log10 axis with fixed bins, so it streams:
+# 20 bins per decade from 1e-4 to 1e4 (values outside are clipped into the end bins).
+HIST_LOG10_MIN = -4.0
+HIST_BINS_PER_DECADE = 20
+HIST_BINS = 160
 
 ShardSource = Callable[[], Iterable]  # () -> iterable of [rows, input_dim] arrays or tensors
 
