@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import inspect
 import json
@@ -199,9 +200,13 @@ class TokenText:
         self.lengths = np.array([n for _, n in order], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (one TokenText per run)
+    def segment_units(self, seg: int) -> list[str]:
+        return units(self.sequences[self.order[seg][0]])
+
     def tokens(self, seg: int, start: int, end: int) -> list[str]:
         """Units of segment `seg`'s tokens start..end-1 ("?" where the input has none)."""
-        u = units(self.sequences[self.order[seg][0]])
+        u = self.segment_units(seg)
         return [u[i] if i < len(u) else "?" for i in range(start, end)]
 
     def label_ids(self, a: int, b: int) -> np.ndarray:
@@ -212,7 +217,7 @@ class TokenText:
             lo = int(self.offsets[seg])
             if lo >= b:
                 break
-            u = units(self.sequences[self.order[seg][0]])
+            u = self.segment_units(seg)
             if len(u) < self.lengths[seg]:
                 continue  # token count does not match the sequence: no labels
             s, e = max(a, lo), min(b, int(self.offsets[seg + 1]))
@@ -234,11 +239,13 @@ def fingerprint(args) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if scan_activations is None:
-        fail(
-            "this sae runtime has no streaming analysis (sae.analysis.scan_activations); "
-            "install recipegen's sae runtime: pip install -e ./sae"
+    if scan_activations is None:  # the pipeline's results (report.json) stand without it
+        print(
+            "analyze: skipped: this sae runtime has no streaming analysis "
+            "(sae.analysis.scan_activations); install recipegen's sae runtime for the dashboard",
+            file=sys.stderr,
         )
+        return
     sentinel = args.output_dir / SENTINEL
     if not args.sae_checkpoint.is_file():
         fail(f"--sae-checkpoint {args.sae_checkpoint}: no such file (did training finish?)")

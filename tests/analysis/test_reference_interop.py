@@ -110,3 +110,13 @@ def test_our_dashboard_shows_the_reference_files(both, tmp_path):
     payload = json.loads(chunk.read_text().split(", ", 1)[1].rsplit(");", 1)[0])
     shown = payload[str(first["feature_id"])]["examples"]
     assert shown[0]["tokens"] == json.loads(first["tokens_json"])
+
+
+def test_analyze_on_the_reference_runtime_says_it_skips(ref_python, tmp_path):
+    fasta, cache, ckpt, *_ = make_run(tmp_path, 1)
+    cmd = [ref_python, str(REPO / "recipes" / "esm2_sae" / "analyze.py"), "--sae-checkpoint", str(ckpt),
+           "--eval-cache", str(cache), "--input", str(fasta), "--output-dir", str(tmp_path / "a"),
+           "--dashboard-dir", str(tmp_path / "d")]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0 and "analyze: skipped" in r.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "d").exists()
