@@ -27,6 +27,7 @@ Environment overrides (default in brackets; spec values unless noted):
   INIT_PRE_BIAS NORMALIZE_INPUT AGGREGATE_LOSS (0/1)  MIX_SHARDS PRESAMPLE_SHARDS
   DEAD_COUNT_GLOBAL     0 | 1 | auto (auto: on whenever NPROC > 1) [auto]
   WANDB (0/1) WANDB_PROJECT WANDB_ENTITY RUN_NAME
+  ANALYSIS_OUT DASHBOARD_OUT  feature atlas and static dashboard [$WORK/analysis, $WORK/dashboard]
 Caches are reused when their metadata.json exists: delete $WORK after changing model, layer or input.
 EOF
 }

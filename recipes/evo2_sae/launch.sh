@@ -27,6 +27,7 @@ Environment overrides (default in brackets; spec values unless noted):
   INIT_PRE_BIAS NORMALIZE_INPUT AGGREGATE_LOSS (0/1)  MIX_SHARDS PRESAMPLE_SHARDS
   DEAD_COUNT_GLOBAL     0 | 1 | auto (auto: on whenever NPROC > 1) [1]
   WANDB (0/1) WANDB_PROJECT WANDB_ENTITY RUN_NAME
+  ANALYSIS_OUT DASHBOARD_OUT  feature atlas and static dashboard [$WORK/analysis, $WORK/dashboard]
   PREDICT_MODULE        predict module (main() + PredictionWriter) [bionemo.evo2.run.predict]
   CHUNK_SIZE            split input sequences into chunks of this many nt [8192]
   PREDICT_ARGS          extra arguments for the predict CLI (word-split)

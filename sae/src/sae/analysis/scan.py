@@ -22,6 +22,8 @@ HIST_LOG10_MIN = -4.0
 HIST_BINS_PER_DECADE = 20
 HIST_BINS = 160
 
+CODES_BUDGET = 1 << 24  # float32 code values per batch (64 MiB)
+
 ShardSource = Callable[[], Iterable]  # () -> iterable of [rows, input_dim] arrays or tensors
 
 
@@ -120,6 +122,8 @@ def scan_activations(
     from tqdm.auto import tqdm
 
     n = int(n_latents)
+    # dense codes are [batch, n_latents] float32: cap a batch at 64 MiB of codes
+    batch_size = max(1, min(int(batch_size), CODES_BUDGET // n))
     names = list(label_names or [])
     n_labels = len(names)
     acc = StatsAccumulator(n)
