@@ -226,3 +226,19 @@ def test_clients_name_the_missing_key(monkeypatch):
         AnthropicClient()
     with pytest.raises(ValueError, match="NIM_TEST_KEY"):
         OpenAICompatibleClient(api_key_env="NIM_TEST_KEY")
+
+
+def test_umap_paths_need_umap_learn(sae_and_data):
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        from sae import compute_feature_umap
+
+        with pytest.raises(ImportError, match="umap-learn"):
+            compute_feature_umap(sae_and_data[0])
+        with pytest.raises(ImportError, match="umap-learn"):
+            compute_feature_map(sae_and_data[0], method="umap")
+        assert compute_feature_map(sae_and_data[0]).method == "pca"  # auto falls back
+    else:
+        geo = compute_feature_map(sae_and_data[0], n_clusters=2)
+        assert geo.method == "umap" and len(geo.umap_x) == 32
