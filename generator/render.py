@@ -19,6 +19,7 @@ FILE_MAP: dict[str, str] = {
     "extract.py": "extract_{kind}.py.j2",
     "train.py": "train.py.j2",
     "eval.py": "eval.py.j2",
+    "analyze.py": "analyze.py.j2",
     "launch.sh": "launch.sh.j2",
     "README.md": "README.md.j2",
 }

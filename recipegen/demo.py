@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -145,6 +146,12 @@ def demo(workdir: Path | None, keep: bool) -> None:
     click.echo(f"  report           : {report_path}")
     click.echo(f"  training curves  : {curves}")
     click.echo(f"  recipe           : {recipe}")
+    dashboard = work / "dashboard"
+    if (dashboard / "index.html").is_file():
+        click.echo(f"  feature atlas    : {work / 'analysis'}")
+        click.echo(f"  dashboard        : {dashboard / 'index.html'}")
+        serve = f"{shlex.quote(sys.executable)} -m sae.dashboard {shlex.quote(str(dashboard))}"
+        click.echo(f"  serve it with    : {serve} --port 8000   (then open http://127.0.0.1:8000/)")
 
 
 COMMANDS = [demo]

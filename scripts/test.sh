@@ -4,6 +4,20 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+# Headless Chromium for the dashboard's browser test (tests/browser): Debian's packages, installed
+# only when absent and only where apt-get can run as root; elsewhere that test skips.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
+    echo "== apt-get install chromium chromium-driver (browser test)"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver
+  else
+    echo "== no chromium/chromedriver and no root apt-get: the browser test will skip"
+  fi
+fi
+if command -v chromium >/dev/null; then
+  echo "== browser: $(chromium --version 2>/dev/null) / $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2)"
+fi
 # shellcheck disable=SC1091
 source "${VENV:-.venv}/bin/activate"
 

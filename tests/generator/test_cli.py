@@ -80,7 +80,15 @@ def test_new_writes_the_recipe_and_twice_changes_nothing(tmp_path, model):
     assert result.exit_code == 0, result.output
     recipe = tmp_path / f"{model}_sae"
     names = {p.name for p in recipe.iterdir()}
-    assert names == {"extract.py", "train.py", "eval.py", "launch.sh", "README.md", "recipe.yaml"}
+    assert names == {
+        "extract.py",
+        "train.py",
+        "eval.py",
+        "analyze.py",
+        "launch.sh",
+        "README.md",
+        "recipe.yaml",
+    }
     before = snapshot(recipe)
     result = cli("new", model, "--out", str(tmp_path))
     assert result.exit_code == 0 and "up to date, nothing changed" in result.output
@@ -96,7 +104,7 @@ def test_rendered_python_passes_ruff_and_launch_sh_passes_bash_n(tmp_path, model
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     config = str(REPO / "pyproject.toml")
     py = sorted(str(p) for p in recipe.glob("*.py"))
-    assert len(py) == 3
+    assert len(py) == 4  # extract, train, eval, analyze
     check = subprocess.run([ruff, "check", "--config", config, *py], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run(
