@@ -30,7 +30,7 @@ DEFAULT_CHECKPOINT = "nvidia/NV-CodonFM-Encodon-80M-v1"
 DEFAULT_LAYER = 4
 TOKEN_UNIT = "codon"
 EXTRACTION_KIND = "custom"
-DEFAULT_ADAPTER = "codonfm_sae.adapter:EncodonAdapter"
+DEFAULT_ADAPTER = "recipegen.adapters.codonfm:EncodonAdapter"
 UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]
 PROBE_MAX_TOKENS = 8192
 PROBE_TOP_LABELS = 20
@@ -343,6 +343,18 @@ def read_metrics(path: Path) -> list[dict]:
     return rows
 
 
+# y-axis label of each training-curve panel
+CURVE_LABELS = {
+    "loss": "training loss (MSE + AuxK)",
+    "fvu": "FVU (unexplained variance)",
+    "dead_pct": "dead latents (%)",
+    "l0": "L0 (active latents / token)",
+    "lr": "learning rate",
+}
+# What the training log's dead % counts (metrics.jsonl may state it in `dead_definition`).
+TRAIN_DEAD_DEFINITION = "idle for more than dead_tokens_threshold training tokens"
+
+
 def plot_curves(rows: list[dict], out: Path) -> None:
     """training_curves.png: loss, FVU, dead %, L0 and lr against step (matplotlib, Agg)."""
     import matplotlib
@@ -351,7 +363,7 @@ def plot_curves(rows: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     keys = [k for k in ("loss", "fvu", "dead_pct", "l0", "lr") if any(k in r for r in rows)]
-    fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.2 * max(len(keys), 1), 2.8))
+    fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.4 * max(len(keys), 1), 3.2))
     axes = list(axes) if len(keys) > 1 else [axes]
     for ax, key in zip(axes, keys or ["loss"], strict=True):
         pts = [(r.get("step", i), r[key]) for i, r in enumerate(rows) if key in r]
@@ -360,7 +372,14 @@ def plot_curves(rows: list[dict], out: Path) -> None:
         else:
             ax.text(0.5, 0.5, "no metrics.jsonl", ha="center", transform=ax.transAxes)
         ax.set_title(key)
-        ax.set_xlabel("step")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(CURVE_LABELS.get(key, key))
+        if key == "dead_pct":
+            definition = next(
+                (r["dead_definition"] for r in reversed(rows) if "dead_definition" in r),
+                TRAIN_DEAD_DEFINITION,
+            )
+            ax.set_title(f"dead %: {definition}", fontsize=7, wrap=True)
     fig.suptitle(f"{MODEL_NAME} SAE training")
     fig.tight_layout()
     fig.savefig(out, dpi=100)
@@ -377,7 +396,7 @@ def summary_lines(report: dict) -> list[str]:
         f"  final train loss : {tr.get('final_loss', float('nan')):.4g}"
         f" (step {tr.get('final_step', '?')})",
         f"  eval FVU         : {ev['fvu']:.4f}  (variance explained {ev['variance_explained']:.3f})",
-        f"  dead latents     : {ev['dead_pct']:.1f}%",
+        f"  dead latents     : {ev['dead_pct']:.1f}% (never fired on the held-out cache)",
         f"  L0               : {ev['l0']:.2f}",
     ]
     if "value" in lr:

@@ -21,7 +21,9 @@ from recipegen.generator.write import EditedFilesError, write
 
 from recipegen import __version__
 
-EXPECTED_FILES = {"extract.py", "train.py", "eval.py", "launch.sh", "README.md", "recipe.yaml"}
+EXPECTED_FILES = {
+    "extract.py", "train.py", "eval.py", "launch.sh", "README.md", "recipe.yaml", ".gitignore",
+}  # fmt: skip
 
 
 def snapshot(directory):
@@ -100,7 +102,7 @@ def test_write_new_then_rewrite_is_a_byte_identical_noop(tmp_path, stub_template
     before = snapshot(dest)
     result = write(dest, generate("esm2", templates=stub_templates).files)
     assert result.noop and snapshot(dest) == before
-    assert not [p for p in dest.parent.iterdir() if p.name.startswith(".")]  # no temp dir left
+    assert not [p for p in dest.parent.iterdir() if p.name.startswith(".")]  # no temp/backup dir
 
 
 def test_edited_files_are_listed_and_nothing_changes(tmp_path, stub_templates):
