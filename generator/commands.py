@@ -33,12 +33,14 @@ def _spec_options(f):
         "--spec",
         "spec_path",
         metavar="FILE",
-        help="A spec YAML, or an HF config.json (hidden size, layers, context).",
+        help="A spec YAML, or an HF config.json: hidden size and layers are read, the "
+        "checkpoint is its folder, the context length needs --set sizes.base.context_length=N "
+        "(except model_type esm).",
     )(f)
     f = click.option("--layer", type=int, help="Layer to extract (1..n_layers); default per size.")(
         f
     )
-    f = click.option("--size", help="Model size label (see `recipegen show MODEL`).")(f)
+    f = click.option("--size", help="Model size label; `recipegen list` shows each model's sizes.")(f)
     return f
 
 
@@ -61,7 +63,7 @@ def foreign_recipe(directory: Path, record: prov.Provenance) -> str | None:
     return None
 
 
-@click.command("new")
+@click.command("new", short_help="Render a recipe into <out>/<name>_sae.")
 @click.argument("model", required=False)
 @_spec_options
 @click.option(
@@ -142,11 +144,13 @@ def list_models():
     click.echo("* default size; (Ldefault layer/n_layers). Your own: recipegen new --spec FILE")
 
 
-@click.command("show")
+@click.command("show", short_help="Print a model's resolved spec as YAML.")
 @click.argument("model", required=False)
 @_spec_options
 def show(model, size, layer, spec_path, overrides):
-    """Print MODEL's resolved spec (defaults filled, size and layer chosen) as YAML."""
+    """Print the resolved spec of MODEL (a shipped spec) or of --spec FILE as YAML: defaults
+    filled in, size and layer chosen, checkpoint placeholders substituted. With --spec
+    config.json the name is MODEL if given, else the config's model_type, as in `new`."""
     try:
         raw, spec = specs.load(model, spec_path, overrides)
         resolved = specs.resolve(spec, raw, size, layer)
@@ -155,7 +159,7 @@ def show(model, size, layer, spec_path, overrides):
     click.echo(yaml.safe_dump(resolved, sort_keys=False, width=100), nl=False)
 
 
-@click.command("check")
+@click.command("check", short_help="Re-render recipes and diff: exit 1 on drift.")
 @click.argument("dirs", nargs=-1, type=click.Path())
 def check(dirs):
     """Re-render each recipe DIR from its recipe.yaml; exit 1 with a diff on drift.

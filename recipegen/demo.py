@@ -81,7 +81,7 @@ def standin_env(model: str, workdir: Path) -> dict[str, str]:
     return env
 
 
-@click.command("demo")
+@click.command("demo", short_help="Smoke a shipped recipe offline on a tiny stand-in.")
 @click.option(
     "--model",
     type=click.Choice(DEMO_MODELS),
