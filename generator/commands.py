@@ -40,7 +40,9 @@ def _spec_options(f):
     f = click.option("--layer", type=int, help="Layer to extract (1..n_layers); default per size.")(
         f
     )
-    f = click.option("--size", help="Model size label; `recipegen list` shows each model's sizes.")(f)
+    f = click.option("--size", help="Model size label; `recipegen list` shows each model's sizes.")(
+        f
+    )
     return f
 
 
