@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import yaml
 
+from . import provenance as prov
 from . import spec as specs
 from .check import diff_recipe
 from .errors import GeneratorError, printable_lines
@@ -35,16 +36,39 @@ def _spec_options(f):
         "--spec",
         "spec_path",
         metavar="FILE",
-        help="A spec YAML, or an HF config.json (hidden size, layers, context).",
+        help="A spec YAML, or an HF config.json: hidden size and layers are read, the "
+        "checkpoint is its folder, the context length needs --set sizes.base.context_length=N "
+        "(except model_type esm).",
     )(f)
     f = click.option("--layer", type=int, help="Layer to extract (1..n_layers); default per size.")(
         f
     )
-    f = click.option("--size", help="Model size label (see `recipegen show MODEL`).")(f)
+    f = click.option("--size", help="Model size label; `recipegen list` shows each model's sizes.")(
+        f
+    )
     return f
 
 
-@click.command("new")
+def foreign_recipe(directory: Path, record: prov.Provenance) -> str | None:
+    """Why the recipe in `directory` was rendered from another model or spec (None if not)."""
+    if not (directory / prov.RECIPE_FILE).is_file():
+        return None
+    try:
+        old = prov.read(directory)
+    except GeneratorError:
+        return None  # unreadable: the edited-files check refuses it without --force
+    if (old.spec_name, old.source) != (record.spec_name, record.source):
+        return (
+            f"it was rendered from spec {old.spec_name!r} ({old.source}), "
+            f"this one is {record.spec_name!r} ({record.source})"
+        )
+    if old.source != "builtin" and old.overrides == record.overrides:
+        if old.spec_sha256 != record.spec_sha256:
+            return f"it was rendered from a different {record.source} spec named {old.spec_name!r}"
+    return None
+
+
+@click.command("new", short_help="Render a recipe into <out>/<name>_sae.")
 @click.argument("model", required=False)
 @_spec_options
 @click.option(
@@ -56,13 +80,24 @@ def _spec_options(f):
     help="Parent folder; the recipe goes to <out>/<name>_sae.",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
-@click.option("--force", is_flag=True, help="Overwrite files edited since they were generated.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files edited since they were generated, or a recipe of another model/spec; "
+    "each replaced file is named and copied to <out>/.<name>_sae.backup-<time>/ first.",
+)
 def new(model, size, layer, spec_path, overrides, out, dry_run, force):
-    """Render the recipe for MODEL (a shipped spec, see `recipegen list`) into <out>/<name>_sae."""
+    """Render a recipe into <out>/<name>_sae.
+
+    MODEL is a shipped spec (see `recipegen list`). With --spec FILE.yaml the name comes from
+    the file; with --spec config.json (HF shortcut) it is MODEL if given, else the config's
+    model_type (`recipegen show` names it the same way). Never writes over a recipe of another
+    model or spec, or over edited files, without --force."""
     try:
         rendered = generate(model, size=size, layer=layer, spec_path=spec_path, overrides=overrides)
         directory = Path(out) / rendered.dirname
         rendered = with_user_files(rendered, existing_user_files(directory))
+        foreign = foreign_recipe(directory, rendered.provenance)
         if dry_run:
             result = plan(directory, rendered.files)
             click.echo(
@@ -76,12 +111,23 @@ def new(model, size, layer, spec_path, overrides, out, dry_run, force):
                 click.echo(
                     "edited since generated (refused without --force): " + ", ".join(result.edited)
                 )
+            if foreign:
+                click.echo(f"another recipe is there (refused without --force): {foreign}")
             return
-        result = write(directory, rendered.files, force=force)
+        if foreign and not force:
+            raise GeneratorError(
+                f"{directory} holds another recipe: {foreign}; nothing was changed (fix: a "
+                "different --out or MODEL name, or --force to replace it, keeping a backup)"
+            )
+        result = write(directory, rendered.files, force=force, keep_all=bool(foreign))
     except GeneratorError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot write the recipe under --out {out!r}: {exc}") from None
+    for name in result.replaced_edits:
+        click.echo(f"replaced edited file {directory / name}", err=True)
+    if result.backup is not None:
+        click.echo(f"backup of the replaced files: {result.backup}", err=True)
     if result.noop:
         click.echo(f"{directory}: up to date, nothing changed")
     else:
@@ -104,11 +150,13 @@ def list_models():
     click.echo("* default size; (Ldefault layer/n_layers). Your own: recipegen new --spec FILE")
 
 
-@click.command("show")
+@click.command("show", short_help="Print a model's resolved spec as YAML.")
 @click.argument("model", required=False)
 @_spec_options
 def show(model, size, layer, spec_path, overrides):
-    """Print MODEL's resolved spec (defaults filled, size and layer chosen) as YAML."""
+    """Print the resolved spec of MODEL (a shipped spec) or of --spec FILE as YAML: defaults
+    filled in, size and layer chosen, checkpoint placeholders substituted. With --spec
+    config.json the name is MODEL if given, else the config's model_type, as in `new`."""
     try:
         raw, spec = specs.load(model, spec_path, overrides)
         resolved = specs.resolve(spec, raw, size, layer)
@@ -117,7 +165,7 @@ def show(model, size, layer, spec_path, overrides):
     click.echo(yaml.safe_dump(resolved, sort_keys=False, width=100), nl=False)
 
 
-@click.command("check")
+@click.command("check", short_help="Re-render recipes and diff: exit 1 on drift.")
 @click.argument("dirs", nargs=-1, type=click.Path())
 def check(dirs):
     """Re-render each recipe DIR from its recipe.yaml; exit 1 with a diff on drift.

@@ -1,4 +1,16 @@
-"""The HF `config.json` shortcut: an `hf` spec from hidden size, layers and context length."""
+"""The HF `config.json` shortcut: an `hf` spec from a Hugging Face config.json.
+
+What it reads, and the rules (docs/contracts.md, "HF config shortcut"):
+- `hidden_size`, `num_hidden_layers` (required integers) -> the one size `base`;
+- the checkpoint is the folder holding config.json (its absolute path), never `_name_or_path`;
+- the context length is the length the model was trained at, which config.json does not state:
+  `max_position_embeddings` is only an upper bound (40000 for ProtBert, trained at 512-1024).
+  Per-architecture rule: `esm` -> max_position_embeddings - 2 (CLS and EOS take two positions;
+  1026 -> 1024). Any other model_type needs `--set sizes.base.context_length=N`;
+- the name is MODEL when given (`recipegen new NAME --spec config.json`), else the model_type
+  made into a valid name; `show` and `new` name it the same way;
+- token_unit is `aa` and input_format is unset: set them with --set when the model differs.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +57,34 @@ def _plain(cfg: dict, file: str) -> None:
             stack.append((v, path + (str(k),)))
 
 
+def context_rule(model_type: str, max_positions) -> int | None:
+    """The trained context length by a documented per-architecture rule, or None (unknown)."""
+    if model_type == "esm" and isinstance(max_positions, int) and max_positions > 2:
+        return max_positions - 2  # ESM2: CLS + EOS take two of the positions
+    return None
+
+
+def missing_context(raw: RawSpec) -> Problem | None:
+    """After --set overrides: a Problem when the context length is still unknown."""
+    base = raw.data.get("sizes", {}).get("base")
+    if not isinstance(base, dict) or "context_length" in base:
+        return None
+    try:
+        cfg = json.loads(Path(raw.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cfg = {}
+    bound = cfg.get("max_position_embeddings")
+    return Problem(
+        raw.file,
+        None,
+        "sizes.base.context_length",
+        f"config.json does not say the length {cfg.get('model_type', 'this model')!r} was trained "
+        f"at (max_position_embeddings {bound} is only an upper bound; it is not guessed)",
+        "pass --set sizes.base.context_length=N with the trained length (e.g. 512 or 1024), "
+        "or write a spec YAML",
+    )
+
+
 def from_hf_config(text: str, file: str, name: str | None = None) -> RawSpec:
     """Build an `hf` spec from a Hugging Face config.json (hidden size, layers, context)."""
     try:
@@ -75,10 +115,10 @@ def from_hf_config(text: str, file: str, name: str | None = None) -> RawSpec:
         )
     _plain(cfg, file)
     problems = []
-    for key in ("model_type", "_name_or_path"):
+    for key in ("model_type",):
         if cfg.get(key) is not None and not isinstance(cfg[key], str):
             problems.append(Problem(file, None, key, "not a string", "use an HF config.json"))
-    for key in ("hidden_size", "num_hidden_layers", "max_position_embeddings"):
+    for key in ("hidden_size", "num_hidden_layers"):
         if not isinstance(cfg.get(key), int) or isinstance(cfg.get(key), bool):
             problems.append(
                 Problem(
@@ -96,11 +136,16 @@ def from_hf_config(text: str, file: str, name: str | None = None) -> RawSpec:
         name = re.sub(r"[^a-z0-9_]", "_", model_type.lower())[:40]
         if not re.match(r"^[a-z]", name):
             name = ("hf_" + name)[:40]
-    checkpoint = cfg.get("_name_or_path") or str(Path(file).resolve().parent)
-    context = cfg["max_position_embeddings"]
-    if model_type == "esm":  # ESM2 positions include CLS and EOS
-        context = max(1, context - 2)
+    checkpoint = str(Path(file).resolve().parent)  # the folder holding config.json
     n_layers = cfg["num_hidden_layers"]
+    size = {
+        "n_layers": n_layers,
+        "hidden_dim": cfg["hidden_size"],
+        "default_layer": max(1, (3 * n_layers) // 4) if n_layers > 1 else 1,
+    }
+    context = context_rule(model_type, cfg.get("max_position_embeddings"))
+    if context is not None:
+        size["context_length"] = context
     data = {
         "name": name,
         "description": f"{model_type} from {Path(file).name} (HF config shortcut)",
@@ -110,14 +155,7 @@ def from_hf_config(text: str, file: str, name: str | None = None) -> RawSpec:
             "token_unit": "aa",
             "dtype": "float16",
         },
-        "sizes": {
-            "base": {
-                "n_layers": n_layers,
-                "hidden_dim": cfg["hidden_size"],
-                "context_length": context,
-                "default_layer": max(1, (3 * n_layers) // 4) if n_layers > 1 else 1,
-            }
-        },
+        "sizes": {"base": size},
         "default_size": "base",
     }
     return RawSpec(data, file, file)

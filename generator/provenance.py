@@ -15,6 +15,7 @@ from .spec import spec_sha256
 from .yamlload import load_yaml
 
 RECIPE_FILE = "recipe.yaml"
+DOTFILES = (".gitignore",)  # the only hidden file a recipe holds
 HEADER = (
     "# Provenance, written by recipegen: do not edit, except `user_files`.\n"
     "# `recipegen check <this dir>` re-renders from it and diffs; `recipegen new` refuses to\n"
@@ -130,7 +131,12 @@ def read(directory: Path) -> Provenance:
     spec_block = need("spec", dict)
     files = need("files", dict)
     for name, digest in files.items():
-        if not isinstance(digest, str) or "/" in name or name.startswith("."):
+        if (
+            not isinstance(digest, str)
+            or "/" in name
+            or name.startswith(".")
+            and name not in DOTFILES
+        ):
             raise GeneratorError(f"{path}: files.{name}: bad entry (fix: re-render with --force)")
     overrides = need("overrides", list)
     if not all(isinstance(o, str) for o in overrides):

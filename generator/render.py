@@ -22,6 +22,7 @@ FILE_MAP: dict[str, str] = {
     "analyze.py": "analyze.py.j2",
     "launch.sh": "launch.sh.j2",
     "README.md": "README.md.j2",
+    ".gitignore": "gitignore.j2",
 }
 EXECUTABLE = {"launch.sh"}
 # Shared partials (`{% include %}`d by the templates above); part of every recipe's template hash.

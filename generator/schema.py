@@ -20,7 +20,7 @@ INT_MAX = 2**31 - 1
 class Field:
     """One leaf key: python type(s), default, bounds / choices / pattern, and a fix hint."""
 
-    type: str  # "str" | "int" | "float" | "bool"
+    type: str  # "str" | "int" | "float" | "bool" | "charmap" (single character -> single character)
     default: Any = None
     required: bool = False
     nullable: bool = False
@@ -63,6 +63,13 @@ SCHEMA: dict[str, Any] = {
         "token_unit": Field("str", "aa", choices=("aa", "codon", "nt")),
         "drop_special_tokens": _bool(True),
         "dtype": Field("str", "float16", choices=("float16", "float32")),
+        # kind `hf` only: how a sequence is turned into the text the tokenizer sees. Applied in
+        # this order: case, replace, separator (e.g. ProtBert: upper, {U: X, ...}, " ").
+        "input_format": {
+            "separator": Field("str", "", max=8, hint='e.g. " " between residues'),
+            "case": Field("str", "keep", choices=("keep", "upper", "lower")),
+            "replace": Field("charmap", None, nullable=True, hint="e.g. {U: X, Z: X, O: X, B: X}"),
+        },
     },
     "default_size": Field("str", None, nullable=True),
     "sae": {

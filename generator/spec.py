@@ -243,6 +243,12 @@ def load(
     else:
         raise GeneratorError("give a MODEL (see `recipegen list`) or --spec FILE")
     raw = apply_overrides(raw, list(overrides))
+    if spec_path and Path(spec_path).suffix == ".json":
+        from .hfconfig import missing_context
+
+        problem = missing_context(raw)
+        if problem is not None:
+            raise SpecError([problem])
     return raw, validate(raw)
 
 

@@ -72,6 +72,8 @@ class _Validator:
                 return None
         if kind == "str" and isinstance(value, str):
             return value
+        if kind == "charmap" and isinstance(value, dict):
+            return self._charmap(path, value)
         self.problem(
             path,
             f"wrong type: expected {kind}, got {type(value).__name__} {value!r}",
@@ -79,8 +81,29 @@ class _Validator:
         )
         return None
 
+    def _charmap(self, path: tuple, value: dict) -> dict | None:
+        """A mapping of single printable characters to single printable characters."""
+        bad = [
+            (k, v)
+            for k, v in value.items()
+            if not (isinstance(k, str) and isinstance(v, str) and len(k) == 1 and len(v) == 1)
+            or _CONTROL_RE.search(k + v)
+            or k.isspace()
+        ]
+        if bad:
+            k, v = bad[0]
+            self.problem(
+                path + (str(k),),
+                f"{k!r}: {v!r} is not a single character mapped to a single character",
+                'write one character on each side, quoted if YAML could read it otherwise, e.g. {U: X, "N": X}',
+            )
+            return None
+        return dict(value)
+
     def _string(self, path: tuple, spec: Field, value: str) -> None:
-        if _CONTROL_RE.search(value):
+        if spec.max is not None and len(value) > spec.max:
+            self.problem(path, f"longer than {spec.max:.0f} characters", "shorten it")
+        elif _CONTROL_RE.search(value):
             self.problem(
                 path,
                 "contains a control character (newline, tab, NUL, ...)",
@@ -169,6 +192,15 @@ def _cross_checks(v: _Validator, spec: dict) -> None:
             v.problem(("extraction", key), f"required for kind {kind}", f"set extraction.{key}")
         if ext["kind"] != kind and ext[key]:
             v.problem(("extraction", key), f"only used by kind {kind}", "remove it (or set null)")
+    fmt = ext["input_format"]
+    if fmt["replace"] is None:
+        fmt["replace"] = {}
+    if ext["kind"] != "hf" and fmt != {"separator": "", "case": "keep", "replace": {}}:
+        v.problem(
+            ("extraction", "input_format"),
+            f"only used by kind hf (this spec is kind {ext['kind']})",
+            "remove it: a custom adapter or predict module formats its own input",
+        )
     checkpoint = ext["checkpoint"]
     if isinstance(checkpoint, str):
         for name in _PLACEHOLDER_RE.findall(checkpoint):

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,8 @@ class Plan:
     directory: Path
     status: dict[str, str] = field(default_factory=dict)
     edited: list[str] = field(default_factory=list)
+    backup: Path | None = None  # where --force saved the files it replaced
+    replaced_edits: list[str] = field(default_factory=list)  # edited files --force replaced
 
     @property
     def noop(self) -> bool:
@@ -90,9 +93,31 @@ def _edited(directory: Path) -> list[str]:
     return edited
 
 
-def write(directory: Path, files: dict[str, str], *, force: bool = False) -> Plan:
+def backup_files(directory: Path, names: list[str]) -> Path | None:
+    """Copy `names` (those that exist as regular files) into a new sibling folder
+    `.<dir>.backup-<UTC time>/`; None when there is nothing to keep."""
+    keep = [n for n in names if (directory / n).is_file() and not (directory / n).is_symlink()]
+    if not keep:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = directory.parent / f".{directory.name}.backup-{stamp}"
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = directory.parent / f".{directory.name}.backup-{stamp}-{n}"
+    dest.mkdir(parents=True)
+    for name in keep:
+        shutil.copy2(directory / name, dest / name)
+    return dest
+
+
+def write(
+    directory: Path, files: dict[str, str], *, force: bool = False, keep_all: bool = False
+) -> Plan:
     """Write `files` into `directory`. Refuses (changing nothing) when recorded files were edited,
-    unless `force`. Unchanged -> nothing touched. Everything is first written to a temp dir next
+    unless `force`; with `force`, every edited file it replaces (every changed file when
+    `keep_all`, e.g. a recipe of another model) is first copied to a backup folder, see
+    `backup_files`. Unchanged -> nothing touched. Everything is first written to a temp dir next
     to the destination; a new directory appears by one rename, an existing one gets a rename per
     file, recipe.yaml last."""
     directory = Path(directory)
@@ -101,6 +126,13 @@ def write(directory: Path, files: dict[str, str], *, force: bool = False) -> Pla
         raise EditedFilesError(directory, result.edited)
     if result.noop:
         return result
+    if directory.is_dir() and (result.edited or keep_all):
+        edited = [e.split(" (")[0] for e in result.edited]
+        changed = [n for n, st in result.status.items() if st == "changed"]
+        result.replaced_edits = [n for n in edited if n in files and (directory / n).is_file()]
+        result.backup = backup_files(
+            directory, sorted(set(edited) | set(changed if keep_all else []))
+        )
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:

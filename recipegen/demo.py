@@ -1,9 +1,11 @@
-"""`recipegen demo`: the main job. Render the esm2 recipe and run its smoke pipeline end to end.
+"""`recipegen demo`: render a shipped recipe and run its smoke pipeline offline, end to end.
 
-Embedded defaults: a small protein FASTA shipped in the package (`recipegen/data`) and a tiny
-randomly initialised ESM2 (EsmForMaskedLM + the standard 33-token EsmTokenizer) written with
-`save_pretrained`, exactly as a real checkpoint directory would be used. Nothing is downloaded.
-torch/transformers/sae are imported lazily: `recipegen` itself installs and imports without them.
+Each shipped spec has a tiny stand-in (recipegen.standins): esm2 a randomly initialised ESM2
+(EsmForMaskedLM + the 33-token ESM vocabulary, save_pretrained) on the protein FASTA shipped in
+the package; codonfm a random checkpoint of the reference adapter
+`recipegen.adapters.codonfm:EncodonAdapter` on coding sequences; evo2 the stand-in predict module
+`recipegen.standins.evo2_predict` on DNA records. Nothing is downloaded. torch/transformers/sae
+are imported lazily: `recipegen` itself installs and imports without them.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 
 import click
 
-DEMO_FASTA = "demo_proteins.fasta"
-ESM_VOCAB = (
-    "<cls> <pad> <eos> <unk> L A G V S E R T I D P K Q N F Y M H W C X B U Z O . - <null_1> <mask>"
-).split()
+from recipegen.standins import DEMO_FASTA, EVO2_PREDICT, write_standin, write_tiny_esm2
+
+__all__ = ["DEMO_FASTA", "DEMO_MODELS", "demo", "write_tiny_esm2"]
+
+DEMO_MODELS = ("esm2", "codonfm", "evo2")
 # Smoke-pipeline overrides: enough sequences for a held-out split with probing, quick on 2 CPUs.
 DEMO_ENV = {
     "MAX_SEQUENCES": "160",
@@ -49,46 +51,45 @@ def missing_runtime() -> list[str]:
     return missing
 
 
-def write_tiny_esm2(directory: Path, seed: int = 0) -> Path:
-    """A randomly initialised 6-layer ESM2 (hidden 64) and its tokenizer, via save_pretrained."""
-    import torch
-    from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
-
-    directory.mkdir(parents=True, exist_ok=True)
-    vocab = directory / "vocab.txt"
-    vocab.write_text("\n".join(ESM_VOCAB) + "\n")
-    tokenizer = EsmTokenizer(str(vocab))
-    torch.manual_seed(seed)
-    config = EsmConfig(
-        vocab_size=len(ESM_VOCAB),
-        hidden_size=64,
-        num_hidden_layers=6,
-        num_attention_heads=4,
-        intermediate_size=128,
-        max_position_embeddings=1026,
-        position_embedding_type="rotary",
-        pad_token_id=ESM_VOCAB.index("<pad>"),
-        mask_token_id=ESM_VOCAB.index("<mask>"),
-        token_dropout=True,
-        emb_layer_norm_before=False,
-    )
-    EsmForMaskedLM(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
-
-
-def render_recipe(out: Path) -> Path:
-    """Render the esm2 recipe with the generator API into `out/esm2_sae`."""
+def render_recipe(out: Path, model: str = "esm2") -> Path:
+    """Render the shipped `model` recipe with the generator API into `out/<model>_sae`."""
     from recipegen.generator.generate import generate
     from recipegen.generator.write import write
 
-    rendered = generate("esm2")
+    rendered = generate(model)
     directory = out / rendered.dirname
     write(directory, rendered.files, force=True)
     return directory
 
 
-@click.command("demo")
+def standin_env(model: str, workdir: Path) -> dict[str, str]:
+    """INPUT, CHECKPOINT (and ADAPTER / PREDICT_MODULE) of `model`'s offline stand-in."""
+    from recipegen.generator import spec as specs
+
+    raw, spec = specs.load(model)
+    resolved = specs.resolve(spec, raw)
+    kind = spec["extraction"]["kind"]
+    fasta, checkpoint = write_standin(
+        kind,
+        workdir / "standin",
+        n_layers=resolved["model"]["n_layers"],
+        context=resolved["model"]["context_length"],
+        spaced=bool(spec["extraction"]["input_format"]["separator"]),
+    )
+    env = {"INPUT": str(fasta), "CHECKPOINT": str(checkpoint)}
+    if kind == "predict_cli":
+        env["PREDICT_MODULE"] = EVO2_PREDICT
+    return env
+
+
+@click.command("demo", short_help="Smoke a shipped recipe offline on a tiny stand-in.")
+@click.option(
+    "--model",
+    type=click.Choice(DEMO_MODELS),
+    default="esm2",
+    show_default=True,
+    help="Which shipped spec to smoke (each with a tiny offline stand-in model).",
+)
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -100,8 +101,11 @@ def render_recipe(out: Path) -> Path:
     is_flag=True,
     help="Keep the activation caches and the tiny model (default: only recipe, SAE and report).",
 )
-def demo(workdir: Path | None, keep: bool) -> None:
-    """Main job: render the esm2 recipe and run its smoke pipeline on CPU, then print the report."""
+def demo(model: str, workdir: Path | None, keep: bool) -> None:
+    """Render a shipped recipe and run its smoke pipeline offline on CPU, then print the report.
+
+    A tiny random stand-in replaces the real model (nothing is downloaded): a few minutes on 2
+    CPU cores."""
     missing = missing_runtime()
     if missing:
         raise click.ClickException(
@@ -111,19 +115,16 @@ def demo(workdir: Path | None, keep: bool) -> None:
     start = time.monotonic()
     workdir = Path(workdir or tempfile.mkdtemp(prefix="recipegen-demo-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    recipe = render_recipe(workdir)
-    fasta = workdir / DEMO_FASTA
-    fasta.write_text(resources.files("recipegen").joinpath("data", DEMO_FASTA).read_text())
-    click.echo(f"rendered {recipe}; creating a tiny random ESM2 ...", err=True)
-    model_dir = write_tiny_esm2(workdir / "tiny_esm2")
+    recipe = render_recipe(workdir, model)
+    click.echo(f"rendered {recipe}; creating the tiny random {model} stand-in ...", err=True)
+    env_standin = standin_env(model, workdir)
     work = workdir / "work"
     if work.exists():  # a previous demo run: start clean so every step really runs
         shutil.rmtree(work)
 
     env = dict(os.environ, **DEMO_ENV)
+    env.update(env_standin)
     env.update(
-        INPUT=str(fasta),
-        CHECKPOINT=str(model_dir),
         WORK=str(work),
         PYTHON=sys.executable,
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
@@ -138,11 +139,11 @@ def demo(workdir: Path | None, keep: bool) -> None:
     if not report_path.is_file():
         raise click.ClickException(f"the smoke pipeline finished without writing {report_path}")
     if not keep:
-        for bulky in (work / "cache_train", work / "cache_eval", model_dir):
+        for bulky in (work / "cache_train", work / "cache_eval", workdir / "standin"):
             shutil.rmtree(bulky, ignore_errors=True)
     click.echo("")
     # eval.py printed the metrics summary above; this footer says where everything is.
-    click.echo(f"== recipegen demo: esm2 SAE main job done in {time.monotonic() - start:.0f} s")
+    click.echo(f"== recipegen demo: {model} SAE smoke done in {time.monotonic() - start:.0f} s")
     click.echo(f"  report           : {report_path}")
     click.echo(f"  training curves  : {curves}")
     click.echo(f"  recipe           : {recipe}")

@@ -18,8 +18,8 @@ HEADER = """\
 Every rule `recipegen lint` applies. `recipegen rule CODE` prints the same text in a terminal.
 Silence a single finding only with a reason: `# noqa: CODE` in Python, `# recipegen: disable=CODE`
 in shell; select or ignore codes with `--select` / `--ignore` or `[tool.recipegen.lint]` in
-`pyproject.toml`. "Gotchas" numbers refer to the numbered domain facts (GOTCHAS.md) each rule
-enforces.
+`pyproject.toml`. "Gotchas" numbers refer to the numbered domain facts in
+[gotchas.md](gotchas.md) (docs/gotchas.md in the source tree) each rule enforces.
 """
 
 _FENCE = re.compile(r"^\s*(```|~~~)")

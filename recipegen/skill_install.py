@@ -170,22 +170,23 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-@click.group("skill")
+@click.group("skill", short_help="Install or print the sae-recipe agent skill.")
 def skill() -> None:
     """The sae-recipe agent skill: install it into a project for coding agents."""
 
 
-@skill.command("install")
+@skill.command("install", short_help="Copy the skill into --dest/sae-recipe.")
 @click.option(
     "--dest",
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_DEST,
     show_default=True,
-    help="Agent skills folder; the skill lands in DEST/sae-recipe.",
+    help="Agent skills folder; the skill lands in <this folder>/sae-recipe.",
 )
 @click.option("--force", is_flag=True, help="Overwrite a copy that was edited after installing.")
 def install(dest: Path, force: bool) -> None:
-    """Copy the sae-recipe skill into DEST/sae-recipe (refuses to clobber an edited copy)."""
+    """Copy the sae-recipe skill into <--dest>/sae-recipe; refuses to overwrite a copy edited
+    since it was installed unless --force."""
     result = install_skill(dest, force=force)
     click.echo(f"{result.status}: {result.path}")
 
@@ -196,10 +197,11 @@ def path() -> None:
     click.echo(str(skill_source()))
 
 
-@skill.command("show")
+@skill.command("show", short_help="Print SKILL.md or a reference page.")
 @click.argument("name", default="SKILL.md")
 def show(name: str) -> None:
-    """Print SKILL.md, or a reference page by name (e.g. `troubleshooting` or `rules.md`)."""
+    """Print SKILL.md, or the reference page NAME, for example `troubleshooting`, `gotchas` or
+    `rules.md`."""
     content = dict(packaged_files())
     candidates = [name, f"references/{name}", f"references/{name}.md"]
     for rel in candidates:

@@ -21,7 +21,7 @@ def _codes(value: str | None, where: str) -> list[str]:
     return check_prefixes([v for v in value.replace(" ", ",").split(",") if v], where)
 
 
-@click.command()
+@click.command(short_help="Lint recipe scripts for flag drift and SAE pitfalls.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--select", help="Comma-separated rule codes or prefixes to enable (e.g. SAE2).")
 @click.option("--ignore", help="Comma-separated rule codes or prefixes to disable.")
@@ -69,10 +69,13 @@ def lint(paths, select, ignore, extend_select, output_format, statistics, config
     sys.exit(2 if result.errors else 1 if result.findings else 0)
 
 
-@click.command()
+@click.command(short_help="Explain one lint rule, for example SAE102.")
 @click.argument("code")
 def rule(code):
-    """Explain one rule (e.g. `recipegen rule SAE102`)."""
+    """Explain one rule CODE: what it checks, why, and the domain facts behind it.
+
+    Example: recipegen rule SAE102. The facts are numbered in docs/gotchas.md (the installed
+    skill's references/gotchas.md)."""
     try:
         r = get_rule(code)
     except KeyError as exc:
@@ -80,7 +83,8 @@ def rule(code):
         sys.exit(2)
     facts = ", ".join(str(g) for g in r.gotchas) or "-"
     click.echo(
-        f"# {r.code} ({r.name})\n\nSeverity: {r.severity}\nGOTCHAS facts: {facts}\n\n"
+        f"# {r.code} ({r.name})\n\nSeverity: {r.severity}\nDomain facts: {facts} "
+        "(docs/gotchas.md; in the installed skill: references/gotchas.md)\n\n"
         f"{r.summary}.\n\n{r.doc}"
     )
 
@@ -90,7 +94,7 @@ def markdown_reference() -> str:
     out = [
         "# recipegen lint rules",
         "",
-        "| code | name | severity | GOTCHAS facts | summary |",
+        "| code | name | severity | domain facts (docs/gotchas.md) | summary |",
         "| --- | --- | --- | --- | --- |",
     ]
     for r in all_rules():
@@ -105,7 +109,7 @@ def markdown_reference() -> str:
             "",
             f"## {r.code} {r.name}",
             "",
-            f"Severity: **{r.severity}**. GOTCHAS facts: {facts}. {r.summary}.",
+            f"Severity: **{r.severity}**. Domain facts: {facts}. {r.summary}.",
             "",
             doc,
         ]

@@ -44,18 +44,20 @@ from tqdm import tqdm
 
 MODEL_NAME = "codonfm"
 DEFAULT_CHECKPOINT = "nvidia/NV-CodonFM-Encodon-80M-v1"
-DEFAULT_ADAPTER = "codonfm_sae.adapter:EncodonAdapter"
+DEFAULT_ADAPTER = "recipegen.adapters.codonfm:EncodonAdapter"
 DEFAULT_LAYER = 4
 N_LAYERS = 6
 HIDDEN_DIM = 1024
 CONTEXT_LENGTH = 2048
 TOKEN_UNIT = "codon"
-UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]
 N_SPECIAL = 2  # context room left for the adapter's special tokens (e.g. CLS/EOS)
 DEFAULT_DTYPE = "float16"
 DEFAULT_EVAL_FRACTION = 0.1
 DEFAULT_MAX_SEQUENCES = None
 DEFAULT_SHARD_SIZE = 100000
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]  # characters per token
+UNIT_WORD = {"aa": "residue", "codon": "codon (3 nt)", "nt": "nucleotide"}[TOKEN_UNIT]
+TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count
 ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in row order
 RANK_WAIT_TIMEOUT_S = float(os.environ.get("EXTRACT_RANK_TIMEOUT_S", "3600"))
 
@@ -103,6 +105,36 @@ def read_sequences(path: Path) -> list[str]:
         return [str(s).strip() for s in pq.read_table(path, columns=["sequence"])["sequence"]]
     fail(f"--input {path}: unknown format; use {', '.join(FASTA_SUFFIXES)}, .csv or .parquet")
     return []
+
+
+def expected_tokens(sequence: str, limit: int) -> int:
+    """Tokens `sequence` should give under TOKEN_UNIT (aa: residues, codon: nt/3, nt: nt),
+    truncated to `limit` (the model context)."""
+    return min(len(sequence) // UNIT_SIZE, limit)
+
+
+def far_off(kept: int, expected: int) -> bool:
+    """More than 25% (and more than 2 tokens) away from the expected count."""
+    return abs(kept - expected) > max(2, expected // 4)
+
+
+def check_token_counts(rows: list[tuple], limit: int, fix: str) -> None:
+    """Stop before anything is stored when many sequences tokenize to far fewer or more tokens
+    than TOKEN_UNIT predicts. `rows`: (sequence, tokens kept, token preview or "")."""
+    off = [r for r in rows if far_off(r[1], expected_tokens(r[0], limit))]
+    if not off or len(off) * 4 < len(rows):  # a quarter or more far off: a systematic problem
+        return
+    examples = "\n".join(
+        f"  {seq[:24]!r}{'...' if len(seq) > 24 else ''} ({len(seq)} characters): "
+        f"{kept} tokens kept{' ' + preview if preview else ''}, "
+        f"expected {expected_tokens(seq, limit)}"
+        for seq, kept, preview in off[:3]
+    )
+    fail(
+        f"token check: {len(off)} of {len(rows)} sequences do not give about one token per "
+        f"{UNIT_WORD} (token_unit {TOKEN_UNIT!r}); nothing was stored. Examples:\n{examples}\n"
+        f"likely fix: {fix}\n(--no-token-check skips this check when the difference is intended)"
+    )
 
 
 def in_eval_split(index: int, seed: int, eval_fraction: float) -> bool:
@@ -217,6 +249,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dtype", choices=["float16", "float32"], default=DEFAULT_DTYPE)
     p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument(
+        "--no-token-check",
+        dest="token_check",
+        action="store_false",
+        help="do not stop when sequences give far more/fewer tokens than token_unit predicts",
+    )
     args = p.parse_args(argv)
     if not 1 <= args.layer <= N_LAYERS:
         p.error(f"--layer {args.layer}: must be in 1..{N_LAYERS} (hidden_states index)")
@@ -272,6 +310,15 @@ def extract(args: argparse.Namespace) -> None:
     seqs = {i: sequences[i][: max_units * UNIT_SIZE] for i in mine}  # truncate to the context
     lengths = [len(seqs[i]) // UNIT_SIZE + N_SPECIAL for i in mine]
     out_dtype = getattr(torch, args.dtype)
+    if args.token_check:
+        sample = [seqs[i] for i in mine[:TOKEN_CHECK_SAMPLE]]
+        kept = adapter.tokenize(sample)["valid_mask"].bool().sum(dim=1).tolist()
+        check_token_counts(
+            [(seq, k, "") for seq, k in zip(sample, kept, strict=True)],
+            max_units,
+            f"the adapter's tokenize() must mark one valid token per {UNIT_WORD} in valid_mask "
+            "(False on padding and special tokens); check --adapter and the spec's token_unit",
+        )
 
     config = sae_store.ActivationStoreConfig(shard_size=args.shard_size)
     store = sae_store.ActivationStore(str(store_dir), config)

@@ -54,6 +54,9 @@ DEFAULT_DTYPE = "float32"
 DEFAULT_EVAL_FRACTION = 0.1
 DEFAULT_MAX_SEQUENCES = None
 DEFAULT_SHARD_SIZE = 100000
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]  # characters per token
+UNIT_WORD = {"aa": "residue", "codon": "codon (3 nt)", "nt": "nucleotide"}[TOKEN_UNIT]
+TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count
 ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in row order
 RANK_WAIT_TIMEOUT_S = float(os.environ.get("EXTRACT_RANK_TIMEOUT_S", "3600"))
 
@@ -101,6 +104,36 @@ def read_sequences(path: Path) -> list[str]:
         return [str(s).strip() for s in pq.read_table(path, columns=["sequence"])["sequence"]]
     fail(f"--input {path}: unknown format; use {', '.join(FASTA_SUFFIXES)}, .csv or .parquet")
     return []
+
+
+def expected_tokens(sequence: str, limit: int) -> int:
+    """Tokens `sequence` should give under TOKEN_UNIT (aa: residues, codon: nt/3, nt: nt),
+    truncated to `limit` (the model context)."""
+    return min(len(sequence) // UNIT_SIZE, limit)
+
+
+def far_off(kept: int, expected: int) -> bool:
+    """More than 25% (and more than 2 tokens) away from the expected count."""
+    return abs(kept - expected) > max(2, expected // 4)
+
+
+def check_token_counts(rows: list[tuple], limit: int, fix: str) -> None:
+    """Stop before anything is stored when many sequences tokenize to far fewer or more tokens
+    than TOKEN_UNIT predicts. `rows`: (sequence, tokens kept, token preview or "")."""
+    off = [r for r in rows if far_off(r[1], expected_tokens(r[0], limit))]
+    if not off or len(off) * 4 < len(rows):  # a quarter or more far off: a systematic problem
+        return
+    examples = "\n".join(
+        f"  {seq[:24]!r}{'...' if len(seq) > 24 else ''} ({len(seq)} characters): "
+        f"{kept} tokens kept{' ' + preview if preview else ''}, "
+        f"expected {expected_tokens(seq, limit)}"
+        for seq, kept, preview in off[:3]
+    )
+    fail(
+        f"token check: {len(off)} of {len(rows)} sequences do not give about one token per "
+        f"{UNIT_WORD} (token_unit {TOKEN_UNIT!r}); nothing was stored. Examples:\n{examples}\n"
+        f"likely fix: {fix}\n(--no-token-check skips this check when the difference is intended)"
+    )
 
 
 def in_eval_split(index: int, seed: int, eval_fraction: float) -> bool:
@@ -213,6 +246,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     p.add_argument("--dtype", choices=["float16", "float32"], default=DEFAULT_DTYPE)
     p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE)
     p.add_argument("--device", default="auto", help="unused: the predict CLI places the model")
+    p.add_argument(
+        "--no-token-check",
+        dest="token_check",
+        action="store_false",
+        help="do not stop when chunks give far more/fewer tokens than token_unit predicts",
+    )
     args, forwarded = p.parse_known_args(argv)
     if not 1 <= args.layer <= N_LAYERS:
         p.error(f"--layer {args.layer}: must be in 1..{N_LAYERS}")
@@ -319,6 +358,20 @@ def extract(args: argparse.Namespace, forwarded: list[str]) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     if sink.n_tokens == 0:
         fail(f"the predict module produced no tokens on rank {rank} (check its output above)")
+    if args.token_check:
+        rows = [(chunks[i], kept, "") for i, kept in sink.order if 0 <= i < len(chunks)]
+        try:
+            check_token_counts(
+                rows,
+                args.chunk_size,
+                f"the predict module must give one pad_mask position per {UNIT_WORD} of each "
+                "--fasta record (pad_mask 1 = a real token); check --predict-module, the "
+                "spec's token_unit, and that seq_idx is the record index in --fasta",
+            )
+        except SystemExit:
+            for shard in store_dir.glob("shard_*.parquet"):  # nothing half-written is left
+                shard.unlink()
+            raise
 
     metadata = {
         "model_name": MODEL_NAME,

@@ -9,12 +9,15 @@ usage() {
   cat <<'EOF'
 Usage: launch.sh [--smoke] [--help]
 
-  --smoke   few sequences, 1 process, small SAE (spec `smoke` section): a minutes-long check
+  --smoke   few sequences, 1 process, small SAE (spec `smoke` section): a minutes-long check.
+            Without INPUT and CHECKPOINT it runs offline on a bundled FASTA and a tiny random
+            stand-in model (needs the recipegen package; see README.md)
   --help    this text
 
 Environment overrides (default in brackets; spec values unless noted):
-  INPUT                 sequences: FASTA, CSV or parquet with a `sequence` column (required)
-  CHECKPOINT            model checkpoint [evo2/7b-8k:1.0]
+  INPUT                 sequences: FASTA, CSV or parquet with a `sequence` column (required,
+                        except --smoke: a bundled FASTA)
+  CHECKPOINT            model checkpoint: hub id or local folder [evo2/7b-8k:1.0; smoke without INPUT: a tiny stand-in]
   LAYER                 layer (hidden_states index, 1-based block output) [26]
   WORK                  working directory for caches, SAE and report [<recipe>/work]
   NPROC                 training processes; --dp-size always equals it [1; smoke 1]
@@ -93,6 +96,25 @@ if [[ "$SMOKE" == 1 ]]; then
   D_WANDB=0
 fi
 
+# --smoke without INPUT: a bundled FASTA and a tiny random stand-in model (recipegen.standins),
+# so `bash launch.sh --smoke` runs offline as written.
+if [[ "$SMOKE" == 1 && -z "${INPUT:-}" ]]; then
+  if [[ -n "${CHECKPOINT:-}" ]]; then
+    echo "launch.sh: CHECKPOINT is set but INPUT is not; set INPUT=path/to/sequences too" >&2
+    exit 2
+  fi
+  STANDIN="${WORK:-$HERE/work}/standin"
+  echo "== smoke: no INPUT/CHECKPOINT given; a bundled FASTA and a tiny random stand-in model -> $STANDIN"
+  if ! "${PYTHON:-python}" -m recipegen.standins predict_cli --out "$STANDIN" \
+    --n-layers 32; then
+    echo "launch.sh: --smoke without INPUT needs the recipegen package importable by ${PYTHON:-python} (pip install recipegen); or set INPUT=path/to/sequences and CHECKPOINT=model (see README.md)" >&2
+    exit 2
+  fi
+  INPUT="$STANDIN/input.fasta"
+  CHECKPOINT="$STANDIN/model"
+  PREDICT_MODULE="${PREDICT_MODULE:-recipegen.standins.evo2_predict}"
+fi
+
 MODEL_NAME="${MODEL_NAME:-$D_MODEL_NAME}"
 PYTHON="${PYTHON:-python}"
 INPUT="${INPUT:-}"
@@ -151,6 +173,15 @@ if [[ ! -f "$INPUT" ]]; then
   echo "launch.sh: INPUT=$INPUT: no such file" >&2
   exit 2
 fi
+# A checkpoint that looks like a local path must exist (never retried as a hub id).
+case "$CHECKPOINT" in
+  /* | ./* | ../* | "~"* | */*/*)
+    if [[ ! -e "$CHECKPOINT" ]]; then
+      echo "launch.sh: CHECKPOINT=$CHECKPOINT: no such file or directory (a local path, so it is not tried as a hub id)" >&2
+      exit 2
+    fi
+    ;;
+esac
 for knob in NPROC EXTRACT_NPROC; do
   if [[ ! "${!knob}" =~ ^[1-9][0-9]*$ ]]; then
     echo "launch.sh: $knob=${!knob} must be a positive integer (number of processes)" >&2

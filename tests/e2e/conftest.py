@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 
 @pytest.fixture(scope="session")
 def tiny_esm2(tmp_path_factory) -> Path:
-    from recipegen.demo import write_tiny_esm2
+    from recipegen.standins import write_tiny_esm2
 
     return write_tiny_esm2(tmp_path_factory.mktemp("models") / "tiny_esm2")
 

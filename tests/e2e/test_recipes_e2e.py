@@ -18,13 +18,15 @@ QUICK = {"MAX_SEQUENCES": "40", "EVAL_FRACTION": "0.25", "BATCH_SIZE": "256", "N
 
 
 def test_codonfm_smoke_custom_adapter(tmp_path, cds_fasta):
+    from recipegen.standins import write_tiny_encodon
+
     recipe = render("codonfm", tmp_path)
     work = tmp_path / "work"
     env = run_env(
         **QUICK,
         INPUT=str(cds_fasta),
-        CHECKPOINT=str(tmp_path / "tiny_codon_ckpt"),  # the adapter creates it
-        ADAPTER="tiny_codon:TinyCodonAdapter",
+        # the spec's own adapter (shipped with recipegen) on a tiny random checkpoint
+        CHECKPOINT=str(write_tiny_encodon(tmp_path / "encodon", n_layers=6)),
         WORK=str(work),
     )
     run_launch(recipe, env, "--smoke")
@@ -42,8 +44,10 @@ def test_evo2_smoke_predict_cli_two_process_extraction(tmp_path, dna_fasta):
     env = run_env(
         **QUICK,
         INPUT=str(dna_fasta),
-        CHECKPOINT=str(tmp_path / "evo2_ckpt"),
-        PREDICT_MODULE="fake_evo2_predict",
+        CHECKPOINT=str(tmp_path),  # the stand-in builds its model in memory
+        PREDICT_MODULE="recipegen.standins.evo2_predict",
+        PREDICT_ARGS="--hidden-dim 48",
+        LAYER="2",
         CHUNK_SIZE="256",
         EXTRACT_NPROC="2",
         WORK=str(work),
@@ -69,7 +73,9 @@ def test_evo2_refuses_gzipped_input(tmp_path, dna_fasta):
     recipe = render("evo2", tmp_path)
     gz = tmp_path / "dna.fasta.gz"
     gz.write_bytes(gzip.compress(dna_fasta.read_bytes()))
-    env = run_env(INPUT=str(gz), PREDICT_MODULE="fake_evo2_predict", WORK=str(tmp_path / "w"))
+    env = run_env(
+        INPUT=str(gz), PREDICT_MODULE="recipegen.standins.evo2_predict", WORK=str(tmp_path / "w")
+    )
     proc = subprocess.run(
         ["bash", str(recipe / "launch.sh"), "--smoke"], env=env, capture_output=True, text=True
     )

@@ -88,6 +88,7 @@ def test_new_writes_the_recipe_and_twice_changes_nothing(tmp_path, model):
         "launch.sh",
         "README.md",
         "recipe.yaml",
+        ".gitignore",
     }
     before = snapshot(recipe)
     result = cli("new", model, "--out", str(tmp_path))
@@ -196,7 +197,9 @@ def test_hf_config_json_shortcut_renders(tmp_path):
     result = cli("new", "my_esm", "--spec", str(config), "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     recipe = tmp_path / "out" / "my_esm_sae"
-    assert "facebook/esm2_t6_8M_UR50D" in (recipe / "launch.sh").read_text()
+    # the checkpoint is the folder holding config.json, not `_name_or_path`
+    launch = (recipe / "launch.sh").read_text()
+    assert f"D_CHECKPOINT={tmp_path.resolve()}" in launch and "facebook/" not in launch
     config.unlink()
     assert cli("check", str(recipe)).exit_code == 0
 

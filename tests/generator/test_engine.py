@@ -29,6 +29,7 @@ EXPECTED_FILES = {
     "launch.sh",
     "README.md",
     "recipe.yaml",
+    ".gitignore",
 }
 
 
@@ -108,7 +109,7 @@ def test_write_new_then_rewrite_is_a_byte_identical_noop(tmp_path, stub_template
     before = snapshot(dest)
     result = write(dest, generate("esm2", templates=stub_templates).files)
     assert result.noop and snapshot(dest) == before
-    assert not [p for p in dest.parent.iterdir() if p.name.startswith(".")]  # no temp dir left
+    assert not [p for p in dest.parent.iterdir() if p.name.startswith(".")]  # no temp/backup dir
 
 
 def test_edited_files_are_listed_and_nothing_changes(tmp_path, stub_templates):

@@ -161,6 +161,7 @@ HOSTILE_CHECKPOINTS = [
     ("glob-dash", "-rf *"),
     ("python-quotes", 'x""" + __import__("os").system("touch pwned") + """\\'),
 ]
+LOCAL_PATHS = {"traversal", "absolute"}  # look like local paths; they do not exist in the box
 
 
 def sandbox(tmp_path: Path) -> tuple[Path, dict]:
@@ -232,6 +233,11 @@ def test_hostile_checkpoint_reaches_argv_literally_and_runs_nothing(tmp_path, ca
     recipe = out / "esm2_sae"
     box, env = sandbox(tmp_path)
     proc = run_launch(recipe, box, env)
+    if case_id in LOCAL_PATHS:  # a missing local path is refused at once, never run or retried
+        assert proc.returncode == 2 and value in proc.stderr, proc.stderr
+        assert not recorded(box)
+        assert_no_injection(box, tmp_path / "recipes", Path.cwd())
+        return
     assert proc.returncode == 0, proc.stderr
     calls = recorded(box)
     extracts = script_calls(calls, "extract.py")

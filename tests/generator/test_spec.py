@@ -224,7 +224,7 @@ def test_hf_config_shortcut(tmp_path):
     assert resolved["name"] == "esm" and resolved["extraction"]["kind"] == "hf"
     assert resolved["model"]["hidden_dim"] == 480 and resolved["model"]["n_layers"] == 12
     assert resolved["model"]["context_length"] == 1024
-    assert resolved["model"]["checkpoint"] == "facebook/esm2_t12_35M_UR50D"
+    assert resolved["model"]["checkpoint"] == str(tmp_path.resolve())  # the config's folder
     _, named = specs.load("my_esm", spec_path=str(path))
     assert named["name"] == "my_esm"
 

@@ -1,0 +1,1 @@
+"""Reference adapters for extraction kind `custom` (imported by rendered recipes, needs torch)."""
