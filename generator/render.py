@@ -20,6 +20,7 @@ FILE_MAP: dict[str, str] = {
     "train.py": "train.py.j2",
     "eval.py": "eval.py.j2",
     "launch.sh": "launch.sh.j2",
+    "slurm.sbatch": "slurm.sbatch.j2",
     "README.md": "README.md.j2",
 }
 EXECUTABLE = {"launch.sh"}

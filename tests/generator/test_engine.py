@@ -21,7 +21,15 @@ from recipegen.generator.write import EditedFilesError, write
 
 from recipegen import __version__
 
-EXPECTED_FILES = {"extract.py", "train.py", "eval.py", "launch.sh", "README.md", "recipe.yaml"}
+EXPECTED_FILES = {
+    "extract.py",
+    "train.py",
+    "eval.py",
+    "launch.sh",
+    "slurm.sbatch",
+    "README.md",
+    "recipe.yaml",
+}
 
 
 def snapshot(directory):
