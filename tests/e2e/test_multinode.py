@@ -250,6 +250,10 @@ def test_tensor_parallel_option_renders_into_train_and_launchers(tmp_path):
         main, ["new", "esm2", "--out", str(tmp_path / "x"), "--set", "sae.tensor_parallel=0"]
     )
     assert refused.exit_code == 2 and "sae.tensor_parallel" in refused.output
+    uneven = CliRunner().invoke(  # esm2 8M: 8 x 320 = 2560 latents
+        main, ["new", "esm2", "--out", str(tmp_path / "y"), "--set", "sae.tensor_parallel=3"]
+    )
+    assert uneven.exit_code == 2 and "2560 latents" in uneven.output
 
 
 def _tiny_store(path: Path, hidden: int = 16, rows: int = 512) -> Path:
@@ -302,3 +306,5 @@ def test_tensor_parallel_training_at_two_ranks_gloo(tmp_path):
     enc = next(v for k, v in state.items() if "enc" in k and v.ndim == 2)
     assert sorted(enc.shape) == [16, 64]  # the merged, dense encoder: both shards present
     assert len(list((out / "tp_shards").glob("shard_*.pt"))) == 2
+    dense = architectures.TopKSAE(**ckpt["model_config"])  # what eval.py rebuilds
+    dense.load_state_dict(state)

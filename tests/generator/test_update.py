@@ -70,7 +70,19 @@ def setup(tmp_path):
     return recipe, tpl, change_templates
 
 
-def test_far_edit_survives_and_template_change_lands(setup):
+@pytest.fixture(params=["git", "python"])
+def merger(request, monkeypatch, tmp_path):
+    """Merge with `git merge-file`, or (no git on PATH) with the Python diff3."""
+    if request.param == "git" and shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    if request.param == "python":
+        empty = tmp_path / "empty_path"
+        empty.mkdir()
+        monkeypatch.setenv("PATH", str(empty))
+    return request.param
+
+
+def test_far_edit_survives_and_template_change_lands(setup, merger):
     recipe, tpl, change_templates = setup
     edit(recipe / "launch.sh", *FAR_EDIT)
     edit(recipe / "train.py", "def fail(", "def fail(  # noqa: my own note\n    ")
@@ -105,7 +117,7 @@ def test_far_edit_survives_and_template_change_lands(setup):
     assert again.exit_code == 0 and "up to date" in again.output
 
 
-def test_overlapping_edit_conflicts_with_markers_and_exit_1(setup):
+def test_overlapping_edit_conflicts_with_markers_and_exit_1(setup, merger):
     recipe, tpl, change_templates = setup
     edit(recipe / "launch.sh", *NEAR_EDIT)
     edit(recipe / "launch.sh", *FAR_EDIT)
