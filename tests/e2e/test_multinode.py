@@ -223,6 +223,16 @@ def test_slurm_sbatch_runs_every_step_with_srun_and_torchrun(tmp_path, protein_f
     train = [r["argv"] for r in _records(record, "torchrun") if "--dp-size" in r["argv"]]
     assert len(train) == 3 and {_opt(a, "--dp-size") for a in train} == {"12"}
 
+    # the GPUs Slurm actually allocated per node win over the spec's count
+    for f in record.iterdir():
+        f.unlink()
+    env_gpus = dict(env, SLURM_GPUS_ON_NODE="2")
+    proc = subprocess.run(["sbatch", "slurm.sbatch"], cwd=recipe, env=env_gpus, capture_output=True)
+    assert proc.returncode == 0
+    runs = _records(record, "torchrun")
+    assert {_opt(r["argv"], "--nproc_per_node") for r in runs} == {"2"}
+    assert {_opt(r["argv"], "--dp-size") for r in runs if "--dp-size" in r["argv"]} == {"4"}
+
 
 @pytest.mark.parametrize(
     "override",
