@@ -16,8 +16,9 @@ from .yamlload import load_yaml
 RECIPE_FILE = "recipe.yaml"
 HEADER = (
     "# Provenance, written by recipegen: do not edit.\n"
-    "# `recipegen check <this dir>` re-renders from it and diffs; `recipegen new` refuses to\n"
-    "# overwrite files whose hash no longer matches (use --force).\n"
+    "# `recipegen check <this dir>` re-renders from it and diffs; `recipegen diff` shows your edits;\n"
+    "# `recipegen update` merges them into a new render; `recipegen new` refuses to overwrite\n"
+    "# files whose hash no longer matches (use --force).\n"
 )
 
 
