@@ -347,7 +347,5 @@ class MoESAE(SparseAutoencoder):
         }
 
     def config_dict(self) -> dict[str, Any]:
-        cfg = self._get_config()
-        cfg.pop("expert_dim")
-        cfg["class"] = cfg.pop("architecture")
-        return cfg
+        """Checkpoint ``model_config`` (= ``_get_config()``; ``architecture`` names the class)."""
+        return self._get_config()

@@ -154,8 +154,9 @@ class TopKSAE(SparseAutoencoder):
         }
 
     def config_dict(self) -> dict[str, Any]:
-        """``_get_config()`` plus the class name (what :func:`build_from_config` reads)."""
-        return {"class": type(self).__name__, **self._get_config()}
+        """Checkpoint ``model_config``: exactly ``_get_config()`` (the reference's keys, so
+        ``TopKSAE(**model_config)`` works on both libraries; TopKSAE is the loaders' default)."""
+        return self._get_config()
 
     @torch.no_grad()
     def _init_encoder_from_decoder(self) -> None:
