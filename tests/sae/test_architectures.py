@@ -15,6 +15,7 @@ from sae.architectures import (
     load_sae,
 )
 from sae.kernels import TritonDecoderAutograd, reference_decode
+from sae.kernels.reference import reference_topk_loss
 from sae.kernels.sparse_ops import sampled_rows_dot, scatter_rows_sum
 
 REF_KEYS = {
@@ -31,52 +32,6 @@ def _sae(**kw):
     args = {"input_dim": 16, "hidden_dim": 64, "top_k": 4}
     args.update(kw)
     return TopKSAE(**args)
-
-
-def _dense_step(m: TopKSAE, x: torch.Tensor, stats: torch.Tensor):
-    """The objective written densely from the definition, on plain tensors -> (total, aux, stats)."""
-    p = dict(m.named_parameters())
-    pb, we, lb, wd = p["pre_bias"], p["encoder.weight"], p["latent_bias"], p["decoder.weight"]
-    if m.normalize_input:
-        mu = x.mean(-1, keepdim=True)
-        sd = x.std(-1, keepdim=True) + 1e-8
-        xn = (x - mu) / sd
-    else:
-        xn = x
-    pre = (xn - pb) @ we.T + lb
-    act = torch.relu(pre)
-    v, i = act.topk(m.top_k, dim=-1)
-    codes = torch.zeros_like(act).scatter(-1, i, v)
-    recon_n = codes @ wd.T + pb
-    recon = recon_n * sd + mu if m.normalize_input else recon_n
-    fired = (codes > 1e-3).any(0)
-    stats = torch.where(fired, torch.zeros_like(stats), stats + x.shape[0])
-    if m.aggregate_loss:
-        main = (recon - x).pow(2).mean() / ((x - pb).pow(2).mean() + 1e-8)
-    else:
-        main = ((recon - x).pow(2).mean(-1) / ((x - pb).pow(2).mean(-1) + 1e-8)).mean()
-    aux = None
-    if m.auxk is not None:
-        dead = stats > m.dead_tokens_threshold
-        if int(dead.sum()) == 0:
-            aux = torch.zeros(())
-        else:
-            masked = act.masked_fill(~dead, -1.0)  # relu >= 0: live latents never win
-            av, ai = masked.topk(min(m.auxk, int(dead.sum())), dim=-1)
-            aux_codes = torch.zeros_like(act).scatter(-1, ai, av.clamp_min(0))
-            r_aux = aux_codes @ wd.T
-            if m.normalize_input:
-                res = xn - recon_n.detach()
-            elif m.aggregate_loss:
-                res = x - recon.detach()
-            else:
-                res = x - recon.detach() + pb.detach()
-            if m.aggregate_loss:
-                aux = (r_aux - res).pow(2).mean() / (res.pow(2).mean() + 1e-8)
-            else:
-                aux = ((r_aux - res).pow(2).mean(-1) / (res.pow(2).mean(-1) + 1e-8)).mean()
-        main = main + m.auxk_coef * aux
-    return main, aux, stats
 
 
 @pytest.mark.parametrize("normalize", [False, True])
@@ -96,7 +51,7 @@ def test_sparse_step_matches_dense_definition(normalize, auxk, aggregate):
     stats = torch.zeros(64, dtype=torch.long)
     for step in range(3):  # steps 2-3 have dead latents (> 40 tokens idle)
         out = fast.loss(x)
-        total, aux, stats = _dense_step(slow, x, stats)
+        total, aux, stats = reference_topk_loss(slow, x, stats)
         assert torch.equal(fast.stats_last_nonzero, stats)
         torch.testing.assert_close(out["total"], total, atol=1e-5, rtol=1e-5)
         if auxk is not None:

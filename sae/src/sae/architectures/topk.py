@@ -306,8 +306,9 @@ class TopKSAE(SparseAutoencoder):
     def normalize_decoder(self) -> None:
         """Scale each row of ``decoder.weight`` (``[d, n]``) to unit norm, in place."""
         with torch.no_grad():
-            w = self.decoder.weight
-            w.div_(w.norm(dim=1, keepdim=True).clamp_min(1e-12))
+            rows = self.decoder.weight.t()  # [n, d]; contiguous in the latent-major layout
+            norms = rows.pow(2).sum(dim=0).sqrt_().clamp_min_(1e-12)  # one per decoder row
+            rows.div_(norms)
 
     def post_step(self) -> None:
         """Called after each optimizer step: :meth:`normalize_decoder`."""
