@@ -75,23 +75,27 @@ def _saelens(args):
     cfg = TopKTrainingSAEConfig(d_in=args.d, d_sae=args.n, k=args.k, device="cpu")
     model = TopKTrainingSAE(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    dead = torch.zeros(args.n, dtype=torch.bool)
-    coefficients = model.get_coefficients() if hasattr(model, "get_coefficients") else {}
-    coefficients = {k: (v.value if hasattr(v, "value") else v) for k, v in coefficients.items()}
+    since_fired = torch.zeros(args.n)
+    coefficients = {name: getattr(c, "value", c) for name, c in model.get_coefficients().items()}
 
-    def step(x):
+    def step(x):  # as its SAETrainer._train_step does it
         out = model.training_forward_pass(
             step_input=TrainStepInput(
-                sae_in=x, coefficients=coefficients, dead_neuron_mask=dead, n_training_steps=0
+                sae_in=x,
+                coefficients=coefficients,
+                dead_neuron_mask=since_fired > 1000,
+                n_training_steps=0,
+                is_logging_step=False,
             )
         )
-        opt.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            did_fire = out.feature_acts.bool().float().sum(-2).bool()
+            since_fired.add_(1)
+            since_fired[did_fire] = 0
         out.loss.backward()
-        if hasattr(model, "remove_gradient_parallel_to_decoder_directions"):
-            model.remove_gradient_parallel_to_decoder_directions()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if hasattr(model, "set_decoder_norm_to_unit_norm"):
-            model.set_decoder_norm_to_unit_norm()
+        opt.zero_grad()
         return float(out.loss.detach())
 
     return step

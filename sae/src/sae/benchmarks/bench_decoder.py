@@ -74,7 +74,7 @@ def bench_cell(impl, mode, a, n, k, d, dtype, device, iters, warmup):
         return {"status": "OOM"}
 
 
-def main(argv=None):
+def main():
     p = argparse.ArgumentParser(description="Benchmark dense vs sparse TopK decoder")
     p.add_argument("--impl", choices=["dense", "triton", "all"], default="all")
     p.add_argument("--mode", choices=["kernel", "sae"], default="kernel")
@@ -86,7 +86,7 @@ def main(argv=None):
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--json", type=str, default=None)
-    args = p.parse_args(argv)
+    args = p.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("CUDA required for this benchmark.")
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]

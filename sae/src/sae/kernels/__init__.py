@@ -4,8 +4,8 @@
 with sparse gradients), ``reference_decode`` / ``reference_sparse_dense_matmul`` (dense oracles).
 """
 
-from .decoder import HAS_TRITON, TritonDecoderAutograd
 from .reference import reference_decode, reference_sparse_dense_matmul
+from .triton_decoder import HAS_TRITON, TritonDecoderAutograd
 
 __all__ = [
     "HAS_TRITON",
