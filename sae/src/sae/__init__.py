@@ -9,23 +9,38 @@ from sae.activation_store import (
     save_activations,
     wait_for_stores,
 )
-from sae.architectures import ReLUSAE, TopKSAE, load_sae
+from sae.architectures import (
+    MoESAE,
+    ReLUSAE,
+    ShardedTopKSAE,
+    SparseAutoencoder,
+    TopKSAE,
+    load_sae,
+)
 from sae.eval import EvalResult, evaluate_sae
+from sae.kernels import HAS_TRITON, TritonDecoderAutograd
+from sae.process_group_manager import ProcessGroupManager
 from sae.training import ParallelConfig, Trainer, TrainingConfig, WandbConfig
 from sae.utils import get_device, set_seed
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "HAS_TRITON",
     "ActivationStore",
     "ActivationStoreConfig",
     "EvalResult",
+    "MoESAE",
     "ParallelConfig",
+    "ProcessGroupManager",
     "ReLUSAE",
+    "ShardedTopKSAE",
+    "SparseAutoencoder",
     "StoreError",
     "TopKSAE",
     "Trainer",
     "TrainingConfig",
+    "TritonDecoderAutograd",
     "WandbConfig",
     "evaluate_sae",
     "get_device",
