@@ -318,3 +318,12 @@ def test_tensor_parallel_training_at_two_ranks_gloo(tmp_path):
     assert len(list((out / "tp_shards").glob("shard_*.pt"))) == 2
     dense = architectures.TopKSAE(**ckpt["model_config"])  # what eval.py rebuilds
     dense.load_state_dict(state)
+    # it learned: the merged SAE reconstructs the training data better than a fresh one
+    from sae.activation_store import ActivationStore
+
+    data = torch.cat(list(ActivationStore(str(store)).iter_shards(False, 0))).float()
+    torch.manual_seed(1)
+    fresh = architectures.TopKSAE(**ckpt["model_config"])
+    with torch.no_grad():
+        trained_fvu, fresh_fvu = (float(m.loss(data)["fvu"]) for m in (dense, fresh))
+    assert trained_fvu < 0.8 * fresh_fvu, (trained_fvu, fresh_fvu)
