@@ -331,6 +331,26 @@ def build_sharded_sae(args: argparse.Namespace, hidden_dim: int, rank: int, worl
     )
 
 
+class MetricsFile:
+    """Step logger for the tensor-parallel loop (rank 0): one JSON line per step in
+    <output-dir>/metrics.jsonl, the keys a data-parallel run writes (eval.py plots them)."""
+
+    def __init__(self, path: Path):
+        self.file = open(path, "w", encoding="utf-8")  # closed by finish()
+
+    def log_step(self, step, batch=None, loss_dict=None, grad_norm=None, lr=None, **kwargs):
+        row = {"step": int(step) + 1, "lr": lr}
+        row.update({k: float(v) for k, v in (loss_dict or {}).items()})
+        row.update({k: float(v) for k, v in (kwargs.get("extra_metrics") or {}).items()})
+        row["loss"] = row.pop("total", float("nan"))
+        if grad_norm is not None:
+            row["grad_norm"] = float(grad_norm)
+        self.file.write(json.dumps(row) + "\n")
+
+    def finish(self) -> None:
+        self.file.close()
+
+
 def train_tensor_parallel(args, model, dataloader, n_samples: int, device, output_dir: Path):
     """Every rank trains on the same batches (rank 0 reads them and broadcasts); rank 0 then
     merges the shards into a dense checkpoint_final.pt, the file a data-parallel run writes and
@@ -347,6 +367,7 @@ def train_tensor_parallel(args, model, dataloader, n_samples: int, device, outpu
         )
     steps = args.max_steps or args.n_epochs * max(1, math.ceil(n_samples / args.batch_size))
     shards = output_dir / "tp_shards"
+    logger = MetricsFile(output_dir / "metrics.jsonl") if dist.get_rank() == 0 else None
     train_tp_loop(
         model,
         dataloader,
@@ -356,6 +377,7 @@ def train_tensor_parallel(args, model, dataloader, n_samples: int, device, outpu
         log_interval=args.log_interval,
         max_grad_norm=args.max_grad_norm,
         checkpoint_dir=str(shards),
+        perf_logger=logger,
     )
     dist.barrier()
     if dist.get_rank() == 0:

@@ -26,7 +26,7 @@ Environment overrides (default in brackets; spec values unless noted):
   MASTER_ADDR MASTER_PORT  rendezvous host (node 0) and port [127.0.0.1 and any free port on
                         one node; MASTER_ADDR required and port 29500 on several]
   TENSOR_PARALLEL       ranks that share one SAE's latents (ShardedTopKSAE); --dp-size is the
-                        world size / TENSOR_PARALLEL [1]
+                        world size / TENSOR_PARALLEL [1; smoke 1]
   RUN_ID                rendezvous id, the same on every node, new for every run [from the
                         host and port on several nodes]
   MAX_SEQUENCES         first N input sequences only, before the split [all; smoke 48]
@@ -82,6 +82,7 @@ D_AGGREGATE_LOSS=1
 D_DEAD_COUNT_GLOBAL=1
 D_MIX_SHARDS=10
 D_PRESAMPLE_SHARDS=8
+D_TENSOR_PARALLEL=1
 D_LOG_INTERVAL=50
 D_WANDB=0
 D_WANDB_PROJECT=sae
@@ -89,6 +90,7 @@ D_PREDICT_MODULE=bionemo.evo2.run.predict
 D_CHUNK_SIZE=8192
 if [[ "$SMOKE" == 1 ]]; then
   D_NPROC=1
+  D_TENSOR_PARALLEL=1
   D_MAX_SEQUENCES=48
   D_SHARD_SIZE=2048
   D_EXPANSION_FACTOR=4
@@ -110,7 +112,7 @@ WORK="${WORK:-$HERE/work}"
 NPROC="${NPROC:-$D_NPROC}"
 EXTRACT_NPROC="${EXTRACT_NPROC:-$NPROC}"
 NNODES="${NNODES:-1}"
-TENSOR_PARALLEL="${TENSOR_PARALLEL:-1}"
+TENSOR_PARALLEL="${TENSOR_PARALLEL:-$D_TENSOR_PARALLEL}"
 NODE_RANK="${NODE_RANK:-0}"
 DEVICE="${DEVICE:-auto}"
 DTYPE="${DTYPE:-$D_DTYPE}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from e2e_helpers import LAUNCH_TIMEOUT_S, render, run_env, run_launch
+from e2e_helpers import LAUNCH_TIMEOUT_S, check_artifacts, render, run_env, run_launch
 
 from recipegen.cli import main
 
@@ -253,7 +253,8 @@ def test_tensor_parallel_option_renders_into_train_and_launchers(tmp_path):
     recipe = tmp_path / "esm2_sae"
     train = (recipe / "train.py").read_text()
     assert '"--tensor-parallel",\n        type=int,\n        default=2,' in train
-    assert 'TENSOR_PARALLEL="${TENSOR_PARALLEL:-2}"' in (recipe / "launch.sh").read_text()
+    launch = (recipe / "launch.sh").read_text()
+    assert "D_TENSOR_PARALLEL=2\n" in launch and "  D_TENSOR_PARALLEL=1\n" in launch  # smoke: 1
     sbatch = (recipe / "slurm.sbatch").read_text()
     assert '--dp-size "$((SLURM_NNODES * GPUS_PER_NODE / TENSOR_PARALLEL))"' in sbatch
     refused = CliRunner().invoke(
@@ -327,3 +328,31 @@ def test_tensor_parallel_training_at_two_ranks_gloo(tmp_path):
     with torch.no_grad():
         trained_fvu, fresh_fvu = (float(m.loss(data)["fvu"]) for m in (dense, fresh))
     assert trained_fvu < 0.8 * fresh_fvu, (trained_fvu, fresh_fvu)
+
+
+def test_tensor_parallel_smoke_through_launch_sh(tmp_path, tiny_esm2, protein_fasta):
+    """extract -> tensor-parallel train (2 gloo ranks) -> eval on the merged checkpoint."""
+    architectures = pytest.importorskip("sae.architectures")
+    if not hasattr(architectures, "ShardedTopKSAE"):
+        pytest.skip("this sae runtime has no ShardedTopKSAE yet (tensor-parallel SAE)")
+    recipe = render("esm2", tmp_path)
+    work = tmp_path / "work"
+    env = run_env(
+        **QUICK,
+        INPUT=str(protein_fasta),
+        CHECKPOINT=str(tiny_esm2),
+        WORK=str(work),
+        NPROC="2",
+        EXTRACT_NPROC="1",
+        TENSOR_PARALLEL="2",
+        LR_SCHEDULE="constant",
+        WARMUP_STEPS="0",
+    )
+    run_launch(recipe, env, "--smoke")
+    report = check_artifacts(work, expansion=4)
+    args = json.loads((work / "sae" / "train_args.json").read_text())
+    assert (args["dp_size"], args["tensor_parallel"]) == (1, 2)
+    assert len(list((work / "sae" / "tp_shards").glob("shard_*.pt"))) == 2
+    rows = [json.loads(x) for x in (work / "sae" / "metrics.jsonl").read_text().splitlines()]
+    assert rows and all({"step", "loss", "fvu"} <= set(r) for r in rows)
+    assert report["training"]["final_step"] == rows[-1]["step"]
