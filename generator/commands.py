@@ -1,4 +1,4 @@
-"""CLI: `recipegen new`, `list`, `show`, `check`."""
+"""CLI: `recipegen new`, `list`, `show`, `check`, `update`, `diff`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import yaml
 from . import provenance as prov
 from . import spec as specs
 from .check import diff_recipe
+from .diff import edits_diff
 from .errors import GeneratorError, printable_lines
 from .generate import existing_user_files, generate, with_user_files
+from .render import TemplateSource
+from .update import update as update_recipe
 from .write import plan, write
 
 
@@ -198,4 +201,93 @@ def check(dirs):
         raise SystemExit(1)
 
 
-COMMANDS = [new, list_models, show, check]
+def _templates_option(f):
+    return click.option(
+        "--templates",
+        "templates_dir",
+        type=click.Path(file_okay=False),
+        hidden=True,
+        help="Render with the templates in this folder instead of the installed ones (tests).",
+    )(f)
+
+
+@click.command("update")
+@click.argument("directory", type=click.Path())
+@_spec_options
+@click.option("--dry-run", is_flag=True, help="Show the diff update would apply; write nothing.")
+@_templates_option
+def update(directory, size, layer, spec_path, overrides, dry_run, templates_dir):
+    """Re-render DIRECTORY with today's templates and spec, merging your edits in (3-way).
+
+    The recorded --set values, size and layer are kept unless given again. Exit 0: updated (or
+    up to date); 1: written with conflict blocks (<<<<<<< yours / >>>>>>> new render) in the
+    files listed; 2: error, nothing written."""
+    templates = TemplateSource(templates_dir) if templates_dir else None
+    try:
+        result = update_recipe(
+            directory,
+            dry_run=dry_run,
+            spec_path=spec_path,
+            overrides=overrides,
+            size=size,
+            layer=layer,
+            templates=templates,
+        )
+    except GeneratorError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{directory}: cannot update the recipe: {exc}") from None
+    if result.finished_pending:
+        click.echo(f"{directory}: finished an interrupted write first")
+    if dry_run:
+        click.echo(result.diff(), nl=False)
+    notes = {
+        "deleted": "deleted by you: stays deleted",
+        "kept": "no longer generated; kept because you edited it",
+        "removed": "no longer generated: removed",
+        "merged": "your edits merged into the new render",
+        "conflict": "CONFLICT",
+    }
+    for f in result.files:
+        if f.action in ("unchanged",):
+            continue
+        note = notes.get(f.action, f.action)
+        if f.action == "conflict":
+            note += f" ({f.conflicts} block(s))"
+        click.echo(f"  {f.action:9} {f.name}" + (f": {note}" if f.action in notes else ""))
+    verb = "would update" if dry_run else "updated"
+    if result.noop:
+        click.echo(f"{directory}: up to date, nothing changed")
+    elif result.conflicts:
+        names = ", ".join(f.name for f in result.conflicts)
+        click.echo(
+            f"{directory}: {verb} with conflicts in {names} (fix: edit each conflict block, "
+            "keeping the lines you want, and delete the <<<<<<< ======= >>>>>>> markers)",
+            err=True,
+        )
+        raise SystemExit(1)
+    else:
+        click.echo(f"{directory}: {verb}")
+
+
+@click.command("diff")
+@click.argument("directory", type=click.Path())
+@_templates_option
+def diff(directory, templates_dir):
+    """Show your edits to DIRECTORY: a unified diff against the render recipe.yaml records.
+
+    Exit 0: no edits; 1: edits shown; 2: error (no recipe.yaml, unknown recorded render)."""
+    templates = TemplateSource(templates_dir) if templates_dir else None
+    try:
+        text = edits_diff(directory, templates)
+    except GeneratorError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{directory}: cannot read the recipe: {exc}") from None
+    if text:
+        click.echo(text, nl=False)
+        raise SystemExit(1)
+    click.echo(f"{directory}: no edits")
+
+
+COMMANDS = [new, list_models, show, check, update, diff]

@@ -62,21 +62,31 @@ def _render(raw, spec, source_kind, size, layer, overrides, templates) -> Render
     return Rendered(spec["name"], files, record)
 
 
-def regenerate(record: prov.Provenance, templates: TemplateSource | None = None) -> Rendered:
+def regenerate(
+    record: prov.Provenance,
+    templates: TemplateSource | None = None,
+    *,
+    extra_overrides: list[str] | tuple = (),
+    size: str | None = None,
+    layer: int | None = None,
+) -> Rendered:
     """Re-render from a recipe.yaml: builtin specs from the shipped file (+ overrides), others
-    from the spec recorded in recipe.yaml (its overrides are already folded in)."""
+    from the spec recorded in recipe.yaml (its overrides are already folded in). `update` passes
+    `extra_overrides` (applied after the recorded ones) and may change size and layer."""
+    overrides = list(record.overrides) + list(extra_overrides)
     if record.source == "builtin":
-        raw, spec = specs.load(record.spec_name, None, record.overrides)
+        raw, spec = specs.load(record.spec_name, None, overrides)
     elif record.source in ("file", "hf_config"):
         raw = specs.RawSpec(record.spec, "recipe.yaml (resolved_spec)", record.source)
+        raw = specs.apply_overrides(raw, list(extra_overrides))
         spec = specs.validate(raw)
     else:
         raise GeneratorError(
             f"recipe.yaml: spec.source {record.source!r} is not builtin|file|hf_config"
         )
-    rendered = _render(
-        raw, spec, record.source, record.size, record.layer, record.overrides, templates
-    )
+    size = record.size if size is None else size
+    layer = record.layer if layer is None and size == record.size else layer
+    rendered = _render(raw, spec, record.source, size, layer, overrides, templates)
     return with_user_files(rendered, record.user_files)
 
 

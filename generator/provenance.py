@@ -18,8 +18,9 @@ RECIPE_FILE = "recipe.yaml"
 DOTFILES = (".gitignore",)  # the only hidden file a recipe holds
 HEADER = (
     "# Provenance, written by recipegen: do not edit, except `user_files`.\n"
-    "# `recipegen check <this dir>` re-renders from it and diffs; `recipegen new` refuses to\n"
-    "# overwrite files whose hash no longer matches (use --force).\n"
+    "# `recipegen check <this dir>` re-renders from it and diffs; `recipegen diff` shows your edits;\n"
+    "# `recipegen update` merges them into a new render; `recipegen new` refuses to overwrite\n"
+    "# files whose hash no longer matches (use --force).\n"
     "# `user_files`: names (or fnmatch patterns) of your own files in this folder; `check`\n"
     "# reports any other file it did not generate (a stray torch.py would shadow the import).\n"
 )

@@ -21,6 +21,7 @@ FILE_MAP: dict[str, str] = {
     "eval.py": "eval.py.j2",
     "analyze.py": "analyze.py.j2",
     "launch.sh": "launch.sh.j2",
+    "slurm.sbatch": "slurm.sbatch.j2",
     "README.md": "README.md.j2",
     ".gitignore": "gitignore.j2",
 }

@@ -13,6 +13,8 @@ ADAPTER_RE = re.compile(
     r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 )
 PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SLURM_TIME_RE = re.compile(r"^([0-9]{1,4}-)?[0-9]{1,5}(:[0-9]{2}){0,2}$")
+SLURM_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 INT_MAX = 2**31 - 1
 
 
@@ -91,6 +93,7 @@ SCHEMA: dict[str, Any] = {
         "dead_count_global": _bool(False),
         "mix_shards": _int(1, 1, 100_000),
         "presample_shards": _int(1, 1, 100_000),
+        "tensor_parallel": _int(1, 1, 1024),
     },
     "data": {
         "corpus_ordered": _bool(False),
@@ -102,6 +105,20 @@ SCHEMA: dict[str, Any] = {
         "nproc_per_node": _int(1, 1, 1024),
         "wandb": _bool(False),
         "wandb_project": Field("str", "sae", pattern=PROJECT_RE, hint="letters, digits, . _ -"),
+    },
+    "slurm": {
+        "nodes": _int(1, 1, 100_000),
+        "gpus_per_node": _int(None, 1, 1024, nullable=True),
+        "time": Field(
+            "str", "04:00:00", pattern=SLURM_TIME_RE, hint="Slurm time, e.g. 04:00:00 or 1-12:00:00"
+        ),
+        "partition": Field(
+            "str", None, nullable=True, pattern=SLURM_NAME_RE, hint="letters, digits, . _ -"
+        ),
+        "account": Field(
+            "str", None, nullable=True, pattern=SLURM_NAME_RE, hint="letters, digits, . _ -"
+        ),
+        "port": _int(29500, 1, 65535),
     },
     "smoke": {
         "n_sequences": _int(48, 1, 100_000),
@@ -124,4 +141,4 @@ SIZE_SCHEMA: dict[str, Field] = {
 }
 
 TOP_LEVEL_ORDER = ("name", "description", "extraction", "sizes", "default_size", "sae", "data")
-TOP_LEVEL_ORDER += ("launch", "smoke")
+TOP_LEVEL_ORDER += ("launch", "slurm", "smoke")

@@ -212,6 +212,18 @@ def resolve(spec: dict, raw: RawSpec, size: str | None = None, layer: int | None
                     f"use {section}.{key} < {n}, or raise {section}.expansion_factor",
                 )
             )
+    tp = spec["sae"]["tensor_parallel"]
+    if latents % tp:
+        file, line = raw.where(("sae", "tensor_parallel"))
+        problems.append(
+            Problem(
+                file,
+                line,
+                "sae.tensor_parallel",
+                f"{tp} ranks cannot split the {latents} latents of size {label} evenly",
+                f"use a divisor of {latents}",
+            )
+        )
     if problems:
         raise SpecError(problems)
     out = copy.deepcopy(spec)

@@ -173,16 +173,23 @@ def prepare_output(output: Path, rank: int, world: int) -> Path:
     return rank_dir
 
 
+def rank_finished(meta: Path, run_id: str) -> bool:
+    """True once a rank's metadata.json of this run is complete. On a shared filesystem another
+    node's file can be absent, partly visible or stale for a while: a failed read is "not yet"."""
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("run_id") == run_id
+
+
 def wait_for_ranks(output: Path, world: int, run_id: str, timeout_s: float) -> list[Path]:
-    """Rank 0: poll until every rank's store of this run has its metadata.json (file-based)."""
+    """Rank 0: poll until every rank's store of this run has its metadata.json (file-based: ranks
+    on other nodes need only the same filesystem; the run id tells this run from an old one)."""
     dirs = [output / f".rank_{r}" for r in range(world)]
     deadline = time.monotonic() + timeout_s
     while True:
-        missing = []
-        for r, d in enumerate(dirs):
-            meta = d / "metadata.json"
-            if not meta.exists() or json.loads(meta.read_text()).get("run_id") != run_id:
-                missing.append(r)
+        missing = [r for r, d in enumerate(dirs) if not rank_finished(d / "metadata.json", run_id)]
         if not missing:
             return dirs
         if time.monotonic() > deadline:

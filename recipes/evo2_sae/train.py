@@ -80,6 +80,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="initialise the pre-bias to the geometric median of a data sample",
     )
     g.add_argument("--presample-n", type=int, default=32768, help="rows for the pre-bias sample")
+    g.add_argument(
+        "--tensor-parallel",
+        type=int,
+        default=1,
+        help="ShardedTopKSAE: split the latents over N ranks that all see the same batches "
+        "(WORLD_SIZE = --dp-size x N); 1 = the data-parallel TopKSAE",
+    )
 
     g = p.add_argument_group("opt-in training switches")
     g.add_argument(
@@ -183,6 +190,7 @@ def check_args(args: argparse.Namespace) -> None:
     """Reject values the library would choke on, with the flag to fix."""
     positive = ("expansion_factor", "top_k", "batch_size", "n_epochs", "mix_shards")
     positive += ("presample_shards", "presample_n", "dp_size", "grad_accumulation_steps")
+    positive += ("tensor_parallel",)
     for name in positive:
         if getattr(args, name) < 1:
             fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -231,13 +239,22 @@ def check_latents(args: argparse.Namespace, hidden_dim: int) -> None:
 
 
 def check_world_size(args: argparse.Namespace) -> int:
-    """--dp-size must equal WORLD_SIZE (the number of processes torchrun started)."""
+    """--dp-size x --tensor-parallel must equal WORLD_SIZE (the processes torchrun started)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if args.dp_size != world_size:
+    if args.dp_size * args.tensor_parallel != world_size:
+        tp = args.tensor_parallel
+        times_tp = f" x --tensor-parallel {tp}" if tp > 1 else ""
         fail(
-            f"--dp-size {args.dp_size} but WORLD_SIZE={world_size} processes were launched; "
-            "pass --dp-size equal to torchrun --nproc_per_node x nodes (otherwise each process "
-            "trains its own SAE, or the run waits for ranks that never start)"
+            f"--dp-size {args.dp_size}{times_tp} but WORLD_SIZE={world_size} processes were "
+            "launched; pass --dp-size equal to torchrun --nproc_per_node x nodes (divided by "
+            "--tensor-parallel; otherwise each process trains its own SAE, or the run waits for "
+            "ranks that never start)"
+        )
+    if args.tensor_parallel > 1 and args.dp_size != 1:
+        fail(
+            f"--tensor-parallel {args.tensor_parallel} with --dp-size {args.dp_size}: data and "
+            "tensor parallelism together are not supported; use --dp-size 1 and as many "
+            "processes as --tensor-parallel"
         )
     return world_size
 
@@ -283,6 +300,107 @@ def warn_settings(args: argparse.Namespace, world_size: int) -> None:
         )
 
 
+def tensor_parallel_api():
+    """(ShardedTopKSAE, train_tp_loop, load_and_merge) from the runtime, or a clear error."""
+    import sae.architectures as architectures
+
+    sharded = getattr(architectures, "ShardedTopKSAE", None)
+    try:
+        from sae.parallel import load_and_merge, train_tp_loop
+    except ImportError:
+        sharded = None
+    if sharded is None:
+        fail(
+            "--tensor-parallel needs a sae runtime with ShardedTopKSAE and sae.parallel "
+            "(train_tp_loop, load_and_merge); upgrade sae, or use --tensor-parallel 1"
+        )
+    return sharded, train_tp_loop, load_and_merge
+
+
+def build_sharded_sae(args: argparse.Namespace, hidden_dim: int, rank: int, world_size: int):
+    """--tensor-parallel N: a ShardedTopKSAE holding this rank's 1/N of the latents."""
+    sharded, _, _ = tensor_parallel_api()
+    n_latents = hidden_dim * args.expansion_factor
+    if n_latents % world_size:
+        fail(f"{n_latents} latents do not split over --tensor-parallel {world_size} ranks")
+    return sharded(
+        input_dim=hidden_dim,
+        hidden_dim=n_latents,
+        top_k=args.top_k,
+        rank=rank,
+        world_size=world_size,
+        normalize_input=args.normalize_input,
+        auxk=args.auxk,
+        auxk_coef=args.auxk_coef,
+        dead_tokens_threshold=args.dead_tokens_threshold,
+    )
+
+
+class MetricsFile:
+    """Step logger for the tensor-parallel loop (rank 0): one JSON line per step in
+    <output-dir>/metrics.jsonl, the keys a data-parallel run writes (eval.py plots them)."""
+
+    def __init__(self, path: Path):
+        self.file = open(path, "w", encoding="utf-8")  # closed by finish()
+
+    def log_step(self, step, batch=None, loss_dict=None, grad_norm=None, lr=None, **kwargs):
+        row = {"step": int(step) + 1, "lr": lr}
+        row.update({k: float(v) for k, v in (loss_dict or {}).items()})
+        row.update({k: float(v) for k, v in (kwargs.get("extra_metrics") or {}).items()})
+        row["loss"] = row.pop("total", float("nan"))
+        if grad_norm is not None:
+            row["grad_norm"] = float(grad_norm)
+        self.file.write(json.dumps(row) + "\n")
+
+    def finish(self) -> None:
+        self.file.close()
+
+
+def train_tensor_parallel(args, model, dataloader, n_samples: int, device, output_dir: Path):
+    """Every rank trains on the same batches (rank 0 reads them and broadcasts); rank 0 then
+    merges the shards into a dense checkpoint_final.pt, the file a data-parallel run writes and
+    eval.py reads."""
+    import math
+
+    import torch
+    import torch.distributed as dist
+
+    _, train_tp_loop, load_and_merge = tensor_parallel_api()
+    if args.lr_schedule != "constant" or args.warmup_steps:
+        warnings.warn(
+            "--tensor-parallel trains at a constant --lr (no warmup or schedule)", stacklevel=2
+        )
+    steps = args.max_steps or args.n_epochs * max(1, math.ceil(n_samples / args.batch_size))
+    shards = output_dir / "tp_shards"
+    logger = MetricsFile(output_dir / "metrics.jsonl") if dist.get_rank() == 0 else None
+    train_tp_loop(
+        model,
+        dataloader,
+        lr=args.lr,
+        max_steps=steps,
+        device=str(device),
+        log_interval=args.log_interval,
+        max_grad_norm=args.max_grad_norm,
+        checkpoint_dir=str(shards),
+        perf_logger=logger,
+    )
+    dist.barrier()
+    if dist.get_rank() == 0:
+        dense = load_and_merge(str(shards))
+        checkpoint = {
+            "model_state_dict": {k: v.detach().cpu() for k, v in dense.state_dict().items()},
+            "input_dim": int(model.input_dim),
+            "hidden_dim": int(model.hidden_dim),
+            "model_config": dense.config_dict() if hasattr(dense, "config_dict") else {},
+            "global_step": int(steps),
+            "world_size": int(model.world_size),
+            "tensor_parallel": int(model.world_size),
+        }
+        tmp = output_dir / "checkpoint_final.pt.tmp"
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, output_dir / "checkpoint_final.pt")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Validate, set up DDP, build the SAE, train, write checkpoints and metrics."""
     args = parse_args(argv)
@@ -309,31 +427,43 @@ def main(argv: list[str] | None = None) -> int:
         (output_dir / "train_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
 
     store = ActivationStore(args.cache_dir)
-    model = TopKSAE(
-        input_dim=store.hidden_dim,
-        hidden_dim=store.hidden_dim * args.expansion_factor,
-        top_k=args.top_k,
-        normalize_input=args.normalize_input,
-        auxk=args.auxk,
-        auxk_coef=args.auxk_coef,
-        dead_tokens_threshold=args.dead_tokens_threshold,
-        aggregate_loss=args.aggregate_loss,
-        dead_count_global=args.dead_count_global,
-    )
+    tensor_parallel = args.tensor_parallel > 1
+    if tensor_parallel:
+        model = build_sharded_sae(args, store.hidden_dim, rank, world_size)
+    else:
+        model = TopKSAE(
+            input_dim=store.hidden_dim,
+            hidden_dim=store.hidden_dim * args.expansion_factor,
+            top_k=args.top_k,
+            normalize_input=args.normalize_input,
+            auxk=args.auxk,
+            auxk_coef=args.auxk_coef,
+            dead_tokens_threshold=args.dead_tokens_threshold,
+            aggregate_loss=args.aggregate_loss,
+            dead_count_global=args.dead_count_global,
+        )
     if args.init_pre_bias and args.resume_from is None:
         # Same seed on every rank, so every rank starts from the same pre-bias.
         n = min(args.presample_n, store.n_samples)
         sample = store.sample(n, seed=args.seed, num_shards=args.presample_shards)
         model.init_pre_bias_from_data(sample)
 
+    # Tensor parallel: every rank trains on the same batches, so rank 0 reads all of them.
     dataloader = store.get_streaming_dataloader(
         batch_size=args.batch_size,
         shuffle=True,
         seed=args.seed,
-        rank=rank,
-        world_size=world_size,
+        rank=0 if tensor_parallel else rank,
+        world_size=1 if tensor_parallel else world_size,
         mix_shards=args.mix_shards,
     )
+    if tensor_parallel:
+        train_tensor_parallel(args, model, dataloader, store.n_samples, device, output_dir)
+        if rank == 0:
+            print(f"train.py: done (tensor parallel); checkpoint in {output_dir}", file=sys.stderr)
+        dist.barrier()
+        dist.destroy_process_group()
+        return 0
     config = TrainingConfig(
         lr=args.lr,
         n_epochs=args.n_epochs,

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from gen_helpers import MODELS, require_templates
+from recipegen.generator.render import FILE_MAP
 
 from recipegen.cli import main
 
@@ -80,16 +81,8 @@ def test_new_writes_the_recipe_and_twice_changes_nothing(tmp_path, model):
     assert result.exit_code == 0, result.output
     recipe = tmp_path / f"{model}_sae"
     names = {p.name for p in recipe.iterdir()}
-    assert names == {
-        "extract.py",
-        "train.py",
-        "eval.py",
-        "analyze.py",
-        "launch.sh",
-        "README.md",
-        "recipe.yaml",
-        ".gitignore",
-    }
+    # every rendered file, recipe.yaml, and the recorded renders that `update` merges against
+    assert names == set(FILE_MAP) | {"recipe.yaml", ".recipegen"}
     before = snapshot(recipe)
     result = cli("new", model, "--out", str(tmp_path))
     assert result.exit_code == 0 and "up to date, nothing changed" in result.output

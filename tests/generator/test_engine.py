@@ -27,6 +27,7 @@ EXPECTED_FILES = {
     "eval.py",
     "analyze.py",
     "launch.sh",
+    "slurm.sbatch",
     "README.md",
     "recipe.yaml",
     ".gitignore",
@@ -104,7 +105,7 @@ def test_write_new_then_rewrite_is_a_byte_identical_noop(tmp_path, stub_template
     rendered = generate("esm2", templates=stub_templates)
     dest = tmp_path / "out" / rendered.dirname
     write(dest, rendered.files)
-    assert {p.name for p in dest.iterdir()} == EXPECTED_FILES
+    assert {p.name for p in dest.iterdir()} == EXPECTED_FILES | {".recipegen"}
     assert os.access(dest / "launch.sh", os.X_OK) and not os.access(dest / "train.py", os.X_OK)
     before = snapshot(dest)
     result = write(dest, generate("esm2", templates=stub_templates).files)

@@ -36,7 +36,7 @@ def test_two_rank_ddp_equal_steps_identical_weights(uneven_store, tmp_path):
     ckpt = torch.load(tmp_path / "checkpoint_final.pt", weights_only=True)
     assert not any(k.startswith("module.") for k in ckpt["model_state_dict"])
     assert ckpt["world_size"] == 2 and ckpt["global_step"] == 32
-    assert torch.equal(ckpt["model_state_dict"]["W_dec"], s0["W_dec"])
+    assert torch.equal(ckpt["model_state_dict"]["decoder.weight"], s0["decoder.weight"])
 
 
 def test_dp_size_one_under_two_processes_is_an_error(uneven_store, tmp_path):

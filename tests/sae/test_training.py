@@ -108,7 +108,8 @@ def test_fit_tensor_learns_and_writes_checkpoint_and_metrics(tmp_path):
     lines = [json.loads(s) for s in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in lines] == list(range(1, 49))
     assert {"lr", "loss", "fvu", "dead_pct", "l0", "aux"} <= set(lines[0])
-    assert lines[-1]["fvu"] < 0.5 * lines[0]["fvu"]
+    # the reference decoder constraint (unit rows over latents) learns slower than unit latents
+    assert lines[-1]["fvu"] < 0.7 * lines[0]["fvu"]
     assert lines[-1]["lr"] == pytest.approx(0.0, abs=1e-5)  # cosine spans the whole run
     ckpt = torch.load(tmp_path / "checkpoint_final.pt", weights_only=True)
     assert {

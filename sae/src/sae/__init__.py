@@ -25,7 +25,14 @@ from sae.analysis import (
     save_cluster_labels,
     save_feature_atlas,
 )
-from sae.architectures import ReLUSAE, TopKSAE, load_sae
+from sae.architectures import (
+    MoESAE,
+    ReLUSAE,
+    ShardedTopKSAE,
+    SparseAutoencoder,
+    TopKSAE,
+    load_sae,
+)
 from sae.autointerp import (
     DEFAULT_PROMPT_TEMPLATE,
     TOKEN_PROMPT_TEMPLATE,
@@ -53,7 +60,9 @@ from sae.eval import (
     evaluate_sae,
     evaluate_sparsity,
 )
+from sae.kernels import HAS_TRITON, TritonDecoderAutograd
 from sae.perf_logger import PerfLogger
+from sae.process_group_manager import ProcessGroupManager
 from sae.training import ParallelConfig, Trainer, TrainingConfig, WandbConfig
 from sae.utils import get_device, set_seed
 
@@ -88,8 +97,15 @@ __all__ = [
     "NVIDIAInternalClient",
     "OpenAIClient",
     "OpenAICompatibleClient",
+    "HAS_TRITON",
+    "ActivationStore",
+    "ActivationStoreConfig",
+    "MoESAE",
     "ParallelConfig",
+    "ProcessGroupManager",
     "ReLUSAE",
+    "ShardedTopKSAE",
+    "SparseAutoencoder",
     "StoreError",
     "TokenActivationCollector",
     "TokenExample",
@@ -97,6 +113,7 @@ __all__ = [
     "TopKSAE",
     "Trainer",
     "TrainingConfig",
+    "TritonDecoderAutograd",
     "WandbConfig",
     "build_cluster_label_prompt",
     "compute_cluster_centroids",

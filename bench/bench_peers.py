@@ -1,0 +1,186 @@
+"""Our TopK training step against its peers, each library in its own virtualenv.
+
+Contenders: ours (this venv), the reference bionemo ``sae`` (scripts/reference_venv.sh),
+EleutherAI sparsify (``eai-sparsify``) and SAELens (``sae-lens``); every peer venv gets
+``torch==2.13.0`` (installed first, so nothing pulls a CUDA build). Each runs its own step
+(loss, backward, Adam, post-step) on the same seeded fp32 data via bench/_peer_step.py, at three
+shapes, contenders interleaved within every repetition. Reported per shape and contender:
+tokens per process CPU-second and per wall second (median, min-max spread), peak RSS, and
+ratios ours/peer; load average at start and end. Goals: >= 1.3x the best peer at every shape,
+>= 1.5x the reference at d=512 n=8192 k=32 batch 4096.
+
+    python bench/bench_peers.py [--reps 3] [--shapes big,small,wide] [--steps 2]
+                                [--contenders ours,reference,sparsify,saelens] [--no-install]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_result  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER = Path(__file__).resolve().parent / "_peer_step.py"
+TORCH_SPEC = "torch==2.13.0"
+SHAPES = {
+    "big": {"d": 512, "n": 8192, "k": 32, "batch": 4096},
+    "small": {"d": 512, "n": 8192, "k": 32, "batch": 512},
+    "wide": {"d": 1280, "n": 20480, "k": 32, "batch": 1024},
+}
+PEER_PACKAGES = {"sparsify": ("eai-sparsify", "sparsify"), "saelens": ("sae-lens", "sae_lens")}
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def _peer_python(name: str, root: Path, install: bool) -> str:
+    """The venv python for a pip-installed peer, creating the venv when asked."""
+    package, module = PEER_PACKAGES[name]
+    venv = root / name
+    py = venv / "bin" / "python"
+    if py.exists() and _run([str(py), "-c", f"import {module}"]).returncode == 0:
+        return str(py)
+    if not install:
+        raise SystemExit(f"bench_peers: no working venv for {name} at {venv} (drop --no-install)")
+    print(f"== installing {package} into {venv} (torch first: {TORCH_SPEC})", flush=True)
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    for spec in (TORCH_SPEC, package):
+        proc = _run([str(py), "-m", "pip", "install", "-q", spec, TORCH_SPEC])
+        if proc.returncode != 0:
+            raise SystemExit(f"bench_peers: pip install {spec} failed:\n{proc.stderr[-2000:]}")
+    return str(py)
+
+
+def _reference_python() -> str:
+    proc = _run(["bash", str(REPO / "scripts" / "reference_venv.sh")], cwd=REPO)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_peers: reference venv failed:\n{proc.stderr[-2000:]}")
+    py = proc.stdout.strip().splitlines()[-1]
+    return py if os.path.isabs(py) else str(REPO / py)
+
+
+def _version(py: str, module: str) -> str:
+    code = f"import importlib.metadata as m, torch; print(m.version('{module}'), torch.__version__)"
+    proc = _run([py, "-c", code])
+    return proc.stdout.strip() if proc.returncode == 0 else "?"
+
+
+def _one(py: str, lib: str, shape: dict, args) -> dict:
+    cmd = [py, str(WORKER), "--lib", lib, "--steps", str(args.steps)]
+    cmd += ["--threads", str(args.threads), "--seed", str(args.seed)]
+    for key in ("d", "n", "k", "batch"):
+        cmd += [f"--{key}", str(shape[key])]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    if lib != "ours":
+        env.pop("PYTHONPATH", None)
+    proc = _run(cmd, env=env, cwd=Path(py).parent, timeout=1800)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-1500:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _summary(runs: list[dict]) -> dict:
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return {"error": runs[-1]["error"] if runs else "no runs"}
+    out = {"reps": len(ok)}
+    for key in ("tokens_per_cpu_s", "tokens_per_wall_s"):
+        vals = [r[key] for r in ok]
+        out[key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
+    out["last_loss"] = ok[-1]["last_loss"]
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--steps", type=int, default=2, help="timed steps per run (after 1 warm-up)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shapes", default="big,small,wide", help=f"subset of {','.join(SHAPES)}")
+    p.add_argument("--contenders", default="ours,reference,sparsify,saelens")
+    p.add_argument(
+        "--venv-root",
+        type=Path,
+        default=Path.home() / ".cache" / "recipegen-bench-peers",
+        help="where the sparsify / SAELens virtualenvs live",
+    )
+    p.add_argument("--no-install", action="store_true", help="use existing venvs only")
+    args = p.parse_args()
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    bad = [s for s in shapes if s not in SHAPES] + [
+        c for c in contenders if c not in ("ours", "reference", *PEER_PACKAGES)
+    ]
+    if bad or args.reps < 1 or args.steps < 1:
+        print(f"bench_peers: bad --shapes/--contenders/--reps/--steps: {bad}", file=sys.stderr)
+        raise SystemExit(2)
+
+    pythons, versions = {}, {}
+    for c in contenders:
+        if c == "ours":
+            pythons[c] = sys.executable
+        elif c == "reference":
+            pythons[c] = _reference_python()
+        else:
+            pythons[c] = _peer_python(c, args.venv_root, not args.no_install)
+        versions[c] = _version(pythons[c], PEER_PACKAGES.get(c, ("sae",))[0])
+
+    load_start = list(os.getloadavg())
+    t0 = time.time()
+    runs: dict[str, dict[str, list]] = {s: {c: [] for c in contenders} for s in shapes}
+    for rep in range(args.reps):
+        for s in shapes:
+            order = contenders[rep % len(contenders) :] + contenders[: rep % len(contenders)]
+            for c in order:  # interleaved, rotated each repetition
+                r = _one(pythons[c], c, SHAPES[s], args)
+                runs[s][c].append(r)
+                rate = r.get("tokens_per_cpu_s")
+                said = f"{rate:10.0f} tok/cpu-s" if rate else r["error"][-300:]
+                print(f"rep {rep} {s:5s} {c:9s} {said}", flush=True)
+
+    figures = {
+        "load_average_start": load_start,
+        "load_average_end": list(os.getloadavg()),
+        "seconds": round(time.time() - t0, 1),
+        "threads": args.threads,
+        "reps": args.reps,
+        "timed_steps_per_run": args.steps,
+        "versions": versions,
+        "note": "2-core machine shared with other jobs during this run (see load averages); "
+        "ratios are within-rep comparable, absolute rates are not",
+        "shapes": {},
+    }
+    for s in shapes:
+        per = {c: _summary(runs[s][c]) for c in contenders}
+        entry = {"shape": SHAPES[s], "contenders": per}
+        if "ours" in per and "tokens_per_cpu_s" in per["ours"]:
+            ours = per["ours"]["tokens_per_cpu_s"]["median"]
+            ratios = {
+                c: ours / v["tokens_per_cpu_s"]["median"]
+                for c, v in per.items()
+                if c != "ours" and "tokens_per_cpu_s" in v
+            }
+            entry["ours_over_peer_cpu"] = ratios
+            if ratios:
+                entry["ours_over_best_peer_cpu"] = min(ratios.values())
+                entry["goal_1.3x_best_peer_met"] = min(ratios.values()) >= 1.3
+            if s == "big" and "reference" in ratios:
+                entry["goal_1.5x_reference_met"] = ratios["reference"] >= 1.5
+        figures["shapes"][s] = entry
+    write_result("peers", figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Benchmarks shipped with the runtime (``python -m sae.benchmarks.bench_decoder``)."""

@@ -1,0 +1,75 @@
+"""Sparse building blocks for TopK SAEs: every op touches only the selected (row, latent) pairs.
+
+A selection is a pair ``indices [B, m]`` (latent ids, int64) and ``values [B, m]``: row ``b``
+of the implied sparse matrix ``S [B, n]`` holds ``values[b, j]`` at column ``indices[b, j]``
+(repeated columns add up). The ops, all O(B·m·d) instead of the dense O(B·n·d):
+
+- ``gather_rows_sum``: ``S @ W`` for ``W [n, d]`` (embedding_bag, no dense code tensor);
+- ``sampled_rows_dot``: ``(Y @ W.T)`` read only at the selected entries -> ``[B, m]``;
+- ``scatter_rows_sum``: ``S.T @ X`` -> ``[n, d]`` (the weight gradient), one CSR mat-mul.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+# torch flags every CSR construction as "beta"; these CSR matrices are internal temporaries
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+
+
+def gather_rows_sum(indices: torch.Tensor, values: torch.Tensor, weight: torch.Tensor):
+    """``out[b] = Σ_j values[b, j] · weight[indices[b, j]]`` -> ``[B, d]`` (no autograd graph)."""
+    if indices.shape[1] == 0:
+        return weight.new_zeros(indices.shape[0], weight.shape[1])
+    return F.embedding_bag(indices, weight, per_sample_weights=values, mode="sum")
+
+
+def _row_csr(indices: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
+    b, m = indices.shape
+    crow = torch.arange(0, b * m + 1, m, device=indices.device, dtype=torch.int64)
+    return torch.sparse_csr_tensor(
+        crow, indices.reshape(-1), values.reshape(-1), (b, n), check_invariants=False
+    )
+
+
+def sampled_rows_dot(indices: torch.Tensor, y: torch.Tensor, weight: torch.Tensor):
+    """``out[b, j] = <y[b], weight[indices[b, j]]>`` -> ``[B, m]``, never forming ``[B, n]``."""
+    b, m = indices.shape
+    if m == 0:
+        return y.new_zeros(b, 0)
+    if y.device.type in ("cpu", "cuda"):
+        pattern = _row_csr(indices, y.new_zeros(b * m), weight.shape[0])
+        out = torch.sparse.sampled_addmm(pattern, y, weight.t(), beta=0.0)
+        return out.values().view(b, m)
+    return torch.bmm(weight[indices], y.unsqueeze(-1)).squeeze(-1)  # other devices: gather
+
+
+def scatter_rows_sum(indices: torch.Tensor, values: torch.Tensor, x: torch.Tensor, n: int):
+    """``out[i] = Σ_{(b, j): indices[b, j] = i} values[b, j] · x[b]`` -> ``[n, d]``.
+
+    Built as the CSR matrix of ``S.T`` (rows = latents, ordered by one sort of the B·m ids)
+    times ``x``: a single sparse mat-mul instead of a dense ``[n, B] @ [B, d]``.
+    """
+    b, m = indices.shape
+    d = x.shape[1]
+    if b * m == 0:
+        return x.new_zeros(n, d)
+    flat = indices.reshape(-1)
+    order = torch.argsort(flat)
+    rows_of = torch.div(order, m, rounding_mode="floor")
+    counts = torch.bincount(flat, minlength=n)
+    crow = torch.zeros(n + 1, dtype=torch.int64, device=x.device)
+    torch.cumsum(counts, 0, out=crow[1:])
+    st = torch.sparse_csr_tensor(
+        crow, rows_of, values.reshape(-1)[order], (n, b), check_invariants=False
+    )
+    return st @ x
+
+
+def column_sums(indices: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
+    """``out[i] = Σ values[b, j]`` over entries with ``indices[b, j] = i`` -> ``[n]``."""
+    out = values.new_zeros(n)
+    return out.index_add_(0, indices.reshape(-1), values.reshape(-1))
