@@ -19,10 +19,11 @@ from . import provenance as prov
 from .errors import printable
 from .generate import regenerate
 from .render import EXECUTABLE, TemplateSource
+from .renders import STATE_DIR
 
 # Never reported: the recipe's default work folder (launch.sh: WORK=<recipe>/work), the
-# bytecode caches its scripts leave, and a .gitignore.
-ALWAYS_ALLOWED = ("work", "__pycache__", ".gitignore")
+# bytecode caches its scripts leave, a .gitignore, and recipegen's own state (recorded renders).
+ALWAYS_ALLOWED = ("work", "__pycache__", ".gitignore", STATE_DIR)
 MAX_FILE_BYTES = 10_000_000
 _NOTE = "# control characters are shown escaped (\\r is a carriage return)\n"
 

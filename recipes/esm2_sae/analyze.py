@@ -140,6 +140,24 @@ def read_sequences(path: Path) -> list[str]:
     return []
 
 
+# extraction.input_format of the spec: how a sequence becomes the text the tokenizer sees.
+INPUT_FORMAT = {"separator": "", "case": "keep", "replace": {}}
+_REPLACE = str.maketrans(INPUT_FORMAT["replace"])
+
+
+def format_sequence(sequence: str) -> str:
+    """Apply INPUT_FORMAT in order: case, then replace, then separator (the same in extract.py
+    and eval.py; e.g. ProtBert wants upper case, U/Z/O/B -> X and residues joined by spaces)."""
+    case = INPUT_FORMAT["case"]
+    if case == "upper":
+        sequence = sequence.upper()
+    elif case == "lower":
+        sequence = sequence.lower()
+    sequence = sequence.translate(_REPLACE)
+    separator = INPUT_FORMAT["separator"]
+    return separator.join(sequence) if separator else sequence
+
+
 def open_eval_store(path: Path, layer: int):
     if not (path / "metadata.json").is_file():
         fail(f"--eval-cache {path}: no metadata.json (extraction unfinished); re-run extraction")

@@ -175,6 +175,24 @@ def read_sequences(path: Path) -> list[str]:
     return []
 
 
+# extraction.input_format of the spec: how a sequence becomes the text the tokenizer sees.
+INPUT_FORMAT = {"separator": "", "case": "keep", "replace": {}}
+_REPLACE = str.maketrans(INPUT_FORMAT["replace"])
+
+
+def format_sequence(sequence: str) -> str:
+    """Apply INPUT_FORMAT in order: case, then replace, then separator (the same in extract.py
+    and eval.py; e.g. ProtBert wants upper case, U/Z/O/B -> X and residues joined by spaces)."""
+    case = INPUT_FORMAT["case"]
+    if case == "upper":
+        sequence = sequence.upper()
+    elif case == "lower":
+        sequence = sequence.lower()
+    sequence = sequence.translate(_REPLACE)
+    separator = INPUT_FORMAT["separator"]
+    return separator.join(sequence) if separator else sequence
+
+
 def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
     """[sequence index, tokens] in store row order (written by extract.py)."""
     name = meta.get("sequence_order_file")
@@ -328,7 +346,7 @@ def prepare_loss_recovered(sae_model, args, sequences: list[str], device):
     batches = []
     for start in range(0, len(sequences), 8):
         enc = tokenizer(
-            sequences[start : start + 8],
+            [format_sequence(q) for q in sequences[start : start + 8]],
             padding=True,
             truncation=True,
             max_length=max_len,

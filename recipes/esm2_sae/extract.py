@@ -39,6 +39,9 @@ DEFAULT_DTYPE = "float16"
 DEFAULT_EVAL_FRACTION = 0.1
 DEFAULT_MAX_SEQUENCES = None
 DEFAULT_SHARD_SIZE = 100000
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]  # characters per token
+UNIT_WORD = {"aa": "residue", "codon": "codon (3 nt)", "nt": "nucleotide"}[TOKEN_UNIT]
+TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count
 ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in row order
 RANK_WAIT_TIMEOUT_S = float(os.environ.get("EXTRACT_RANK_TIMEOUT_S", "3600"))
 
@@ -86,6 +89,54 @@ def read_sequences(path: Path) -> list[str]:
         return [str(s).strip() for s in pq.read_table(path, columns=["sequence"])["sequence"]]
     fail(f"--input {path}: unknown format; use {', '.join(FASTA_SUFFIXES)}, .csv or .parquet")
     return []
+
+
+# extraction.input_format of the spec: how a sequence becomes the text the tokenizer sees.
+INPUT_FORMAT = {"separator": "", "case": "keep", "replace": {}}
+_REPLACE = str.maketrans(INPUT_FORMAT["replace"])
+
+
+def format_sequence(sequence: str) -> str:
+    """Apply INPUT_FORMAT in order: case, then replace, then separator (the same in extract.py
+    and eval.py; e.g. ProtBert wants upper case, U/Z/O/B -> X and residues joined by spaces)."""
+    case = INPUT_FORMAT["case"]
+    if case == "upper":
+        sequence = sequence.upper()
+    elif case == "lower":
+        sequence = sequence.lower()
+    sequence = sequence.translate(_REPLACE)
+    separator = INPUT_FORMAT["separator"]
+    return separator.join(sequence) if separator else sequence
+
+
+def expected_tokens(sequence: str, limit: int) -> int:
+    """Tokens `sequence` should give under TOKEN_UNIT (aa: residues, codon: nt/3, nt: nt),
+    truncated to `limit` (the model context)."""
+    return min(len(sequence) // UNIT_SIZE, limit)
+
+
+def far_off(kept: int, expected: int) -> bool:
+    """More than 25% (and more than 2 tokens) away from the expected count."""
+    return abs(kept - expected) > max(2, expected // 4)
+
+
+def check_token_counts(rows: list[tuple], limit: int, fix: str) -> None:
+    """Stop before anything is stored when many sequences tokenize to far fewer or more tokens
+    than TOKEN_UNIT predicts. `rows`: (sequence, tokens kept, token preview or "")."""
+    off = [r for r in rows if far_off(r[1], expected_tokens(r[0], limit))]
+    if not off or len(off) * 4 < len(rows):  # a quarter or more far off: a systematic problem
+        return
+    examples = "\n".join(
+        f"  {seq[:24]!r}{'...' if len(seq) > 24 else ''} ({len(seq)} characters): "
+        f"{kept} tokens kept{' ' + preview if preview else ''}, "
+        f"expected {expected_tokens(seq, limit)}"
+        for seq, kept, preview in off[:3]
+    )
+    fail(
+        f"token check: {len(off)} of {len(rows)} sequences do not give about one token per "
+        f"{UNIT_WORD} (token_unit {TOKEN_UNIT!r}); nothing was stored. Examples:\n{examples}\n"
+        f"likely fix: {fix}\n(--no-token-check skips this check when the difference is intended)"
+    )
 
 
 def in_eval_split(index: int, seed: int, eval_fraction: float) -> bool:
@@ -206,6 +257,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dtype", choices=["float16", "float32"], default=DEFAULT_DTYPE)
     p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument(
+        "--no-token-check",
+        dest="token_check",
+        action="store_false",
+        help="do not stop when sequences give far more/fewer tokens than token_unit predicts",
+    )
     args = p.parse_args(argv)
     if not 1 <= args.layer <= N_LAYERS:
         p.error(f"--layer {args.layer}: must be in 1..{N_LAYERS} (hidden_states index)")
@@ -225,11 +282,21 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
+def looks_local(checkpoint: str) -> bool:
+    """A path rather than a hub id (`org/name`): absolute, relative, home, or 3+ parts."""
+    return checkpoint.startswith(("/", "./", "../", "~")) or checkpoint.count("/") > 1
+
+
 def load_model(checkpoint: str, device: torch.device):
     """AutoModel + AutoTokenizer from a local directory or a hub id."""
     import transformers
     from transformers import AutoModel, AutoTokenizer
 
+    if looks_local(checkpoint) and not Path(checkpoint).expanduser().is_dir():
+        fail(
+            f"--checkpoint {checkpoint}: no such directory (a local path, so not tried as a hub "
+            "id); fix the path, or give the folder holding config.json"
+        )
     transformers.logging.set_verbosity_error()  # unused-head warnings are expected here
     try:
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
@@ -305,6 +372,44 @@ def layer_output(model, layer: int, input_ids, attention_mask) -> torch.Tensor:
     return captured["hidden"]
 
 
+def encode(tokenizer, sequences: list[str], max_len: int):
+    """Tokenize (after INPUT_FORMAT) -> (encoding, mask of the positions that are stored)."""
+    enc = tokenizer(
+        [format_sequence(s) for s in sequences],
+        padding=True,
+        truncation=True,
+        max_length=max_len,
+        return_tensors="pt",
+        return_special_tokens_mask=True,
+    )
+    valid = enc["attention_mask"].bool()
+    if DROP_SPECIAL_TOKENS:
+        valid &= ~enc["special_tokens_mask"].bool()
+    return enc, valid
+
+
+def token_check(tokenizer, sample: list[str], max_len: int) -> None:
+    """Stop before storing anything when the tokenizer does not give ~1 token per unit."""
+    if not sample:
+        return
+    enc, valid = encode(tokenizer, sample, max_len)
+    rows = []
+    for seq, ids, mask in zip(sample, enc["input_ids"], enc["attention_mask"], strict=True):
+        shown = tokenizer.convert_ids_to_tokens(ids[mask.bool()][:6].tolist())
+        rows.append((seq, 0, " ".join(map(str, shown))))
+    kept = valid.sum(dim=1).tolist()
+    rows = [(seq, k, f"[{preview} ...]") for (seq, _, preview), k in zip(rows, kept, strict=True)]
+    check_token_counts(
+        rows,
+        max_len - tokenizer.num_special_tokens_to_add(),
+        "make the text match the tokenizer's vocabulary with extraction.input_format in the "
+        "spec, e.g. residues separated by spaces, upper case and rare residues mapped to X "
+        "(ProtBert style): `input_format: {separator: ' ', case: upper, replace: {U: X, Z: X, "
+        "O: X, B: X}}`; then re-render (`recipegen new ... --force`). If one token covers "
+        "several characters, token_unit does not describe this tokenizer.",
+    )
+
+
 @torch.inference_mode()
 def extract(args: argparse.Namespace) -> None:
     rank, world, run_id = distributed_env()
@@ -327,6 +432,8 @@ def extract(args: argparse.Namespace) -> None:
     max_len = min(max_len, getattr(model.config, "max_position_embeddings", max_len) or max_len)
     lengths = [min(len(sequences[i]), max_len - n_special) + n_special for i in mine]
     out_dtype = getattr(torch, args.dtype)
+    if args.token_check:
+        token_check(tokenizer, [sequences[i] for i in mine[:TOKEN_CHECK_SAMPLE]], max_len)
 
     config = sae_store.ActivationStoreConfig(shard_size=args.shard_size)
     store = sae_store.ActivationStore(str(store_dir), config)
@@ -336,17 +443,7 @@ def extract(args: argparse.Namespace) -> None:
     bar = tqdm(total=len(mine), desc=f"extract {args.split}", unit="seq", disable=rank != 0)
     for batch in batches:
         idx = [mine[b] for b in batch]
-        enc = tokenizer(
-            [sequences[i] for i in idx],
-            padding=True,
-            truncation=True,
-            max_length=max_len,
-            return_tensors="pt",
-            return_special_tokens_mask=True,
-        )
-        valid = enc["attention_mask"].bool()
-        if DROP_SPECIAL_TOKENS:
-            valid &= ~enc["special_tokens_mask"].bool()
+        enc, valid = encode(tokenizer, [sequences[i] for i in idx], max_len)
         ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
         hidden = layer_output(model, args.layer, ids, mask)
         acts = hidden[valid.to(device)].to(out_dtype).cpu()  # cast BEFORE append: never bf16
@@ -372,6 +469,7 @@ def extract(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "max_sequences": args.max_sequences,
         "token_unit": TOKEN_UNIT,
+        "input_format": INPUT_FORMAT,
         "extractor": "hf",
         "run_id": run_id,
         "sequence_order_file": ORDER_FILE,

@@ -20,15 +20,24 @@ Environment overrides (default in brackets; spec values unless noted):
   CHECKPOINT            model checkpoint: hub id or local folder [evo2/7b-8k:1.0; smoke without INPUT: a tiny stand-in]
   LAYER                 layer (hidden_states index, 1-based block output) [26]
   WORK                  working directory for caches, SAE and report [<recipe>/work]
-  NPROC                 training processes; --dp-size always equals it [1; smoke 1]
+  NPROC                 training processes per node; --dp-size always equals NNODES x NPROC [1; smoke 1]
   EXTRACT_NPROC         extraction processes (rank r takes sequences r::N) [NPROC]
   DEVICE                auto | cpu | cuda [auto]
+  NNODES NODE_RANK      nodes, and this node's index 0..NNODES-1, for a multi-node run without
+                        Slurm: start launch.sh on every node with the same knobs [1, 0]
+                        (Slurm: `sbatch slurm.sbatch` instead); world size = NNODES x NPROC
+  MASTER_ADDR MASTER_PORT  rendezvous host (node 0) and port [127.0.0.1 and any free port on
+                        one node; MASTER_ADDR required and port 29500 on several]
+  TENSOR_PARALLEL       ranks that share one SAE's latents (ShardedTopKSAE); --dp-size is the
+                        world size / TENSOR_PARALLEL [1; smoke 1]
+  RUN_ID                rendezvous id, the same on every node, new for every run [from the
+                        host and port on several nodes]
   MAX_SEQUENCES         first N input sequences only, before the split [all; smoke 48]
   EVAL_FRACTION SEED DTYPE SHARD_SIZE EXTRACT_BATCH_SIZE MAX_TOKENS_PER_BATCH
   EXPANSION_FACTOR TOP_K AUXK AUXK_COEF DEAD_TOKENS_THRESHOLD LR LR_MIN LR_SCHEDULE WARMUP_STEPS
   BATCH_SIZE N_EPOCHS MAX_GRAD_NORM LOG_INTERVAL PRESAMPLE_N EVAL_MAX_SEQUENCES
   INIT_PRE_BIAS NORMALIZE_INPUT AGGREGATE_LOSS (0/1)  MIX_SHARDS PRESAMPLE_SHARDS
-  DEAD_COUNT_GLOBAL     0 | 1 | auto (auto: on whenever NPROC > 1) [1]
+  DEAD_COUNT_GLOBAL     0 | 1 | auto (auto: on whenever NNODES x NPROC > 1) [1]
   WANDB (0/1) WANDB_PROJECT WANDB_ENTITY RUN_NAME
   ANALYSIS_OUT DASHBOARD_OUT  feature atlas and static dashboard [$WORK/analysis, $WORK/dashboard]
   PREDICT_MODULE        predict module (main() + PredictionWriter) [bionemo.evo2.run.predict]
@@ -77,6 +86,7 @@ D_AGGREGATE_LOSS=1
 D_DEAD_COUNT_GLOBAL=1
 D_MIX_SHARDS=10
 D_PRESAMPLE_SHARDS=8
+D_TENSOR_PARALLEL=1
 D_LOG_INTERVAL=50
 D_WANDB=0
 D_WANDB_PROJECT=sae
@@ -84,6 +94,7 @@ D_PREDICT_MODULE=bionemo.evo2.run.predict
 D_CHUNK_SIZE=8192
 if [[ "$SMOKE" == 1 ]]; then
   D_NPROC=1
+  D_TENSOR_PARALLEL=1
   D_MAX_SEQUENCES=48
   D_SHARD_SIZE=2048
   D_EXPANSION_FACTOR=4
@@ -123,6 +134,9 @@ LAYER="${LAYER:-$D_LAYER}"
 WORK="${WORK:-$HERE/work}"
 NPROC="${NPROC:-$D_NPROC}"
 EXTRACT_NPROC="${EXTRACT_NPROC:-$NPROC}"
+NNODES="${NNODES:-1}"
+TENSOR_PARALLEL="${TENSOR_PARALLEL:-$D_TENSOR_PARALLEL}"
+NODE_RANK="${NODE_RANK:-0}"
 DEVICE="${DEVICE:-auto}"
 DTYPE="${DTYPE:-$D_DTYPE}"
 EVAL_FRACTION="${EVAL_FRACTION:-$D_EVAL_FRACTION}"
@@ -182,12 +196,45 @@ case "$CHECKPOINT" in
     fi
     ;;
 esac
-for knob in NPROC EXTRACT_NPROC; do
+for knob in NPROC EXTRACT_NPROC NNODES TENSOR_PARALLEL; do
   if [[ ! "${!knob}" =~ ^[1-9][0-9]*$ ]]; then
-    echo "launch.sh: $knob=${!knob} must be a positive integer (number of processes)" >&2
+    echo "launch.sh: $knob=${!knob} must be a positive integer (number of processes or nodes)" >&2
     exit 2
   fi
 done
+if [[ ! "$NODE_RANK" =~ ^[0-9]+$ ]] || ((NODE_RANK >= NNODES)); then
+  echo "launch.sh: NODE_RANK=$NODE_RANK must be an integer in 0..$((NNODES - 1)) (NNODES=$NNODES)" >&2
+  exit 2
+fi
+# Rendezvous: node 0's address and port; on one node, loopback and any free port (as --standalone).
+if ((NNODES > 1)); then
+  if [[ -z "${MASTER_ADDR:-}" ]]; then
+    echo "launch.sh: NNODES=$NNODES needs MASTER_ADDR (the host of node 0, reachable from every node)" >&2
+    exit 2
+  fi
+  MASTER_PORT="${MASTER_PORT:-29500}"
+  RUN_ID="${RUN_ID:-$MASTER_ADDR-$MASTER_PORT}"
+else
+  MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"
+  MASTER_PORT="${MASTER_PORT:-0}"
+  RUN_ID="${RUN_ID:-$(date +%s)-$$}"
+fi
+if [[ ! "$MASTER_PORT" =~ ^[0-9]+$ ]] || ((MASTER_PORT > 65535)); then
+  echo "launch.sh: MASTER_PORT=$MASTER_PORT must be a port number 0..65535" >&2
+  exit 2
+fi
+if [[ ! "$RUN_ID" =~ ^[A-Za-z0-9._:-]+$ ]]; then
+  echo "launch.sh: RUN_ID=$RUN_ID may hold only letters, digits and . _ : -" >&2
+  exit 2
+fi
+WORLD=$((NNODES * NPROC))
+if ((WORLD % TENSOR_PARALLEL)); then
+  echo "launch.sh: TENSOR_PARALLEL=$TENSOR_PARALLEL must divide the world size NNODES x NPROC = $WORLD" >&2
+  exit 2
+fi
+# torchrun rendezvous (c10d): on one node at 127.0.0.1 and a free port (what --standalone does);
+# on several at node 0, with the same RUN_ID on every node (one rendezvous id per step below).
+RDZV=(--nnodes "$NNODES" --node-rank "$NODE_RANK" --rdzv-backend c10d --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT")
 mkdir -p "$WORK"
 
 OPTIONAL=()
@@ -202,7 +249,7 @@ if [[ "$NORMALIZE_INPUT" == 1 ]]; then SWITCHES+=(--normalize-input); else SWITC
 if [[ "$AGGREGATE_LOSS" == 1 ]]; then SWITCHES+=(--aggregate-loss); else SWITCHES+=(--no-aggregate-loss); fi
 # Dead-latent counting across ranks: passed (not just named) on every multi-process run unless
 # DEAD_COUNT_GLOBAL=0 opts out; a no-op with 1 process, so never passed there.
-if [[ "$DEAD_COUNT_GLOBAL" != 0 && "$NPROC" -gt 1 ]]; then
+if [[ "$DEAD_COUNT_GLOBAL" != 0 && "$WORLD" -gt 1 ]]; then
   SWITCHES+=(--dead-count-global)
 else
   SWITCHES+=(--no-dead-count-global)
@@ -224,16 +271,32 @@ else
   SWITCHES+=(--no-wandb)
 fi
 
-# One extraction process runs plain python (no launcher start-up); more run under torchrun and
-# rank r takes sequences r::N into its own store, merged by rank 0.
-if [[ "$EXTRACT_NPROC" -gt 1 ]]; then
-  EXTRACT=(torchrun --standalone --nproc_per_node "$EXTRACT_NPROC")
+# One extraction process runs plain python (no launcher start-up); more (on one node or several)
+# run under torchrun and rank r takes sequences r::N into its own store, merged by rank 0 once
+# every rank's store is finished (a file-based wait: several nodes need a shared filesystem).
+if ((EXTRACT_NPROC > 1 || NNODES > 1)); then
+  EXTRACT=(torchrun "${RDZV[@]}" --nproc_per_node "$EXTRACT_NPROC")
+  EXTRACT_TRAIN=("${EXTRACT[@]}" --rdzv-id "$RUN_ID-extract-train")
+  EXTRACT_EVAL=("${EXTRACT[@]}" --rdzv-id "$RUN_ID-extract-eval")
 else
-  EXTRACT=("$PYTHON")
+  EXTRACT_TRAIN=("$PYTHON")
+  EXTRACT_EVAL=("$PYTHON")
 fi
+# Nodes other than 0 go on once node 0's rank 0 has merged the store (metadata.json, written last).
+wait_for_store() {
+  local waited=0 limit="${EXTRACT_RANK_TIMEOUT_S:-3600}"
+  until [[ -f "$1/metadata.json" ]]; do
+    if ((waited >= limit)); then
+      echo "launch.sh: node $NODE_RANK: $1/metadata.json did not appear within ${limit}s; check node 0's log" >&2
+      exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
 
-echo "== extract: $MODEL_NAME layer $LAYER, $EXTRACT_NPROC process(es) -> $TRAIN_CACHE, $EVAL_CACHE"
-[[ -f "$TRAIN_CACHE/metadata.json" ]] || "${EXTRACT[@]}" "$HERE/extract.py" \
+echo "== extract: $MODEL_NAME layer $LAYER, $EXTRACT_NPROC process(es) x $NNODES node(s) -> $TRAIN_CACHE, $EVAL_CACHE"
+[[ -f "$TRAIN_CACHE/metadata.json" ]] || "${EXTRACT_TRAIN[@]}" "$HERE/extract.py" \
   --input "$INPUT" \
   --output "$TRAIN_CACHE" \
   --checkpoint "$CHECKPOINT" \
@@ -250,7 +313,7 @@ echo "== extract: $MODEL_NAME layer $LAYER, $EXTRACT_NPROC process(es) -> $TRAIN
   --chunk-size "$CHUNK_SIZE" \
   "${PREDICT_EXTRA[@]}" \
   "${OPTIONAL[@]}"
-[[ -f "$EVAL_CACHE/metadata.json" ]] || "${EXTRACT[@]}" "$HERE/extract.py" \
+[[ -f "$EVAL_CACHE/metadata.json" ]] || "${EXTRACT_EVAL[@]}" "$HERE/extract.py" \
   --input "$INPUT" \
   --output "$EVAL_CACHE" \
   --checkpoint "$CHECKPOINT" \
@@ -268,9 +331,15 @@ echo "== extract: $MODEL_NAME layer $LAYER, $EXTRACT_NPROC process(es) -> $TRAIN
   "${PREDICT_EXTRA[@]}" \
   "${OPTIONAL[@]}"
 
-echo "== train: $NPROC process(es) -> $SAE_OUT"
-torchrun --standalone --nproc_per_node "$NPROC" "$HERE/train.py" \
-  --dp-size "$NPROC" \
+wait_for_store "$TRAIN_CACHE"
+wait_for_store "$EVAL_CACHE"
+
+echo "== train: $NPROC process(es) x $NNODES node(s) -> $SAE_OUT"
+torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc_per_node "$NPROC" \
+  --rdzv-backend c10d --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT" --rdzv-id "$RUN_ID-train" \
+  "$HERE/train.py" \
+  --dp-size "$((NNODES * NPROC / TENSOR_PARALLEL))" \
+  --tensor-parallel "$TENSOR_PARALLEL" \
   --cache-dir "$TRAIN_CACHE" \
   --output-dir "$SAE_OUT" \
   --model-name "$MODEL_NAME" \
@@ -294,6 +363,11 @@ torchrun --standalone --nproc_per_node "$NPROC" "$HERE/train.py" \
   --log-interval "$LOG_INTERVAL" \
   --run-name "$RUN_NAME" \
   "${SWITCHES[@]}"
+
+if ((NODE_RANK != 0)); then
+  echo "== node $NODE_RANK: done (node 0 runs the evaluation)"
+  exit 0
+fi
 
 echo "== eval: held-out split -> $EVAL_OUT"
 "$PYTHON" "$HERE/eval.py" \
