@@ -11,6 +11,7 @@ from sae.activation_store import (
 )
 from sae.architectures import ReLUSAE, TopKSAE, load_sae
 from sae.eval import EvalResult, evaluate_sae
+from sae.streaming import StreamingActivationDataset, StreamingConfig, make_streaming_dataloader
 from sae.training import ParallelConfig, Trainer, TrainingConfig, WandbConfig
 from sae.utils import get_device, set_seed
 
@@ -23,6 +24,8 @@ __all__ = [
     "ParallelConfig",
     "ReLUSAE",
     "StoreError",
+    "StreamingActivationDataset",
+    "StreamingConfig",
     "TopKSAE",
     "Trainer",
     "TrainingConfig",
@@ -31,6 +34,7 @@ __all__ = [
     "get_device",
     "load_activations",
     "load_sae",
+    "make_streaming_dataloader",
     "merge_stores",
     "save_activations",
     "set_seed",

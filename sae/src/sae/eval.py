@@ -59,7 +59,7 @@ def _batches(data, batch_size: int) -> Iterable[torch.Tensor]:
         return
     if hasattr(data, "iter_shards"):
         for shard in data.iter_shards():
-            yield from _batches(shard, batch_size)
+            yield from _batches(torch.as_tensor(shard), batch_size)
         return
     for b in data:
         yield b[0] if isinstance(b, (list, tuple)) else b
