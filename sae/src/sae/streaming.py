@@ -135,7 +135,16 @@ class StreamingLoader(IterableDataset):
 
     def _read(self, seg: tuple[int, int, int]) -> np.ndarray:
         s, lo, hi = seg
-        return self.store.read_shard(s)[lo:hi]
+        arr = self.store.read_shard(s)
+        if arr.shape[0] != self.rows[s]:
+            from sae.activation_store import StoreError, shard_name
+
+            raise StoreError(
+                f"shard {self.store.path / shard_name(s)} holds {arr.shape[0]} rows but "
+                f"metadata.json says {self.rows[s]} (shard_rows); the store was modified after "
+                "extraction -- re-run extraction"
+            )
+        return arr[lo:hi]
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         epoch, skip = self.epoch, self._start_batch
