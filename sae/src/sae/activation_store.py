@@ -17,12 +17,12 @@ Every shard is written with parquet page checksums and read with checksum verifi
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +130,29 @@ def _to_numpy_2d(x) -> np.ndarray:
     return x
 
 
-def _all_finite(x: np.ndarray) -> bool:
-    """True when ``x`` has no NaN/Inf (min/max propagate both, without a boolean temporary)."""
-    return x.size == 0 or (math.isfinite(float(x.min())) and math.isfinite(float(x.max())))
+_FP16_OVERFLOW = 65520.0  # the smallest magnitude float32 -> float16 rounds to inf
+
+
+def _torch_view(x: np.ndarray) -> torch.Tensor:
+    """A tensor sharing ``x``'s memory (read-only arrays included: it is only read)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def _range(x: np.ndarray) -> tuple[float, float]:
+    """(min, max) in one pass; NaN anywhere makes both NaN, so an Inf/NaN shows in the result."""
+    if x.size == 0:
+        return 0.0, 0.0
+    lo, hi = torch.aminmax(_torch_view(x))
+    return float(lo), float(hi)
+
+
+def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` as ``dtype`` (no copy when it already is); torch's cast is the faster one."""
+    if x.dtype == dtype:
+        return x
+    return _torch_view(x).to(getattr(torch, str(dtype))).numpy()
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
@@ -143,10 +163,6 @@ def write_json_atomic(path: Path, obj: dict) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-_PAGE_BYTES = 1 << 30  # one data page per row group, at most 1 GiB (parquet sizes are int32)
-_HAS_MAX_ROWS_PER_PAGE = "max_rows_per_page" in inspect.signature(pq.write_table).parameters
 
 
 def _write_parquet(table: pa.Table, path: Path, compression: str | None, **kwargs) -> None:
@@ -168,20 +184,16 @@ def _write_parquet(table: pa.Table, path: Path, compression: str | None, **kwarg
 
 
 def write_shard(path: Path, x: np.ndarray, compression: str | None) -> None:
-    """Write one ``fsb`` shard atomically: one fixed-size-binary row per token, one data page
-    per row group (so an uncompressed shard reads as one file-to-array copy)."""
+    """Write one ``fsb`` shard atomically: one fixed-size-binary row per token in a required
+    column (so uncompressed pages hold nothing but the rows: see ``sae.fast_parquet``)."""
     x = np.ascontiguousarray(x)
     n, h = x.shape
     row_bytes = h * x.dtype.itemsize
     col = pa.FixedSizeBinaryArray.from_buffers(pa.binary(row_bytes), n, [None, pa.py_buffer(x)])
     meta = {b"sae.dtype": str(x.dtype).encode(), b"sae.hidden_dim": str(h).encode()}
     schema = pa.schema([pa.field(COLUMN, col.type, nullable=False)], metadata=meta)
-    group = max(1, min(n, _PAGE_BYTES // row_bytes))
-    extra = {"max_rows_per_page": group} if _HAS_MAX_ROWS_PER_PAGE else {}
     table = pa.Table.from_arrays([col], schema=schema)
-    _write_parquet(
-        table, path, compression, row_group_size=group, data_page_size=_PAGE_BYTES, **extra
-    )
+    _write_parquet(table, path, compression, row_group_size=max(n, 1))
 
 
 def write_reference_shard(path: Path, x: np.ndarray, compression: str | None = "snappy") -> None:
@@ -400,27 +412,34 @@ class ActivationStore:
             stale.unlink()
         self._writing = True
 
-    def _refuse_non_finite(self, arr: np.ndarray, stored: np.ndarray) -> None:
-        if _all_finite(stored):
+    def _refuse_bad_values(self, arr: np.ndarray, dtype: np.dtype) -> None:
+        """NaN/Inf, or values that would become Inf in a float16 store: StoreError naming the
+        row, column and shard. One min/max pass when all is well."""
+        lo, hi = _range(arr)
+        finite = math.isfinite(lo) and math.isfinite(hi)
+        overflow = (
+            dtype == np.float16 and arr.dtype != np.float16 and max(-lo, hi) >= _FP16_OVERFLOW
+        )
+        if finite and not overflow:
             return
-        bad_in = ~np.isfinite(arr).all(axis=1)
-        overflow = not bad_in.any()
-        bad = ~np.isfinite(stored).all(axis=1) if overflow else bad_in
-        row = int(np.flatnonzero(bad)[0])
+        with np.errstate(invalid="ignore"):
+            bad = np.abs(arr) >= _FP16_OVERFLOW if finite else ~np.isfinite(arr)
+        row, col = (int(v[0]) for v in np.nonzero(bad))
         g = self._n_appended + row
-        shard = shard_name(g // int(self.config.shard_size))
-        col = int(np.flatnonzero(~np.isfinite(stored[row] if overflow else arr[row]))[0])
-        if overflow:
+        where = (
+            f"at row {row} of this block (store row {g}, column {col}, shard "
+            f"{shard_name(g // int(self.config.shard_size))} of {self.path})"
+        )
+        if finite:
             raise StoreError(
-                f"ActivationStore.append: value {float(arr[row, col])!r} at row {row} of this "
-                f"block (store row {g}, column {col}, shard {shard} of {self.path}) overflows "
-                f"float16 (max {_FP16_MAX:g}); store float32 (ActivationStoreConfig(dtype="
-                "'float32')) or rescale the activations"
+                f"ActivationStore.append: value {float(arr[row, col])!r} {where} overflows "
+                f"float16 (largest {_FP16_MAX:g}); store float32 (ActivationStoreConfig("
+                "dtype='float32')) or rescale the activations; nothing was stored"
             )
         raise StoreError(
-            f"ActivationStore.append: non-finite value {float(arr[row, col])!r} at row {row} of "
-            f"this block (store row {g}, column {col}, shard {shard} of {self.path}); the model "
-            "produced NaN/Inf -- check its dtype (fp16 overflow?) and inputs; nothing was stored"
+            f"ActivationStore.append: non-finite value {float(arr[row, col])!r} {where}; the "
+            "model produced NaN/Inf -- check its dtype (fp16 overflow?) and inputs; nothing was "
+            "stored"
         )
 
     def append(self, activations) -> None:
@@ -438,10 +457,9 @@ class ActivationStore:
             )
         else:
             hidden = self._hidden_dim
-        dtype = self._dtype if self._dtype is not None else arr.dtype
-        with np.errstate(over="ignore", invalid="ignore"):
-            stored = arr.astype(dtype, copy=False)
-        self._refuse_non_finite(arr, stored)
+        dtype = np.dtype(self._dtype if self._dtype is not None else arr.dtype)
+        self._refuse_bad_values(arr, dtype)
+        stored = _cast(arr, dtype)
         if not self._writing:
             self._start_writing()
         self._hidden_dim, self._dtype = hidden, np.dtype(dtype)
