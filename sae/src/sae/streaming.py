@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sae.activation_store import read_ahead
+from sae.shard_io import StoreError, read_ahead, shard_name
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 # A zero-argument callable returning a fresh iterable of [n_tokens, hidden_dim] chunks; called
@@ -137,8 +137,6 @@ class StreamingLoader(IterableDataset):
         s, lo, hi = seg
         arr = self.store.read_shard(s)
         if arr.shape[0] != self.rows[s]:
-            from sae.activation_store import StoreError, shard_name
-
             raise StoreError(
                 f"shard {self.store.path / shard_name(s)} holds {arr.shape[0]} rows but "
                 f"metadata.json says {self.rows[s]} (shard_rows); the store was modified after "
