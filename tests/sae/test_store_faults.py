@@ -19,11 +19,12 @@ from sae.activation_store import (
 )
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
-def test_non_finite_append_refused_with_row_and_shard(tmp_path, bad):
+def test_non_finite_append_refused_with_row_and_shard(tmp_path, bad, dtype):
     store = ActivationStore(tmp_path / "s", ActivationStoreConfig(shard_size=10))
     store.append(torch.zeros(25, 4))  # store rows 0..24; shards 0 and 1 already written
-    x = torch.zeros(8, 4)
+    x = torch.zeros(8, 4, dtype=dtype)
     x[6, 2] = bad
     with pytest.raises(
         StoreError,

@@ -131,12 +131,19 @@ def _torch_view(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x))
 
 
-def _range(x: np.ndarray) -> tuple[float, float]:
-    """(min, max) in one pass; NaN anywhere makes both NaN, so an Inf/NaN shows in the result."""
+def _finite_and_peak(x: np.ndarray) -> tuple[bool, float]:
+    """(no NaN/Inf in ``x``, largest magnitude) without a boolean temporary of ``x``'s size.
+
+    float32: min and max (NaN propagates into them). float16: the exponent bits (all ones =
+    Inf/NaN); its peak is irrelevant (float16 cannot overflow float16) and reported as 0.
+    """
     if x.size == 0:
-        return 0.0, 0.0
-    lo, hi = torch.aminmax(_torch_view(x))
-    return float(lo), float(hi)
+        return True, 0.0
+    if x.dtype == np.float16:
+        bits = np.ascontiguousarray(x).view(np.uint16)
+        return int(np.bitwise_and(bits, 0x7C00).max()) != 0x7C00, 0.0
+    lo, hi = float(x.min()), float(x.max())
+    return math.isfinite(lo) and math.isfinite(hi), max(-lo, hi)
 
 
 def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -188,11 +195,8 @@ class ActivationStore:
     def _refuse_bad_values(self, arr: np.ndarray, dtype: np.dtype) -> None:
         """NaN/Inf, or values that would become Inf in a float16 store: StoreError naming the
         row, column and shard. One min/max pass when all is well."""
-        lo, hi = _range(arr)
-        finite = math.isfinite(lo) and math.isfinite(hi)
-        overflow = (
-            dtype == np.float16 and arr.dtype != np.float16 and max(-lo, hi) >= _FP16_OVERFLOW
-        )
+        finite, peak = _finite_and_peak(arr)
+        overflow = dtype == np.float16 and peak >= _FP16_OVERFLOW
         if finite and not overflow:
             return
         with np.errstate(invalid="ignore"):
