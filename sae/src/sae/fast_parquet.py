@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - optional dependency
     _crc32 = zlib.crc32
 
 _HEAD = 256  # bytes read for a page header (grown when a header is longer)
+_STEP = 2 << 20  # bytes read (then checksummed while in cache) per preadv
 # thrift compact type ids
 _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY = 1, 2, 3, 4, 5, 6, 7, 8
 _LIST, _SET, _MAP, _STRUCT = 9, 10, 11, 12
@@ -159,14 +160,15 @@ def read_fsb_into(path, md: pq.FileMetaData, row_bytes: int, out: np.ndarray) ->
                     or pos + size > group_end
                 ):
                     return False
-                view = dest[pos : pos + size]
-                got = os.preadv(fd, [view], at + hlen)
-                while got < size:
-                    more = os.preadv(fd, [view[got:]], at + hlen + got)
-                    if more <= 0:
-                        raise ValueError(f"file ends {size - got} bytes early in a data page")
-                    got += more
-                if _crc32(view) != top[4] & 0xFFFFFFFF:
+                crc, done = 0, 0
+                while done < size:  # read and checksum in cache-sized steps
+                    view = dest[pos + done : pos + min(size, done + _STEP)]
+                    got = os.preadv(fd, [view], at + hlen + done)
+                    if got <= 0:
+                        raise ValueError(f"file ends {size - done} bytes early in a data page")
+                    crc = _crc32(view[:got], crc)
+                    done += got
+                if crc != top[4] & 0xFFFFFFFF:
                     raise ValueError(
                         f"CRC checksum verification failed for a data page of row group {g} "
                         f"(file offset {at})"
