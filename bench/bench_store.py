@@ -1,158 +1,236 @@
-"""P1/P2: activation-store read and write, our layout vs the reference layout.
+"""P1/P2/P4: activation-store reads and writes vs the reference layout, and streaming training.
 
-Ours (``fsb``): one fixed-size-binary column, a token's raw vector per row. Also measured: a
-``FixedSizeList<float>`` column (the other single-column candidate), for the layout choice.
+P1 read: every row of a store into memory: ours (``load_all``, ``fsb`` layout, float32 and
+    float16 shards) vs the reference library reading its own ``dim_0..dim_{H-1}`` store
+    (``_load_shard`` of every shard, in its own virtualenv ``.venv-ref``, timed inside that
+    process; without it, our reader of that layout stands in). Goal >= 5x.
+    Also the page-cache rate: ``cat`` of the same ``fsb`` files to /dev/null, in the same reps;
+    goal: our float32 read >= 50% of it (bytes per second).
+P2 write: ``append`` in 50 chunks + ``finalize``: ours (default: uncompressed) vs the reference
+    library's own ``ActivationStore`` (snappy, its default), likewise. Goal >= 5x.
+P4: Trainer steps/s streaming from a float16 store (read-ahead thread) vs the same rows as an
+    in-RAM float32 tensor. Goal >= 0.90.
 
-Same data, same run: H=1280 (ESM2-650M width), >= 50k rows, snappy compression, float32 (the
-reference's dtype) and float16. Goal: >= 5x faster than the reference layout for both.
+Contenders run interleaved within each repetition (``_common.interleave``); figures are medians
+with their spread and the load average (the machine may be shared: read them together).
 
-    python bench/bench_store.py [--rows 50000] [--hidden 1280] [--shard-size 10000]
+    python bench/bench_store.py [--rows 50000] [--hidden 1280] [--reps 5] [--only p1p2|p4]
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of, write_result  # noqa: E402
-from sae.activation_store import (  # noqa: E402
-    ActivationStore,
-    ActivationStoreConfig,
-    read_shard,
-    shard_name,
-    write_reference_shard,
-)
+from _common import interleave, load_average, summary, write_result  # noqa: E402
+from sae.activation_store import ActivationStore, ActivationStoreConfig  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+REF_PYTHON = REPO / ".venv-ref" / "bin" / "python"
+_REF = """
+import sys, time, shutil, numpy as np
+from sae.activation_store import ActivationStore, ActivationStoreConfig
+mode, data, path, shard = sys.argv[1:5]
+if mode == "write":
+    chunks = np.array_split(np.load(data), 50)
+    shutil.rmtree(path, ignore_errors=True)
+    t = time.perf_counter()
+    store = ActivationStore(path, ActivationStoreConfig(shard_size=int(shard)))
+    for c in chunks:
+        store.append(c)
+    store.finalize()
+else:
+    t = time.perf_counter()
+    store = ActivationStore(path)
+    rows = np.concatenate([store._load_shard(i) for i in range(store.n_shards)])
+print(time.perf_counter() - t)
+"""
+
+
+def _reference(mode: str, data: Path, path: Path, shard: int):
+    """A contender run by the reference library in its own venv; -> seconds it measured."""
+
+    def run() -> float:
+        out = subprocess.run(
+            [str(REF_PYTHON), "-c", _REF, mode, str(data), str(path), str(shard)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return float(out.stdout.strip().splitlines()[-1])
+
+    return run
+
+
+def _files(d: Path) -> list[str]:
+    return sorted(str(p) for p in d.glob("shard_*.parquet"))
+
+
+def _mib(d: Path) -> float:
+    return sum(Path(f).stat().st_size for f in _files(d)) / 2**20
+
+
+def p1_p2(args, tmp: Path) -> dict:
+    x = np.random.default_rng(0).standard_normal((args.rows, args.hidden), dtype=np.float32)
+    chunks = np.array_split(x, 50)
+    np.save(tmp / "x.npy", x)
+    use_ref = REF_PYTHON.is_file()
+    ref = "reference_library" if use_ref else "reference_layout_our_reader"
+    configs = {
+        "ours_fp32": ActivationStoreConfig(args.shard_size),
+        "ours_fp16": ActivationStoreConfig(args.shard_size, dtype="float16"),
+    }
+    if not use_ref:  # stand-in: the reference layout as the reference writes it (snappy)
+        configs[ref] = ActivationStoreConfig(args.shard_size, "snappy", None, "reference")
+
+    def writer(name):
+        def run():
+            d = tmp / name
+            shutil.rmtree(d, ignore_errors=True)
+            store = ActivationStore(d, configs[name])
+            for c in chunks:
+                store.append(c)
+            store.finalize()
+
+        return run
+
+    wc = {n: writer(n) for n in configs}
+    if use_ref:
+        wc[ref] = _reference("write", tmp / "x.npy", tmp / ref, args.shard_size)
+    writes = interleave(wc, args.write_reps)
+    stores = {n: ActivationStore(tmp / n) for n in wc}
+    assert np.array_equal(stores["ours_fp32"].load_all().numpy(), x)
+    assert np.array_equal(stores[ref].load_all().numpy(), x)  # ours reads theirs, too
+    assert np.array_equal(stores["ours_fp16"].load_all().numpy(), x.astype(np.float16))
+    cat_files = _files(tmp / "ours_fp32")
+
+    def cat():
+        subprocess.run(["cat", *cat_files], stdout=subprocess.DEVNULL, check=True)
+
+    rc = {"page_cache_cat_ours_fp32_files": cat}
+    rc.update({n: (lambda s=s: s.load_all()) for n, s in stores.items()})
+    if use_ref:
+        rc[ref] = _reference("read", tmp / "x.npy", tmp / ref, args.shard_size)
+    cat()  # the files are in the page cache for every contender
+    load_before = load_average()
+    reads = interleave(rc, args.reps)
+    r, w = {k: summary(v) for k, v in reads.items()}, {k: summary(v) for k, v in writes.items()}
+    mib32 = _mib(tmp / "ours_fp32")
+    med = {k: v["median_s"] for k, v in r.items()}
+    cat_s = reads["page_cache_cat_ours_fp32_files"]
+    ratio32 = [c / o for c, o in zip(cat_s, reads["ours_fp32"], strict=True)]
+    return {
+        "rows": args.rows,
+        "hidden_dim": args.hidden,
+        "shard_size": args.shard_size,
+        "reference_contender": ref,
+        "load_average_before_reads": load_before,
+        "read": r,
+        "write": w,
+        "disk_MiB": {n: _mib(tmp / n) for n in wc},
+        "read_GiB_per_s_median": {
+            "page_cache_cat": mib32 / 1024 / med["page_cache_cat_ours_fp32_files"],
+            "ours_fp32": mib32 / 1024 / med["ours_fp32"],
+        },
+        "ours_fp32_read_over_cat_rate": {
+            "median": float(np.median(ratio32)),
+            "per_rep": ratio32,
+            "goal": ">= 0.50",
+        },
+        "P1_read_speedup_fp32": med[ref] / med["ours_fp32"],
+        "P1_read_speedup_fp16": med[ref] / med["ours_fp16"],
+        "P2_write_speedup_fp32": w[ref]["median_s"] / w["ours_fp32"]["median_s"],
+        "P2_write_speedup_fp16": w[ref]["median_s"] / w["ours_fp16"]["median_s"],
+        "goal": "P1 and P2 >= 5x (medians of interleaved reps)",
+    }
+
+
+def p4(args, tmp: Path) -> dict:
+    from sae import TopKSAE, Trainer, TrainingConfig
+
+    h, n_lat, k = args.p4_hidden, args.p4_hidden * 8, 32
+    x = torch.randn(args.p4_rows, h, generator=torch.Generator().manual_seed(0)).half()
+    ActivationStore(tmp / "p4", ActivationStoreConfig(shard_size=args.p4_shard)).save(x)
+    ram = x.float()
+    torch.manual_seed(0)
+    state = TopKSAE(h, n_lat, top_k=k, auxk=64).state_dict()
+    cfg = TrainingConfig(
+        lr=1e-4,
+        n_epochs=1,
+        batch_size=args.p4_batch,
+        device="cpu",
+        log_interval=10_000,
+        show_progress=False,
+        mix_shards=2,
+    )
+    steps = {}
+
+    def fit(name, data_fn):
+        def run():
+            model = TopKSAE(h, n_lat, top_k=k, auxk=64)
+            model.load_state_dict(state)
+            trainer = Trainer(model, cfg)
+            trainer.fit(data_fn())
+            steps[name] = trainer.global_step
+
+        return run
+
+    times = interleave(
+        {
+            "store_streaming": fit("store_streaming", lambda: ActivationStore(tmp / "p4")),
+            "in_ram": fit("in_ram", lambda: ram),
+        },
+        args.reps,
+    )
+    sps = {n: [steps[n] / t for t in ts] for n, ts in times.items()}
+    per_rep = [s / r for s, r in zip(sps["store_streaming"], sps["in_ram"], strict=True)]
+    return {
+        "hidden_dim": h,
+        "n_latents": n_lat,
+        "top_k": k,
+        "rows": args.p4_rows,
+        "batch_size": args.p4_batch,
+        "shard_size": args.p4_shard,
+        "store_dtype": "float16",
+        "steps": steps,
+        "fit": {n: summary(ts) for n, ts in times.items()},
+        "P4_streaming_over_ram": float(np.median(per_rep)),
+        "P4_per_rep": per_rep,
+        "goal": ">= 0.90",
+    }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--only", choices=["p1p2", "p4"], default=None)
     p.add_argument("--rows", type=int, default=50_000)
     p.add_argument("--hidden", type=int, default=1280)
     p.add_argument("--shard-size", type=int, default=10_000)
-    p.add_argument("--repeats", type=int, default=3, help="best-of for writes")
-    p.add_argument("--read-repeats", type=int, default=7, help="best-of for reads (cheap)")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--write-reps", type=int, default=3)
+    p.add_argument("--p4-hidden", type=int, default=256)
+    p.add_argument("--p4-rows", type=int, default=60_000)
+    p.add_argument("--p4-batch", type=int, default=1024)
+    p.add_argument("--p4-shard", type=int, default=10_000)
     args = p.parse_args()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((args.rows, args.hidden), dtype=np.float32)
-    n_shards = -(-args.rows // args.shard_size)
     tmp = Path(tempfile.mkdtemp(prefix="bench_store_"))
-    figures: dict = {
-        "rows": args.rows,
-        "hidden_dim": args.hidden,
-        "shard_size": args.shard_size,
-        "compression": "snappy",
-    }
+    figures: dict = {"machine_note": "shared 2-core machine, other jobs running: see load averages"}
     try:
-
-        def write_ref():
-            d = tmp / "ref"
-            shutil.rmtree(d, ignore_errors=True)
-            d.mkdir()
-            for i in range(n_shards):
-                part = x[i * args.shard_size : (i + 1) * args.shard_size]
-                write_reference_shard(d / shard_name(i), part, "snappy")
-
-        def write_ours(dtype):
-            def run():
-                d = tmp / f"ours_{dtype}"
-                shutil.rmtree(d, ignore_errors=True)
-                store = ActivationStore(d, ActivationStoreConfig(args.shard_size, "snappy", dtype))
-                for chunk in np.array_split(x, 50):
-                    store.append(chunk)
-                store.finalize()
-
-            return run
-
-        def read_dir(d, to_fp32=True):
-            def run():
-                for i in range(n_shards):
-                    arr = read_shard(d / shard_name(i))
-                    if to_fp32:
-                        arr.astype(np.float32, copy=False)
-
-            return run
-
-        def write_fsl():
-            d = tmp / "fsl"
-            shutil.rmtree(d, ignore_errors=True)
-            d.mkdir()
-            for i in range(n_shards):
-                part = x[i * args.shard_size : (i + 1) * args.shard_size]
-                col = pa.FixedSizeListArray.from_arrays(pa.array(part.reshape(-1)), args.hidden)
-                table = pa.Table.from_arrays([col], names=["activations"])
-                pq.write_table(
-                    table,
-                    d / shard_name(i),
-                    compression="snappy",
-                    use_dictionary=False,
-                    write_statistics=False,
-                )
-
-        t_wfsl = best_of(write_fsl, args.repeats)
-        t_rfsl = best_of(read_dir(tmp / "fsl"), args.read_repeats)
-        t_wref = best_of(write_ref, args.repeats)
-        t_w32 = best_of(write_ours("float32"), args.repeats)
-        t_w16 = best_of(write_ours("float16"), args.repeats)
-        t_rref = best_of(read_dir(tmp / "ref"), args.read_repeats)
-        t_r32 = best_of(read_dir(tmp / "ours_float32"), args.read_repeats)
-        t_r16 = best_of(read_dir(tmp / "ours_float16"), args.read_repeats)
-        t_r16raw = best_of(read_dir(tmp / "ours_float16", to_fp32=False), args.read_repeats)
-        assert np.array_equal(ActivationStore(tmp / "ours_float32").load_all().numpy(), x)
-        ref_back = np.concatenate(
-            [read_shard(tmp / "ref" / shard_name(i)) for i in range(n_shards)]
-        )
-        assert np.array_equal(ref_back, x)
-
-        def size(d):
-            return sum(f.stat().st_size for f in (tmp / d).glob("shard_*")) / 2**20
-
-        mb = x.nbytes / 2**20
-        figures.update(
-            write_s={
-                "reference_fp32": t_wref,
-                "fixed_size_list_fp32": t_wfsl,
-                "fsb_fp32": t_w32,
-                "fsb_fp16": t_w16,
-            },
-            read_s={
-                "reference_fp32": t_rref,
-                "fixed_size_list_fp32": t_rfsl,
-                "fsb_fp32": t_r32,
-                "fsb_fp16": t_r16,
-                "fsb_fp16_without_fp32_cast": t_r16raw,
-            },
-            read_rows_per_s={
-                "reference_fp32": args.rows / t_rref,
-                "fsb_fp32": args.rows / t_r32,
-                "fsb_fp16": args.rows / t_r16,
-            },
-            write_MB_per_s_fp32_input={
-                "reference_fp32": mb / t_wref,
-                "fsb_fp32": mb / t_w32,
-                "fsb_fp16": mb / t_w16,
-            },
-            disk_MiB={
-                "reference_fp32": size("ref"),
-                "fsb_fp32": size("ours_float32"),
-                "fsb_fp16": size("ours_float16"),
-            },
-            P1_read_speedup_fp32=t_rref / t_r32,
-            P1_read_speedup_fp16=t_rref / t_r16,
-            P2_write_speedup_fp32=t_wref / t_w32,
-            P2_write_speedup_fp16=t_wref / t_w16,
-            goal="P1 and P2 >= 5x",
-        )
+        if args.only in (None, "p1p2"):
+            figures["P1_P2"] = p1_p2(args, tmp)
+        if args.only in (None, "p4"):
+            figures["P4"] = p4(args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    write_result("store", figures)
+    write_result("store" if args.only is None else f"store_{args.only}", figures)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_roundtrip_fp32_metadata(tmp_path):
     assert sorted(p.name for p in (tmp_path / "s").glob("shard_*")) == [
         f"shard_{i:05d}.parquet" for i in range(4)
     ]
-    assert torch.equal(load_activations(tmp_path / "s"), x)
+    assert torch.equal(load_activations(tmp_path / "s").load_all(), x)
     assert store.n_samples == 1000 and store.hidden_dim == 24
 
 
@@ -52,7 +52,7 @@ def test_dtype_from_first_append_and_from_config(tmp_path):
     x = torch.randn(200, 8)
     _write(tmp_path / "a", x.half(), shard_size=64)
     assert ActivationStore(tmp_path / "a").metadata["dtype"] == "float16"
-    assert torch.equal(load_activations(tmp_path / "a"), x.half().float())
+    assert torch.equal(load_activations(tmp_path / "a").load_all(), x.half().float())
     _write(tmp_path / "b", x, shard_size=64, dtype="float16")
     assert ActivationStore(tmp_path / "b").metadata["dtype"] == "float16"
     assert ActivationStore(tmp_path / "b").read_shard(0).dtype == np.float16
@@ -87,7 +87,7 @@ def test_crashed_store_refused_everywhere(tmp_path):
     assert not (path / "metadata.json").exists()
     for read in (
         lambda: ActivationStore(path).n_samples,
-        lambda: load_activations(path),
+        lambda: load_activations(path).load_all(),
         lambda: ActivationStore(path).get_streaming_dataloader(4),
         lambda: ActivationStore(path).sample(4),
     ):
@@ -101,7 +101,7 @@ def test_rerun_into_crashed_dir_replaces_stale_shards(tmp_path):
     x = torch.randn(12, 4)
     _write(path, x, shard_size=10)
     assert ActivationStore(path).n_shards == 2
-    assert torch.equal(load_activations(path), x)
+    assert torch.equal(load_activations(path).load_all(), x)
 
 
 def test_refuses_to_overwrite_finalized_store(tmp_path):
@@ -143,21 +143,9 @@ def test_reference_layout_reads_back_equal(tmp_path):
     _write_reference(tmp_path / "ref", x, shard_size=100)
     store = ActivationStore(tmp_path / "ref")
     assert store.shard_rows == [100, 100, 30]
-    assert np.array_equal(load_activations(tmp_path / "ref").numpy(), x)
+    assert np.array_equal(load_activations(tmp_path / "ref").load_all().numpy(), x)
     batches = list(store.get_streaming_dataloader(10, shuffle=False))
     assert np.array_equal(torch.cat(batches).numpy(), x[:230])
-
-
-def test_fixed_size_list_layout_reads_back_equal(tmp_path):
-    x = np.random.default_rng(1).standard_normal((120, 6)).astype(np.float16)
-    path = tmp_path / "fsl"
-    path.mkdir()
-    col = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 6)
-    pq.write_table(pa.Table.from_arrays([col], names=["activations"]), path / "shard_00000.parquet")
-    (path / "metadata.json").write_text(
-        json.dumps({"n_samples": 120, "hidden_dim": 6, "n_shards": 1, "shard_size": 200})
-    )
-    assert np.array_equal(load_activations(path).numpy(), x.astype(np.float32))
 
 
 def test_missing_truncated_and_corrupt_shards_are_named(tmp_path):
@@ -178,7 +166,7 @@ def test_missing_truncated_and_corrupt_shards_are_named(tmp_path):
     }
     for name, shard in cases.items():
         with pytest.raises(StoreError, match=shard):
-            load_activations(tmp_path / name)
+            load_activations(tmp_path / name).load_all()
         with pytest.raises(StoreError, match=shard):
             list(ActivationStore(tmp_path / name).get_streaming_dataloader(50, shuffle=False))
 
@@ -254,8 +242,8 @@ def test_streaming_max_shards_and_too_large_batch(tmp_path):
 
 def test_save_merge_and_wait(tmp_path):
     a, b = torch.randn(30, 4), torch.randn(25, 4)
-    save_activations(a, tmp_path / ".rank_0", config=ActivationStoreConfig(shard_size=20))
-    save_activations(b, tmp_path / ".rank_1", config=ActivationStoreConfig(shard_size=20))
+    save_activations(a, tmp_path / ".rank_0", 20)
+    save_activations(b, tmp_path / ".rank_1", 20)
     srcs = [tmp_path / ".rank_0", tmp_path / ".rank_1"]
     wait_for_stores(srcs, timeout_s=1, poll_s=0.01)
     n = merge_stores(srcs, tmp_path / "merged", metadata={"model_name": "m"})
@@ -263,17 +251,27 @@ def test_save_merge_and_wait(tmp_path):
     meta = ActivationStore(tmp_path / "merged").metadata
     assert meta["n_samples"] == 55 and meta["shard_rows"] == [20, 10, 20, 5]
     assert meta["model_name"] == "m"
-    assert torch.equal(load_activations(tmp_path / "merged"), torch.cat([a, b]))
+    assert torch.equal(load_activations(tmp_path / "merged").load_all(), torch.cat([a, b]))
     (tmp_path / "pending").mkdir()
     with pytest.raises(TimeoutError, match="pending"):
         wait_for_stores([tmp_path / "merged", tmp_path / "pending"], timeout_s=0.05, poll_s=0.01)
 
 
-def test_get_dataloader_in_ram(tmp_path):
-    x = torch.randn(100, 4)
+def test_get_dataloader_streams_every_row(tmp_path):
+    x = torch.arange(100.0)[:, None].repeat(1, 4)
     store = _write(tmp_path / "s", x, shard_size=30)
     loader = store.get_dataloader(batch_size=25, shuffle=False)
+    assert isinstance(loader, torch.utils.data.DataLoader) and len(loader) == 4
     assert torch.equal(torch.cat(list(loader)), x)
+    shuffled = store.get_dataloader(batch_size=16, shuffle=True, seed=2)
+    batches = list(shuffled)
+    assert [len(b) for b in batches] == [16] * 6 + [4]  # the last batch may be short
+    ids = torch.cat(batches)[:, 0]
+    assert torch.equal(ids.sort().values, x[:, 0]) and not torch.equal(ids, x[:, 0])
+    assert torch.equal(torch.cat(list(store.get_dataloader(16, True, seed=2))), torch.cat(batches))
+    # with workers each reads its own shards: still every row exactly once
+    two = torch.cat(list(store.get_dataloader(batch_size=8, shuffle=False, num_workers=2)))
+    assert torch.equal(two[:, 0].sort().values, x[:, 0])
 
 
 @settings(

@@ -63,6 +63,7 @@ from sae.eval import (
 from sae.kernels import HAS_TRITON, TritonDecoderAutograd
 from sae.perf_logger import PerfLogger
 from sae.process_group_manager import ProcessGroupManager
+from sae.streaming import StreamingActivationDataset, StreamingConfig, make_streaming_dataloader
 from sae.training import ParallelConfig, Trainer, TrainingConfig, WandbConfig
 from sae.utils import get_device, set_seed
 
@@ -110,6 +111,8 @@ __all__ = [
     "TokenActivationCollector",
     "TokenExample",
     "TopExample",
+    "StreamingActivationDataset",
+    "StreamingConfig",
     "TopKSAE",
     "Trainer",
     "TrainingConfig",
@@ -127,6 +130,7 @@ __all__ = [
     "launch_dashboard",
     "load_activations",
     "load_sae",
+    "make_streaming_dataloader",
     "merge_stores",
     "save_activations",
     "save_cluster_labels",

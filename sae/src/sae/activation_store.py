@@ -1,21 +1,24 @@
-"""Parquet activation store: sharded writes, atomic finalize, streaming reads for (DDP) training.
+"""Parquet activation store: sharded writes, atomic finalize, fast reads, streaming for (DDP) training.
 
-Layout on disk: ``shard_{idx:05d}.parquet`` files plus ``metadata.json``, which is written LAST
-(temp file + ``os.replace``) so its presence means "complete". Two shard layouts are read:
+On disk: ``shard_{idx:05d}.parquet`` files plus ``metadata.json``, written LAST (temp file +
+``os.replace``) so its presence means "complete". Two shard layouts (``sae.shard_io``), chosen
+with ``ActivationStoreConfig(layout=...)`` and recorded in ``metadata.json``; both are read:
+``fsb`` (the default: one raw vector per row, read straight into the destination) and
+``reference`` (``dim_0..dim_{H-1}`` columns: the shared bionemo ``sae`` library reads only
+this one).
 
-* ``fsb`` (written by this library): one column ``activations`` of type
-  ``fixed_size_binary(H * itemsize)`` holding each token's raw little-endian float16/float32
-  vector; the dtype and H are in the parquet schema metadata (``sae.dtype``, ``sae.hidden_dim``).
-  One value per row means no list levels to encode: see bench/bench_store.py for the figures.
-* ``fsl``: one ``FixedSizeList<float>[H]`` column ``activations`` (read only).
-* ``columns`` (the reference layout): one float column per dimension, ``dim_0..dim_{H-1}``.
+Shards carry page checksums verified on every read, ``append`` refuses non-finite values and
+float16 overflow, and ``metadata.json`` is type-checked, so a store either gives back what was
+appended or says which file is wrong.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,49 +26,73 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
+from sae.shard_io import (
+    StoreError,
+    read_ahead,
+    read_shard,
+    shard_files,
+    shard_name,
+    shard_rows_of,
+    write_reference_shard,
+    write_shard,
+)
 
 if TYPE_CHECKING:
-    from sae.streaming import StreamingLoader
+    from sae.streaming import StreamingDataLoader
 
+HAS_PARQUET = True  # the reference library's flag; pyarrow is a hard dependency here
 METADATA_FILE = "metadata.json"
-COLUMN = "activations"
 LAYOUT_FSB = "fsb"
-LAYOUT_FSL = "fsl"
-LAYOUT_COLUMNS = "columns"
+LAYOUT_REFERENCE = "reference"
+LAYOUTS = (LAYOUT_FSB, LAYOUT_REFERENCE)
 _DTYPES = {"float16": np.float16, "float32": np.float32}
-
-
-class StoreError(RuntimeError):
-    """A store on disk is missing, incomplete or corrupt."""
+_FP16_MAX = float(np.finfo(np.float16).max)
 
 
 @dataclass
 class ActivationStoreConfig:
-    """Writer settings. ``dtype`` None = the first appended array's dtype (float16/float32)."""
+    """Writer settings.
+
+    ``compression``: parquet codec (``None`` = uncompressed, the fastest to read; float
+    activations barely compress). ``dtype`` None = the first appended array's dtype
+    (float16/float32). ``layout``: ``"fsb"`` (fast, this library) or ``"reference"``
+    (``dim_i`` columns, readable by the shared bionemo ``sae`` library too).
+    """
 
     shard_size: int = 100_000
-    compression: str | None = "snappy"
+    compression: str | None = None
     dtype: str | None = None
+    layout: str = LAYOUT_FSB
 
     def __post_init__(self) -> None:
-        if int(self.shard_size) < 1:
+        if isinstance(self.shard_size, bool) or int(self.shard_size) < 1:
             raise ValueError(
-                f"ActivationStoreConfig.shard_size must be >= 1, got {self.shard_size}"
+                f"ActivationStoreConfig.shard_size must be an integer >= 1, got {self.shard_size!r}"
             )
         if self.dtype is not None and str(self.dtype) not in _DTYPES:
             raise ValueError(
                 f"ActivationStoreConfig.dtype must be 'float16', 'float32' or None, got {self.dtype!r}"
             )
+        if self.layout not in LAYOUTS:
+            raise ValueError(
+                f"ActivationStoreConfig.layout must be one of {LAYOUTS}, got {self.layout!r}"
+            )
+        if self.compression is not None and (
+            not isinstance(self.compression, str)
+            or (self.compression.lower() != "none" and not _codec_ok(self.compression))
+        ):
+            raise ValueError(
+                "ActivationStoreConfig.compression must be None or a parquet codec "
+                f"('snappy', 'zstd', 'gzip', 'lz4', 'brotli'), got {self.compression!r}"
+            )
 
 
-def shard_name(idx: int) -> str:
-    return f"shard_{idx:05d}.parquet"
-
-
-def _shard_files(path: Path) -> list[Path]:
-    return sorted(path.glob("shard_*.parquet"))
+def _codec_ok(name: str) -> bool:
+    try:
+        return pa.Codec.is_available(name)
+    except (ValueError, TypeError):
+        return False
 
 
 def _to_numpy_2d(x) -> np.ndarray:
@@ -94,6 +121,38 @@ def _to_numpy_2d(x) -> np.ndarray:
     return x
 
 
+_FP16_OVERFLOW = 65520.0  # the smallest magnitude float32 -> float16 rounds to inf
+
+
+def _torch_view(x: np.ndarray) -> torch.Tensor:
+    """A tensor sharing ``x``'s memory (read-only arrays included: it is only read)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def _finite_and_peak(x: np.ndarray) -> tuple[bool, float]:
+    """(no NaN/Inf in ``x``, largest magnitude) without a boolean temporary of ``x``'s size.
+
+    float32: min and max (NaN propagates into them). float16: the exponent bits (all ones =
+    Inf/NaN); its peak is irrelevant (float16 cannot overflow float16) and reported as 0.
+    """
+    if x.size == 0:
+        return True, 0.0
+    if x.dtype == np.float16:
+        bits = np.ascontiguousarray(x).view(np.uint16)
+        return int(np.bitwise_and(bits, 0x7C00).max()) != 0x7C00, 0.0
+    lo, hi = float(x.min()), float(x.max())
+    return math.isfinite(lo) and math.isfinite(hi), max(-lo, hi)
+
+
+def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` as ``dtype`` (no copy when it already is); torch's cast is the faster one."""
+    if x.dtype == dtype:
+        return x
+    return _torch_view(x).to(getattr(torch, str(dtype))).numpy()
+
+
 def write_json_atomic(path: Path, obj: dict) -> None:
     """Write JSON to a temp file in the same directory and ``os.replace`` it into place."""
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
@@ -104,106 +163,15 @@ def write_json_atomic(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
-def write_shard(path: Path, x: np.ndarray, compression: str | None) -> None:
-    """Write one shard atomically (temp file + rename): one fixed-size-binary row per token."""
-    x = np.ascontiguousarray(x)
-    n, h = x.shape
-    col = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(h * x.dtype.itemsize), n, [None, pa.py_buffer(x)]
-    )
-    meta = {b"sae.dtype": str(x.dtype).encode(), b"sae.hidden_dim": str(h).encode()}
-    table = pa.Table.from_arrays([col], names=[COLUMN]).replace_schema_metadata(meta)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(
-        table,
-        tmp,
-        compression=compression or "none",
-        use_dictionary=False,
-        write_statistics=False,
-        row_group_size=max(n, 1),
-    )
-    os.replace(tmp, path)
-
-
-def write_reference_shard(path: Path, x: np.ndarray, compression: str | None = "snappy") -> None:
-    """Write one shard in the reference layout (``dim_0..dim_{H-1}`` columns); for tests/bench."""
-    cols = [pa.array(np.ascontiguousarray(x[:, j])) for j in range(x.shape[1])]
-    table = pa.Table.from_arrays(cols, names=[f"dim_{j}" for j in range(x.shape[1])])
-    pq.write_table(table, path, compression=compression or "none")
-
-
-def read_shard(path: Path, hidden_dim: int | None = None) -> np.ndarray:
-    """Read one shard (either layout) as a 2-D numpy array in its stored dtype."""
-    if not path.is_file():
-        raise StoreError(
-            f"shard {path} is missing; the store is incomplete -- re-run extraction into a fresh "
-            "directory"
-        )
-    try:
-        table = pq.read_table(path, use_threads=True)
-    except Exception as exc:  # pyarrow raises several types for truncated/corrupt files
-        raise StoreError(
-            f"shard {path} is corrupt or truncated ({type(exc).__name__}: {exc}); delete the store "
-            "directory and re-run extraction"
-        ) from exc
-    try:
-        if table.column_names == [COLUMN] and pa.types.is_fixed_size_binary(table.schema[0].type):
-            meta = table.schema.metadata or {}
-            dtype = np.dtype(meta.get(b"sae.dtype", b"float32").decode())
-            col = table.column(0).combine_chunks()
-            width = col.type.byte_width // dtype.itemsize
-            buf = col.buffers()[1]
-            out = np.frombuffer(
-                buf, dtype=dtype, count=len(col) * width, offset=col.offset * col.type.byte_width
-            ).reshape(-1, width)
-        elif table.column_names == [COLUMN]:  # fixed-size-list layout
-            col = table.column(0).combine_chunks()
-            h = col.type.list_size
-            out = col.values.to_numpy(zero_copy_only=False).reshape(-1, h)
-        else:
-            names = [f"dim_{j}" for j in range(len(table.column_names))]
-            if table.column_names != names:
-                raise StoreError(
-                    f"shard {path} has unknown columns {table.column_names[:4]}...; expected "
-                    f"'{COLUMN}' or dim_0..dim_N"
-                )
-            out = np.empty(
-                (table.num_rows, len(names)), dtype=table.schema.field(0).type.to_pandas_dtype()
-            )
-            for j in range(len(names)):
-                out[:, j] = table.column(j).to_numpy()
-    except StoreError:
-        raise
-    except Exception as exc:
-        raise StoreError(f"shard {path} could not be decoded ({exc}); re-run extraction") from exc
-    if hidden_dim is not None and out.shape[1] != hidden_dim:
-        raise StoreError(
-            f"shard {path} has width {out.shape[1]} but metadata.json says hidden_dim={hidden_dim}"
-        )
-    return out
-
-
-def _shard_rows(path: Path) -> int:
-    try:
-        return pq.ParquetFile(path).metadata.num_rows
-    except FileNotFoundError as exc:
-        raise StoreError(f"shard {path} is missing; re-run extraction") from exc
-    except Exception as exc:
-        raise StoreError(
-            f"shard {path} is corrupt or truncated ({type(exc).__name__}: {exc}); delete the store "
-            "directory and re-run extraction"
-        ) from exc
-
-
 class ActivationStore:
     """A directory of parquet shards plus ``metadata.json``; write with ``append``/``finalize``."""
 
     def __init__(self, path, config: ActivationStoreConfig | None = None):
         self.path = Path(path)
         self.config = config or ActivationStoreConfig()
-        self._buf: list[np.ndarray] = []
-        self._buf_rows = 0
-        self._n_written = 0
+        self._shard_buf: np.ndarray | None = None  # the shard being filled
+        self._fill = 0
+        self._n_appended = 0
         self._shard_rows_written: list[int] = []
         self._dtype: np.dtype | None = (
             np.dtype(_DTYPES[self.config.dtype]) if self.config.dtype else None
@@ -220,74 +188,114 @@ class ActivationStore:
                 "directory or choose another path before writing"
             )
         self.path.mkdir(parents=True, exist_ok=True)
-        for stale in _shard_files(self.path):  # left by a crashed (never finalized) run
+        for stale in shard_files(self.path):  # left by a crashed (never finalized) run
             stale.unlink()
         self._writing = True
 
-    def append(self, x) -> None:
-        """Buffer a [n_tokens, hidden_dim] float16/float32 block; full shards are flushed."""
-        arr = _to_numpy_2d(x)
-        if not self._writing:
-            self._start_writing()
+    def _refuse_bad_values(self, arr: np.ndarray, dtype: np.dtype) -> None:
+        """NaN/Inf, or values that would become Inf in a float16 store: StoreError naming the
+        row, column and shard. One min/max pass when all is well."""
+        finite, peak = _finite_and_peak(arr)
+        overflow = dtype == np.float16 and peak >= _FP16_OVERFLOW
+        if finite and not overflow:
+            return
+        with np.errstate(invalid="ignore"):
+            bad = np.abs(arr) >= _FP16_OVERFLOW if finite else ~np.isfinite(arr)
+        row, col = (int(v[0]) for v in np.nonzero(bad))
+        g = self._n_appended + row
+        where = (
+            f"at row {row} of this block (store row {g}, column {col}, shard "
+            f"{shard_name(g // int(self.config.shard_size))} of {self.path})"
+        )
+        if finite:
+            raise StoreError(
+                f"ActivationStore.append: value {float(arr[row, col])!r} {where} overflows "
+                f"float16 (largest {_FP16_MAX:g}); store float32 (ActivationStoreConfig("
+                "dtype='float32')) or rescale the activations; nothing was stored"
+            )
+        raise StoreError(
+            f"ActivationStore.append: non-finite value {float(arr[row, col])!r} {where}; the "
+            "model produced NaN/Inf -- check its dtype (fp16 overflow?) and inputs; nothing was "
+            "stored"
+        )
+
+    def append(self, activations) -> None:
+        """Buffer a [n_tokens, hidden_dim] float16/float32 block; full shards are flushed.
+
+        Refuses NaN/Inf (and float16 overflow) with the row and shard named.
+        """
+        arr = _to_numpy_2d(activations)
         if self._hidden_dim is None:
-            self._hidden_dim = int(arr.shape[1])
+            hidden = int(arr.shape[1])
         elif arr.shape[1] != self._hidden_dim:
             raise ValueError(
                 f"ActivationStore.append: width {arr.shape[1]} != hidden_dim {self._hidden_dim} "
                 "of earlier appends"
             )
-        if self._dtype is None:
-            self._dtype = arr.dtype
-        if arr.dtype != self._dtype:
-            arr = arr.astype(self._dtype)
-        if arr.shape[0] == 0:
-            return
-        self._buf.append(arr)
-        self._buf_rows += arr.shape[0]
-        size = int(self.config.shard_size)
-        if self._buf_rows >= size:
-            data = np.concatenate(self._buf)
-            n_full = data.shape[0] // size
-            for i in range(n_full):
-                self._write(data[i * size : (i + 1) * size])
-            rest = data[n_full * size :]
-            self._buf = [rest] if rest.shape[0] else []
-            self._buf_rows = rest.shape[0]
+        else:
+            hidden = self._hidden_dim
+        dtype = np.dtype(self._dtype if self._dtype is not None else arr.dtype)
+        self._refuse_bad_values(arr, dtype)
+        stored = _cast(arr, dtype)
+        if not self._writing:
+            self._start_writing()
+        self._hidden_dim, self._dtype = hidden, np.dtype(dtype)
+        size, n, i = int(self.config.shard_size), stored.shape[0], 0
+        while i < n:
+            if self._fill == 0 and n - i >= size:  # a whole shard: written without a copy
+                self._write(stored[i : i + size])
+                i += size
+                continue
+            if self._shard_buf is None:
+                self._shard_buf = np.empty((size, hidden), dtype=self._dtype)
+            take = min(size - self._fill, n - i)
+            self._shard_buf[self._fill : self._fill + take] = stored[i : i + take]
+            self._fill += take
+            i += take
+            if self._fill == size:
+                self._write(self._shard_buf)
+                self._fill = 0
+        self._n_appended += n
 
     def _write(self, x: np.ndarray) -> None:
         idx = len(self._shard_rows_written)
-        write_shard(self.path / shard_name(idx), x, self.config.compression)
+        writer = write_reference_shard if self.config.layout == LAYOUT_REFERENCE else write_shard
+        writer(self.path / shard_name(idx), x, self.config.compression)
         self._shard_rows_written.append(int(x.shape[0]))
-        self._n_written += int(x.shape[0])
 
     def finalize(self, metadata: dict | None = None) -> int:
         """Flush the last (partial) shard, then write ``metadata.json`` atomically; -> n_shards."""
-        if not self._writing:
-            self._start_writing()
-        if self._buf_rows:
-            self._write(np.concatenate(self._buf))
-        self._buf, self._buf_rows = [], 0
-        if self._n_written == 0:
-            raise ValueError(f"ActivationStore.finalize: nothing was appended to {self.path}")
+        if self._fill:
+            self._write(self._shard_buf[: self._fill])
+        self._shard_buf, self._fill = None, 0
+        if not self._shard_rows_written:
+            raise StoreError(
+                f"ActivationStore.finalize: nothing was appended to {self.path}; call append() "
+                "before finalize()"
+            )
         meta = dict(metadata or {})
         meta.update(
-            n_samples=self._n_written,
+            n_samples=sum(self._shard_rows_written),
             hidden_dim=self._hidden_dim,
             n_shards=len(self._shard_rows_written),
             shard_size=int(self.config.shard_size),
             shard_rows=list(self._shard_rows_written),
             dtype=str(np.dtype(self._dtype)),
-            layout=LAYOUT_FSB,
+            layout=self.config.layout,
             compression=self.config.compression,
+            page_checksums=True,
         )
         write_json_atomic(self.path / METADATA_FILE, meta)
         self._writing = False
         self._meta = meta
+        self._shard_rows_written, self._n_appended = [], 0
+        self._hidden_dim = None
+        self._dtype = np.dtype(_DTYPES[self.config.dtype]) if self.config.dtype else None
         return meta["n_shards"]
 
-    def save(self, x, metadata: dict | None = None) -> int:
-        """Write a whole array in one go (append + finalize)."""
-        self.append(x)
+    def save(self, activations, metadata: dict | None = None) -> int:
+        """Write a whole [n, H] array in one go (append + finalize); -> n_shards."""
+        self.append(activations)
         return self.finalize(metadata)
 
     # ------------------------------------------------------------------ reading
@@ -315,26 +323,55 @@ class ActivationStore:
         meta = self.metadata
         if "shard_rows" not in meta:
             meta["shard_rows"] = [
-                _shard_rows(self.path / shard_name(i)) for i in range(self.n_shards)
+                shard_rows_of(self.path / shard_name(i)) for i in range(self.n_shards)
             ]
         return [int(r) for r in meta["shard_rows"]]
 
-    def read_shard(self, idx: int) -> np.ndarray:
-        """Shard ``idx`` as a numpy array in its stored dtype."""
-        return read_shard(self.path / shard_name(idx), self.hidden_dim)
+    def read_shard(self, idx: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Shard ``idx`` in its stored dtype (may view Arrow memory), or decoded into ``out``."""
+        return read_shard(self.path / shard_name(idx), self.hidden_dim, out)
 
-    def iter_shards(self, shuffle_shards: bool = False, seed: int = 0) -> Iterator[torch.Tensor]:
-        """Yield each shard as a float32 tensor (shard order permuted when ``shuffle_shards``)."""
-        order = np.arange(self.n_shards)
+    def _load_shard(self, shard_idx: int) -> np.ndarray:
+        """Shard ``shard_idx`` as a writable numpy array in its stored dtype."""
+        arr = self.read_shard(int(shard_idx))
+        return arr if arr.flags.writeable else arr.copy()
+
+    def iter_shards(
+        self, shuffle_shards: bool = True, seed: int | None = None
+    ) -> Iterator[np.ndarray]:
+        """Yield each shard as a numpy array (order permuted when ``shuffle_shards``)."""
+        order = list(range(self.n_shards))
         if shuffle_shards:
-            order = np.random.default_rng(seed).permutation(order)
-        for i in order:
-            arr = self.read_shard(int(i)).astype(np.float32, copy=False)
-            yield torch.from_numpy(arr if arr.flags.writeable else arr.copy())
+            np.random.default_rng(seed).shuffle(order)
+        yield from read_ahead(order, self._load_shard, depth=1)
 
-    def load_all(self) -> torch.Tensor:
-        """Every row as one float32 tensor."""
-        return torch.cat(list(self.iter_shards()))
+    def load_all(self, max_samples: int | None = None) -> torch.Tensor:
+        """The first ``max_samples`` rows (default all) as one float32 tensor.
+
+        Each shard is decoded straight into its slice of one preallocated array (uncompressed
+        ``fsb`` shards: a single file-to-memory copy), which the tensor then shares.
+        """
+        rows = self.shard_rows
+        total = sum(rows) if max_samples is None else min(int(max_samples), sum(rows))
+        # numpy's allocation faults in several times faster than torch.empty's (huge-page advice)
+        dest = np.empty((total, self.hidden_dim), dtype=np.float32)
+        jobs, off = [], 0
+        for i, n in enumerate(rows):
+            if off >= total:
+                break
+            jobs.append((i, off, n))
+            off += n
+
+        def decode(job):
+            i, lo, n = job
+            if lo + n <= total:
+                self.read_shard(i, out=dest[lo : lo + n])
+            else:  # the last, partly wanted shard
+                dest[lo:total] = self.read_shard(i)[: total - lo]
+
+        for job in jobs:
+            decode(job)
+        return torch.from_numpy(dest)
 
     def sample(self, n: int, seed: int = 0, num_shards: int = 1) -> torch.Tensor:
         """``n`` random rows (float32) drawn evenly from ``num_shards`` randomly chosen shards."""
@@ -351,44 +388,103 @@ class ActivationStore:
 
     def get_streaming_dataloader(
         self,
-        batch_size: int,
+        batch_size: int = 4096,
         shuffle: bool = True,
-        seed: int = 0,
+        seed: int | None = None,
         rank: int = 0,
         world_size: int = 1,
         max_shards: int | None = None,
         mix_shards: int = 1,
         prefetch: int = 2,
-    ) -> StreamingLoader:
-        """Stream batches; every rank gets the same number of batches (see ``StreamingLoader``)."""
-        from sae.streaming import StreamingLoader
+    ) -> StreamingDataLoader:
+        """A ``DataLoader`` of float32 batches streamed from disk, ``prefetch`` shards read ahead.
 
-        return StreamingLoader(
-            self,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            rank=rank,
-            world_size=world_size,
-            max_shards=max_shards,
-            mix_shards=mix_shards,
-            prefetch=prefetch,
+        Every rank gets the same number of full batches (see ``sae.streaming``); the loader's
+        ``.dataset`` carries ``shard_indices`` and ``max_batches`` like the reference's.
+        """
+        from sae.streaming import StreamingDataLoader, StreamingLoader
+
+        return StreamingDataLoader(
+            StreamingLoader(
+                self,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                seed=0 if seed is None else seed,
+                rank=rank,
+                world_size=world_size,
+                max_shards=max_shards,
+                mix_shards=mix_shards,
+                prefetch=prefetch,
+            )
         )
 
-    def get_dataloader(self, batch_size: int, shuffle: bool = True, seed: int = 0, **kwargs):
-        """An in-RAM ``torch.utils.data.DataLoader`` over every row (yields float32 tensors)."""
-        data = self.load_all()
-        gen = torch.Generator().manual_seed(seed)
-        return torch.utils.data.DataLoader(
-            data, batch_size=batch_size, shuffle=shuffle, generator=gen, **kwargs
+    def get_dataloader(
+        self,
+        batch_size: int = 4096,
+        shuffle: bool = True,
+        shuffle_buffer_size: int | None = None,
+        num_workers: int = 0,
+        seed: int | None = None,
+        device: str | None = None,
+    ) -> torch.utils.data.DataLoader:
+        """A ``DataLoader`` over every row, one shard in RAM at a time (float32 batches).
+
+        Shuffling permutes the shard order and the rows of each shard plus the carried
+        remainder (at least ``shuffle_buffer_size`` rows mix); the last batch may be short.
+        """
+        from sae.streaming import ShardRowsDataset
+
+        dataset = ShardRowsDataset(
+            self, batch_size, shuffle, shuffle_buffer_size or 2 * batch_size, seed, device
         )
+        return torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=num_workers)
+
+
+def _field_error(meta_file: Path, key: str, want: str, value) -> StoreError:
+    return StoreError(
+        f"{meta_file}: field '{key}' must be {want}, got {value!r} ({type(value).__name__}); the "
+        "file is damaged or was edited -- restore it or re-run extraction"
+    )
+
+
+def _is_int(v, lo: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _validate_metadata(meta, meta_file: Path) -> None:
+    """Type-check the keys this library relies on; errors name the file and the field."""
+    if not isinstance(meta, dict):
+        raise StoreError(f"{meta_file} must hold a JSON object, got {type(meta).__name__}")
+    for key, lo in (("n_samples", 0), ("hidden_dim", 1), ("n_shards", 0)):
+        if key not in meta:
+            raise StoreError(f"{meta_file} lacks required field '{key}'; re-run extraction")
+        if not _is_int(meta[key], lo):
+            raise _field_error(meta_file, key, f"an integer >= {lo}", meta[key])
+    if "shard_size" in meta and not _is_int(meta["shard_size"], 1):
+        raise _field_error(meta_file, "shard_size", "an integer >= 1", meta["shard_size"])
+    if "shard_rows" in meta:
+        rows = meta["shard_rows"]
+        if not isinstance(rows, list) or not all(_is_int(r, 0) for r in rows):
+            raise _field_error(meta_file, "shard_rows", "a list of integers >= 0", rows)
+        if len(rows) != meta["n_shards"] or sum(rows) != meta["n_samples"]:
+            raise StoreError(
+                f"{meta_file}: field 'shard_rows' ({len(rows)} shards, {sum(rows)} rows) "
+                f"disagrees with n_shards={meta['n_shards']}, n_samples={meta['n_samples']}; "
+                "re-run extraction"
+            )
+    if "dtype" in meta and meta["dtype"] not in (*_DTYPES, "mixed"):
+        raise _field_error(meta_file, "dtype", "'float16' or 'float32'", meta["dtype"])
+    if "layout" in meta and meta["layout"] not in (*LAYOUTS, "mixed"):
+        raise _field_error(meta_file, "layout", f"one of {LAYOUTS}", meta["layout"])
+    if "compression" in meta and not isinstance(meta["compression"], (str, type(None))):
+        raise _field_error(meta_file, "compression", "a codec name or null", meta["compression"])
 
 
 def _load_metadata(path: Path) -> dict:
     path = Path(path)
     meta_file = path / METADATA_FILE
     if not meta_file.is_file():
-        if path.is_dir() and (_shard_files(path) or any(path.glob(".rank_*"))):
+        if path.is_dir() and (shard_files(path) or any(path.glob(".rank_*"))):
             raise StoreError(
                 f"{path} has shards but no metadata.json: the extraction that wrote it crashed or "
                 "was killed before finalize(). Delete the directory and re-run extraction."
@@ -400,33 +496,31 @@ def _load_metadata(path: Path) -> dict:
         meta = json.loads(meta_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StoreError(f"{meta_file} is not valid JSON ({exc}); re-run extraction") from exc
-    for key in ("n_samples", "hidden_dim", "n_shards"):
-        if key not in meta:
-            raise StoreError(f"{meta_file} lacks required key '{key}'; re-run extraction")
-    meta.setdefault("layout", LAYOUT_COLUMNS if "shard_rows" not in meta else LAYOUT_FSB)
-    if "shard_size" not in meta:
-        meta["_shard_size_missing"] = True
+    _validate_metadata(meta, meta_file)
+    meta.setdefault("layout", LAYOUT_FSB if "shard_rows" in meta else LAYOUT_REFERENCE)
     return meta
 
 
-def load_activations(path, max_samples: int | None = None) -> torch.Tensor:
-    """Load a whole store (or its first ``max_samples`` rows) as one float32 tensor."""
-    store = ActivationStore(path)
-    parts, n = [], 0
-    for shard in store.iter_shards():
-        parts.append(shard)
-        n += shard.shape[0]
-        if max_samples is not None and n >= max_samples:
-            break
-    out = torch.cat(parts)
-    return out[:max_samples] if max_samples is not None else out
+def load_activations(path) -> ActivationStore:
+    """Open an existing store (``.load_all()`` gives every row as one float32 tensor)."""
+    return ActivationStore(path)
 
 
 def save_activations(
-    x, path, metadata: dict | None = None, config: ActivationStoreConfig | None = None
-) -> int:
-    """Write ``x`` [n, H] as a complete store at ``path``; -> n_shards."""
-    return ActivationStore(path, config).save(x, metadata)
+    activations,
+    path,
+    shard_size: int = 100_000,
+    compression: str | None = None,
+    metadata: dict | None = None,
+    *,
+    dtype: str | None = None,
+    layout: str = LAYOUT_FSB,
+) -> ActivationStore:
+    """Write ``activations`` [n, H] as a complete store at ``path``; -> the store."""
+    config = ActivationStoreConfig(shard_size, compression, dtype, layout)
+    store = ActivationStore(path, config)
+    store.save(activations, metadata=metadata)
+    return store
 
 
 def merge_stores(sources, dest, metadata: dict | None = None) -> int:
@@ -442,21 +536,23 @@ def merge_stores(sources, dest, metadata: dict | None = None) -> int:
     dims = {int(m["hidden_dim"]) for m in metas}
     if len(dims) != 1:
         raise StoreError(f"merge_stores: sources disagree on hidden_dim {sorted(dims)}")
-    dtypes = {m.get("dtype") for m in metas}
     if (dest / METADATA_FILE).exists():
         raise StoreError(f"merge_stores: {dest} is already a finalized store; delete it first")
     dest.mkdir(parents=True, exist_ok=True)
-    for stale in _shard_files(dest):
+    for stale in shard_files(dest):
         stale.unlink()
     rows: list[int] = []
-    layouts = set()
     for src, meta in zip(sources, metas, strict=True):
         src = Path(src)
         store_rows = ActivationStore(src).shard_rows
-        layouts.add(meta.get("layout", LAYOUT_FSB))
         for i in range(int(meta["n_shards"])):
             os.replace(src / shard_name(i), dest / shard_name(len(rows)))
             rows.append(store_rows[i])
+
+    def same(key: str, default):
+        values = {m.get(key, default) for m in metas}
+        return values.pop() if len(values) == 1 else "mixed"
+
     out = dict(metadata or {})
     out.update(
         n_samples=sum(rows),
@@ -464,8 +560,10 @@ def merge_stores(sources, dest, metadata: dict | None = None) -> int:
         n_shards=len(rows),
         shard_size=max(int(m.get("shard_size", max(rows))) for m in metas),
         shard_rows=rows,
-        dtype=dtypes.pop() if len(dtypes) == 1 else "mixed",
-        layout=layouts.pop() if len(layouts) == 1 else "mixed",
+        dtype=same("dtype", "float32"),
+        layout=same("layout", LAYOUT_FSB),
+        compression=same("compression", None),
+        page_checksums=all(m.get("page_checksums", False) for m in metas),
     )
     write_json_atomic(dest / METADATA_FILE, out)
     return len(rows)
