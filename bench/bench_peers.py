@@ -54,10 +54,10 @@ def _peer_python(name: str, root: Path, install: bool) -> str:
     print(f"== installing {package} into {venv} (torch first: {TORCH_SPEC})", flush=True)
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    for spec in (TORCH_SPEC, package):
-        proc = _run([str(py), "-m", "pip", "install", "-q", spec, TORCH_SPEC])
+    for specs in ([TORCH_SPEC], [package, TORCH_SPEC]):  # torch first, then kept pinned
+        proc = _run([str(py), "-m", "pip", "install", "-q", *specs])
         if proc.returncode != 0:
-            raise SystemExit(f"bench_peers: pip install {spec} failed:\n{proc.stderr[-2000:]}")
+            raise SystemExit(f"bench_peers: pip install {specs} failed:\n{proc.stderr[-2000:]}")
     return str(py)
 
 
