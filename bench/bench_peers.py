@@ -54,10 +54,10 @@ def _peer_python(name: str, root: Path, install: bool) -> str:
     print(f"== installing {package} into {venv} (torch first: {TORCH_SPEC})", flush=True)
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    for spec in (TORCH_SPEC, package):
-        proc = _run([str(py), "-m", "pip", "install", "-q", spec, TORCH_SPEC])
+    for specs in ([TORCH_SPEC], [package, TORCH_SPEC]):  # torch first, then kept pinned
+        proc = _run([str(py), "-m", "pip", "install", "-q", *specs])
         if proc.returncode != 0:
-            raise SystemExit(f"bench_peers: pip install {spec} failed:\n{proc.stderr[-2000:]}")
+            raise SystemExit(f"bench_peers: pip install {specs} failed:\n{proc.stderr[-2000:]}")
     return str(py)
 
 
@@ -76,7 +76,8 @@ def _version(py: str, module: str) -> str:
 
 
 def _one(py: str, lib: str, shape: dict, args) -> dict:
-    cmd = [py, str(WORKER), "--lib", lib, "--steps", str(args.steps)]
+    steps = max(args.steps, -(-args.min_tokens // shape["batch"]))
+    cmd = [py, str(WORKER), "--lib", lib, "--steps", str(steps)]
     cmd += ["--threads", str(args.threads), "--seed", str(args.seed)]
     for key in ("d", "n", "k", "batch"):
         cmd += [f"--{key}", str(shape[key])]
@@ -106,6 +107,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--steps", type=int, default=2, help="timed steps per run (after 1 warm-up)")
+    p.add_argument(
+        "--min-tokens", type=int, default=4096, help="more steps at small batches, >= this many"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shapes", default="big,small,wide", help=f"subset of {','.join(SHAPES)}")
@@ -156,7 +160,9 @@ def main() -> None:
         "seconds": round(time.time() - t0, 1),
         "threads": args.threads,
         "reps": args.reps,
-        "timed_steps_per_run": args.steps,
+        "timed_steps_per_run": {
+            s: max(args.steps, -(-args.min_tokens // SHAPES[s]["batch"])) for s in shapes
+        },
         "versions": versions,
         "note": "2-core machine shared with other jobs during this run (see load averages); "
         "ratios are within-rep comparable, absolute rates are not",

@@ -325,11 +325,21 @@ class TopKSAE(SparseAutoencoder):
             med = geometric_median(pts, max_iter=max_iter, eps=eps)
             self.pre_bias.data = med.to(self.pre_bias.device)
 
+    def _pre_activations(self, xc: torch.Tensor) -> torch.Tensor:
+        """``xc @ W_enc.T + latent_bias`` written into a scratch buffer reused across steps (no
+        fresh [B, n] allocation and page faults per step). Valid until the next call."""
+        shape = (xc.shape[0], self.hidden_dim)
+        buf = self.__dict__.get("_pre_scratch")
+        if buf is None or buf.shape != shape or buf.dtype != xc.dtype or buf.device != xc.device:
+            buf = torch.empty(shape, dtype=xc.dtype, device=xc.device)
+            self.__dict__["_pre_scratch"] = buf
+        return torch.addmm(self.latent_bias, xc, self.encoder.weight.t(), out=buf)
+
     def _select(self, x_n: torch.Tensor):
         """No-grad selection: top-k (and AuxK over dead latents) + dead-count update."""
         with torch.no_grad():
             xc = x_n - self.pre_bias
-            pre = torch.addmm(self.latent_bias, xc, self.encoder.weight.t())
+            pre = self._pre_activations(xc)
             vals, idx = torch.topk(pre, self.top_k, dim=-1, sorted=False)
             fired = torch.zeros(self.hidden_dim, dtype=torch.bool, device=pre.device)
             fired[idx[vals > FIRE_THRESHOLD]] = True
