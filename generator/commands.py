@@ -211,7 +211,7 @@ def _templates_option(f):
     )(f)
 
 
-@click.command("update")
+@click.command("update", short_help="Re-render with new templates, merging your edits 3-way.")
 @click.argument("directory", type=click.Path())
 @_spec_options
 @click.option("--dry-run", is_flag=True, help="Show the diff update would apply; write nothing.")
@@ -270,7 +270,7 @@ def update(directory, size, layer, spec_path, overrides, dry_run, templates_dir)
         click.echo(f"{directory}: {verb}")
 
 
-@click.command("diff")
+@click.command("diff", short_help="Show your edits against the recorded render.")
 @click.argument("directory", type=click.Path())
 @_templates_option
 def diff(directory, templates_dir):

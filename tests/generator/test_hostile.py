@@ -350,7 +350,6 @@ def test_check_ignores_the_work_folder_and_caches_of_a_run(tmp_path):
     (recipe / "work" / "cache_train").mkdir(parents=True)
     (recipe / "__pycache__").mkdir()
     (recipe / "__pycache__" / "extract.cpython-311.pyc").write_bytes(b"\0")
-    (recipe / ".gitignore").write_text("work/\n")
     result = _check(recipe)
     assert result.exit_code == 0, result.output
 

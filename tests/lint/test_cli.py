@@ -187,7 +187,7 @@ def test_rule_and_rules_commands(proj):
     md = run(["rules", "--output-format", "markdown"], proj).output
     for r in listing:
         assert f"## {r['code']} {r['name']}" in md
-    assert "GOTCHAS facts" in md
+    assert "domain facts (docs/gotchas.md)" in md
     assert "SAE205  dp-size-mismatch" in run(["rules"], proj).output
 
 
