@@ -142,8 +142,7 @@ def test_checkpoints_load_both_ways(reference_python, tmp_path):
     resumed = TopKSAE(**MODEL)
     cfg2 = TrainingConfig(lr=1e-3, n_epochs=1, batch_size=32, device="cpu", max_steps=6,
                           show_progress=False)  # fmt: skip
-    summary = Trainer(resumed, cfg2).fit(
-        train, resume_from=tmp_path / "theirs" / "checkpoint_step_2.pt"
-    )
-    assert summary["global_step"] == 6
+    trainer = Trainer(resumed, cfg2)
+    trainer.fit(train, resume_from=tmp_path / "theirs" / "checkpoint_step_2.pt")
+    assert trainer.summary["global_step"] == 6
     assert torch.isfinite(resumed.decoder.weight).all()

@@ -66,13 +66,13 @@ def test_reconstruction_and_sparsity_match_definitions(tmp_path):
     ident = evaluate_reconstruction(Identity(), x)
     assert ident.mse == 0.0 and ident.variance_explained == pytest.approx(1.0)
 
-    sae.tokens_since_fired.copy_(torch.arange(32) % 4 * 5)  # 0, 5, 10, 15, ...: 16 of 32 >= 10
+    sae.stats_last_nonzero.copy_(torch.arange(32) % 4 * 5)  # 0, 5, 10, 15, ...: 8 of 32 > 10
     sp = evaluate_sparsity(sae, x, batch_size=64)
     assert sp.mean_l0 == pytest.approx(float((codes != 0).sum(-1).float().mean()))
     assert sp.features_used == int((codes != 0).any(0).sum()) == 32 - sp.features_unused
     assert sp.n_eval_tokens == 300 and sp.n_features == 32
-    assert (sp.n_dead, sp.dead_pct, sp.dead_tokens_threshold) == (16, 50.0, 10)
-    assert counter_dead_pct(sae) == 50.0
+    assert (sp.n_dead, sp.dead_pct, sp.dead_tokens_threshold) == (8, 25.0, 10)
+    assert counter_dead_pct(sae) == 25.0
 
 
 def test_dead_latent_tracker_window():

@@ -40,7 +40,9 @@ def test_the_skill_ships_the_same_page():
 def test_rule_points_at_the_gotchas_page():
     result = CliRunner().invoke(main, ["rule", "SAE102"])
     assert result.exit_code == 0
-    assert "Domain facts: 1, 22 (docs/gotchas.md" in result.output and "GOTCHAS" not in result.output
+    assert (
+        "Domain facts: 1, 22 (docs/gotchas.md" in result.output and "GOTCHAS" not in result.output
+    )
 
 
 def test_nothing_shipped_names_files_users_do_not_have():

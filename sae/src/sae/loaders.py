@@ -71,17 +71,21 @@ class TensorLoader(_Positioned):
 
 
 class DataLoaderSource(_Positioned):
-    """Wrap any iterable with ``len()`` (e.g. a DataLoader); batches may be tensors or tuples."""
+    """Wrap any iterable (e.g. a DataLoader); batches may be tensors, tuples or dicts.
+    ``n_batches`` is None when the iterable has no ``len()`` (a producer-driven stream)."""
 
     def __init__(self, loader):
         self.loader = loader
         try:
             self.n_batches = len(loader)
-        except TypeError as exc:
-            raise TypeError(
-                "Trainer.fit: a DataLoader/iterable must define len(); pass a store or a tensor"
-            ) from exc
+        except TypeError:
+            self.n_batches = None
         self.epoch, self._start = 0, 0
+
+    def __len__(self) -> int:
+        if self.n_batches is None:
+            raise TypeError("this data source has no length (a streaming loader)")
+        return self.n_batches
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         start, self._start = self._start, 0

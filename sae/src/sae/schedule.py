@@ -72,3 +72,25 @@ def lr_at(step: int, lr: float, lr_min: float, warmup: int, decay: int, schedule
     if schedule == "cosine":
         return lr_min + (lr - lr_min) * 0.5 * (1.0 + math.cos(math.pi * p))
     return lr + (lr_min - lr) * p
+
+
+def unsized_horizon(
+    max_steps: int | None, lr_decay_steps: int | None, schedule: str, warmup_steps: int = 0
+) -> tuple[None, int | float, int]:
+    """`compute_horizon` for a stream of unknown length: -> (None, total steps, decay length).
+    ``max_steps`` is the budget (the stream is re-run until it is reached); without it the run
+    ends when the stream does and a decaying schedule has no horizon (the LR stays at its peak
+    unless ``lr_decay_steps`` is given; warned)."""
+    total = math.inf if max_steps is None else int(max_steps)
+    if schedule == "constant":
+        return None, total, 0
+    if lr_decay_steps is not None:
+        return None, total, int(lr_decay_steps)
+    if max_steps is not None:
+        return None, total, max(0, int(max_steps) - warmup_steps)
+    warnings.warn(
+        f"lr_schedule={schedule!r} on a stream of unknown length without max_steps or "
+        "lr_decay_steps: the LR cannot decay; set one of them or lr_schedule='constant'",
+        stacklevel=2,
+    )
+    return None, total, 0

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import json
 import math
 import os
@@ -42,7 +43,7 @@ import torch
 import torch.distributed as dist
 from sae.eval.dead_latents import DeadLatentTracker, counter_dead_pct
 from sae.loaders import DataLoaderSource, TensorLoader
-from sae.schedule import SCHEDULES, compute_horizon, lr_at
+from sae.schedule import SCHEDULES, compute_horizon, lr_at, unsized_horizon
 from sae.utils import resolve_device
 from torch import nn
 
@@ -394,12 +395,23 @@ class Trainer:
             max_grad_norm = c.max_grad_norm
         source = self._make_source(data, data_sharded)
         self.dataloader = source
-        n_batches = self._common_batches(len(source), device)
         accum = c.grad_accumulation_steps
-        steps_per_epoch, total, decay = compute_horizon(
-            n_batches, c.n_epochs, accum, c.max_steps, c.lr_decay_steps, c.lr_schedule,
-            c.warmup_steps,
-        )  # fmt: skip
+        known = getattr(source, "n_batches", None) if isinstance(source, DataLoaderSource) else 0
+        if known is None:  # a stream without len(): the horizon comes from max_steps
+            if self.world_size > 1:
+                raise ValueError(
+                    "Trainer.fit: a data loader without len() under DDP lets ranks take different "
+                    "numbers of steps (a hang); pass an ActivationStore, a tensor or a sized loader"
+                )
+            steps_per_epoch, total, decay = unsized_horizon(
+                c.max_steps, c.lr_decay_steps, c.lr_schedule, c.warmup_steps
+            )
+        else:
+            n_batches = self._common_batches(len(source), device)
+            steps_per_epoch, total, decay = compute_horizon(
+                n_batches, c.n_epochs, accum, c.max_steps, c.lr_decay_steps, c.lr_schedule,
+                c.warmup_steps,
+            )  # fmt: skip
         model = self.model.to(device)
         model.train()
         if self.loss_fn is not None:
@@ -432,7 +444,7 @@ class Trainer:
         if resume_from is not None:
             self.load_checkpoint(resume_from, optimizer)
             start_epoch, start_batch = self.current_epoch, self.batch_in_epoch
-            if start_batch >= steps_per_epoch * accum:
+            if steps_per_epoch is not None and start_batch >= steps_per_epoch * accum:
                 start_epoch, start_batch = start_epoch + 1, 0
         else:
             self.global_step = 0
@@ -450,8 +462,8 @@ class Trainer:
             from tqdm.auto import tqdm
 
             bar = tqdm(
-                total=total,
-                initial=min(self.global_step, total),
+                total=None if math.isinf(total) else total,
+                initial=self.global_step,
                 desc="train sae",
                 dynamic_ncols=True,
             )
@@ -461,7 +473,12 @@ class Trainer:
         gbs = c.batch_size * self.world_size * accum
         pin = c.pin_memory and device.type == "cuda"
         try:
-            for epoch in range(start_epoch, c.n_epochs):
+            epochs = (
+                itertools.count(start_epoch)
+                if steps_per_epoch is None and c.max_steps is not None
+                else range(start_epoch, c.n_epochs)
+            )  # a stream loops until max_steps, like the shared library
+            for epoch in epochs:
                 if self.global_step >= total:
                     break
                 first = start_batch if epoch == start_epoch else 0
@@ -469,7 +486,10 @@ class Trainer:
                 self.current_epoch, self.batch_in_epoch = epoch, first
                 batch_losses: list[float] = []
                 for x in source:
-                    if self.batch_in_epoch >= steps_per_epoch * accum or self.global_step >= total:
+                    if self.global_step >= total or (
+                        steps_per_epoch is not None
+                        and self.batch_in_epoch >= steps_per_epoch * accum
+                    ):
                         break
                     if pin:
                         x = x.pin_memory()
@@ -530,6 +550,8 @@ class Trainer:
                         )
                 if batch_losses:
                     epoch_losses.append(sum(batch_losses) / len(batch_losses))
+                elif steps_per_epoch is None:
+                    break  # an exhausted stream: no more data
             if self.perf_logger is not None and self.rank == 0:
                 self.perf_logger.finish()
             if ckpt_dir is not None:
