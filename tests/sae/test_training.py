@@ -184,6 +184,22 @@ def test_max_steps_honoured(tmp_path):
     assert trainer.summary["global_step"] == 5
 
 
+def test_max_steps_is_a_budget_that_repeats_epochs(tmp_path):
+    # 1200 rows / batch 50 = 24 batches per epoch; 2 epochs would be 48 steps: 60 re-reads the data
+    trainer = Trainer(_model(), _cfg(tmp_path, max_steps=60, lr_schedule="constant"))
+    trainer.fit(_data())
+    assert trainer.summary["global_step"] == trainer.global_step == 60
+    assert trainer.current_epoch == 2  # the third pass over the data
+
+
+def test_unsized_stream_trains_until_max_steps_or_exhaustion(tmp_path):
+    rows = _data(n=200)
+    stream = (rows[i : i + 50] for i in range(0, 200, 50))  # a generator: no len()
+    trainer = Trainer(_model(), _cfg(tmp_path, lr_schedule="constant", n_epochs=1))
+    loss = trainer.fit(stream)
+    assert trainer.global_step == 4 and isinstance(loss, float)
+
+
 @pytest.mark.parametrize("world_env, dp", [("2", 1), (None, 2)])
 def test_dp_size_must_match_world_size(tmp_path, monkeypatch, world_env, dp):
     if world_env is None:

@@ -26,8 +26,9 @@ def compute_horizon(
 ) -> tuple[int, int, int]:
     """-> (steps_per_epoch, total optimizer steps, decay-phase length ``D``).
 
-    ``max_steps`` caps training and ``lr_decay_steps`` sets ``D``; both are honoured but warned
-    about when they cut a cosine short (LR at lr_min early, or the decay never finishing).
+    ``max_steps`` is the exact step budget, as in the shared library (the data is re-read for as
+    many epochs as it takes, past ``n_epochs``); ``lr_decay_steps`` sets ``D``; both are honoured
+    but warned about when they cut a cosine short (LR at lr_min early, or never decaying fully).
     """
     steps_per_epoch = batches_per_epoch // accumulation
     if steps_per_epoch < 1:
@@ -36,7 +37,7 @@ def compute_horizon(
             "lower grad_accumulation_steps or batch_size"
         )
     natural = steps_per_epoch * n_epochs
-    total = natural if max_steps is None else min(natural, int(max_steps))
+    total = natural if max_steps is None else int(max_steps)  # a budget: epochs repeat
     if schedule == "constant":
         decay = 0
     elif lr_decay_steps is not None:

@@ -475,9 +475,9 @@ class Trainer:
         try:
             epochs = (
                 itertools.count(start_epoch)
-                if steps_per_epoch is None and c.max_steps is not None
+                if c.max_steps is not None
                 else range(start_epoch, c.n_epochs)
-            )  # a stream loops until max_steps, like the shared library
+            )  # max_steps is a budget: epochs repeat until it is spent, like the shared library
             for epoch in epochs:
                 if self.global_step >= total:
                     break
