@@ -14,7 +14,6 @@ import pytest
 from conftest import REPO
 
 pytestmark = pytest.mark.compat
-FIXTURES = REPO / "tests" / "fixtures"
 QUICK = {"MAX_SEQUENCES": "40", "EVAL_FRACTION": "0.25", "BATCH_SIZE": "256", "N_EPOCHS": "1"}
 
 
@@ -29,7 +28,9 @@ def _render(model: str, out: Path) -> Path:
 
 
 def _env(python: Path, with_our_sae: bool, **extra: str) -> dict[str, str]:
-    path = [str(FIXTURES)] + ([str(REPO / "sae" / "src")] if with_our_sae else [])
+    # the repository root makes the shipped CodonFM adapter and Evo2 stand-in importable in the
+    # reference virtualenv too (recipegen itself is not installed there)
+    path = ([str(REPO / "sae" / "src")] if with_our_sae else []) + [str(REPO)]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WANDB_API_KEY")}
     env.update(
         PYTHONPATH=os.pathsep.join(path),
@@ -48,15 +49,17 @@ def _inputs(model: str, tmp_path, tiny_esm2, protein_fasta, cds_fasta, dna_fasta
     if model == "esm2":
         return {"INPUT": str(protein_fasta), "CHECKPOINT": str(tiny_esm2)}
     if model == "codonfm":
-        return {
-            "INPUT": str(cds_fasta),
-            "CHECKPOINT": str(tmp_path / "tiny_codon_ckpt"),
-            "ADAPTER": "tiny_codon:TinyCodonAdapter",
-        }
+        from recipegen.standins import write_tiny_encodon
+
+        # the spec's own adapter (shipped with recipegen) on a tiny random checkpoint
+        ckpt = write_tiny_encodon(tmp_path / "encodon", n_layers=6)
+        return {"INPUT": str(cds_fasta), "CHECKPOINT": str(ckpt)}
     return {
         "INPUT": str(dna_fasta),
-        "CHECKPOINT": str(tmp_path / "evo2_ckpt"),
-        "PREDICT_MODULE": "fake_evo2_predict",
+        "CHECKPOINT": str(tmp_path),  # the stand-in builds its model in memory
+        "PREDICT_MODULE": "recipegen.standins.evo2_predict",
+        "PREDICT_ARGS": "--hidden-dim 48",
+        "LAYER": "2",
         "CHUNK_SIZE": "256",
         "EXTRACT_NPROC": "2",  # per-rank stores merged: our merge_stores, or the portable path
     }
