@@ -1,7 +1,5 @@
-"""P4 and P5: training throughput.
+"""P5: training-step throughput (P4, streaming from a store vs in-RAM, lives in bench_store.py).
 
-P4: Trainer steps/s streaming from an ActivationStore (float16 shards, prefetch thread) vs the
-    same rows as an in-RAM float32 tensor. Goal: streaming >= 90% of in-RAM.
 P5: one TopK training step (loss incl. AuxK with dead latents, backward, Adam, post-step):
     ``TopKSAE.loss`` (sparse encoder backward, sparse decode, CSR weight gradients) vs the same
     objective computed densely (``sae.kernels.reference.reference_topk_loss``), n_latents = 16 x H.
@@ -10,17 +8,15 @@ P5: one TopK training step (loss incl. AuxK with dead latents, backward, Adam, p
 Contenders alternate within every repetition; medians and spread (min-max) are reported with
 the load average, so a loaded machine shows in the figures.
 
-    python bench/bench_train.py [--only p4|p5] [--repeats N]
+    python bench/bench_train.py [--repeats N]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,66 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
-from sae import ActivationStore, ActivationStoreConfig, TopKSAE, Trainer, TrainingConfig  # noqa: E402
+from sae import TopKSAE  # noqa: E402
 from sae.kernels.reference import reference_topk_loss  # noqa: E402
-
-
-def _fit_seconds(model_state, data, cfg: TrainingConfig, dims) -> tuple[float, int]:
-    model = TopKSAE(*dims[:2], top_k=dims[2], auxk=dims[3])
-    model.load_state_dict(model_state)
-    t = time.perf_counter()
-    trainer = Trainer(model, cfg)
-    trainer.fit(data)
-    return time.perf_counter() - t, trainer.summary["global_step"]
-
-
-def p4(args) -> dict:
-    h, n_lat, k = args.p4_hidden, args.p4_hidden * 8, 32
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(args.p4_rows, h, generator=g).half()
-    tmp = Path(tempfile.mkdtemp(prefix="bench_train_"))
-    try:
-        store = ActivationStore(tmp / "store", ActivationStoreConfig(shard_size=args.p4_shard))
-        store.save(x)
-        ram = x.float()
-        torch.manual_seed(0)
-        state = TopKSAE(h, n_lat, top_k=k, auxk=64).state_dict()
-        cfg = TrainingConfig(
-            lr=1e-4,
-            n_epochs=1,
-            batch_size=args.p4_batch,
-            device="cpu",
-            log_interval=10_000,
-            show_progress=False,
-            mix_shards=2,
-        )
-        dims = (h, n_lat, k, 64)
-        times = {"store": [], "ram": []}
-        steps = {}
-        for _ in range(args.repeats):
-            for name, data in (("store", ActivationStore(tmp / "store")), ("ram", ram)):
-                sec, n = _fit_seconds(state, data, cfg, dims)
-                times[name].append(sec)
-                steps[name] = n
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    best = {k2: statistics.median(v) for k2, v in times.items()}
-    sps = {k2: steps[k2] / best[k2] for k2 in best}
-    return {
-        "hidden_dim": h,
-        "n_latents": n_lat,
-        "top_k": k,
-        "rows": args.p4_rows,
-        "batch_size": args.p4_batch,
-        "shard_size": args.p4_shard,
-        "store_dtype": "float16",
-        "steps": steps,
-        "median_seconds": best,
-        "spread_seconds": {k2: [min(v), max(v)] for k2, v in times.items()},
-        "steps_per_s": sps,
-        "P4_streaming_over_ram": sps["store"] / sps["ram"],
-        "goal": ">= 0.90",
-    }
 
 
 def adam(params, lr: float):
@@ -173,12 +111,7 @@ def p5(args) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--only", choices=["p4", "p5"], default=None)
     p.add_argument("--repeats", type=int, default=4)
-    p.add_argument("--p4-hidden", type=int, default=256)
-    p.add_argument("--p4-rows", type=int, default=60_000)
-    p.add_argument("--p4-batch", type=int, default=1024)
-    p.add_argument("--p4-shard", type=int, default=10_000)
     p.add_argument("--p5-hidden", type=int, default=256)
     p.add_argument("--p5-k", type=int, default=32)
     p.add_argument("--p5-batch", type=int, default=1024)
@@ -187,13 +120,10 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     figures = {"load_average_start": list(os.getloadavg())}
-    if args.only in (None, "p4"):
-        figures["P4"] = p4(args)
-    if args.only in (None, "p5"):
-        figures["P5"] = p5(args)
+    figures["P5"] = p5(args)
     figures["load_average_end"] = list(os.getloadavg())
     figures["note"] = "shared 2-core machine loaded by other jobs; rerun on a quiet machine"
-    write_result("train" if args.only is None else f"train_{args.only}", figures)
+    write_result("train", figures)
 
 
 if __name__ == "__main__":
