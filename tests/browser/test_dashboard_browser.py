@@ -59,7 +59,7 @@ def read_fasta(path: Path) -> list[str]:
 def demo(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     proc = subprocess.run(
-        [sys.executable, "-c", "from recipegen.cli import main; main()", "demo", "--workdir", str(work)],
+        [sys.executable, "-c", "from recipegen.cli import main; main()", "demo", "--workdir", str(work), "--keep"],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -116,7 +116,7 @@ def test_search_open_card_and_check_highlights_against_the_atlas(demo, browser, 
     analysis = demo / "work" / "analysis"
     atlas = pq.read_table(analysis / "features_atlas.parquet").to_pylist()
     examples = pq.read_table(analysis / "feature_examples.parquet").to_pylist()
-    sequences = read_fasta(demo / "demo_proteins.fasta")
+    sequences = read_fasta(demo / "standin" / "input.fasta")  # the demo's bundled input
     # the latent with the most examples, then the highest frequency
     count = {}
     for r in examples:
