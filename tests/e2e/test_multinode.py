@@ -322,7 +322,8 @@ def test_tensor_parallel_training_at_two_ranks_gloo(tmp_path):
     # it learned: the merged SAE reconstructs the training data better than a fresh one
     from sae.activation_store import ActivationStore
 
-    data = torch.cat(list(ActivationStore(str(store)).iter_shards(False, 0))).float()
+    shards = ActivationStore(str(store)).iter_shards(False, 0)  # numpy arrays, as the reference
+    data = torch.cat([torch.as_tensor(s) for s in shards]).float()
     torch.manual_seed(1)
     fresh = architectures.TopKSAE(**ckpt["model_config"])
     with torch.no_grad():

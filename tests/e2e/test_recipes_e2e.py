@@ -121,7 +121,9 @@ def test_esm2_smoke_two_processes_identical_across_ranks(tmp_path, tiny_esm2, pr
 
     r0 = torch.load(ranks / "rank_0.pt", weights_only=True)
     r1 = torch.load(ranks / "rank_1.pt", weights_only=True)
-    params = [k for k in r0 if k != "tokens_since_fired"]
+    params = [
+        k for k in r0 if k != "stats_last_nonzero"
+    ]  # per-rank dead counters (no --dead-count-global)
     assert params and all(torch.equal(r0[k], r1[k]) for k in params)
     final = torch.load(tmp_path / "sae2" / "checkpoint_final.pt", weights_only=True)
     assert all(torch.equal(final["model_state_dict"][k], r0[k]) for k in params)
