@@ -294,10 +294,8 @@ def test_tensor_parallel_world_size_is_checked(tmp_path):
 
 def test_tensor_parallel_training_at_two_ranks_gloo(tmp_path):
     import torch
+    from sae import architectures
 
-    architectures = pytest.importorskip("sae.architectures")
-    if not hasattr(architectures, "ShardedTopKSAE"):
-        pytest.skip("this sae runtime has no ShardedTopKSAE yet (tensor-parallel SAE)")
     recipe = render("esm2", tmp_path)
     store = _tiny_store(tmp_path / "cache")
     out = tmp_path / "out"
@@ -333,9 +331,6 @@ def test_tensor_parallel_training_at_two_ranks_gloo(tmp_path):
 
 def test_tensor_parallel_smoke_through_launch_sh(tmp_path, tiny_esm2, protein_fasta):
     """extract -> tensor-parallel train (2 gloo ranks) -> eval on the merged checkpoint."""
-    architectures = pytest.importorskip("sae.architectures")
-    if not hasattr(architectures, "ShardedTopKSAE"):
-        pytest.skip("this sae runtime has no ShardedTopKSAE yet (tensor-parallel SAE)")
     recipe = render("esm2", tmp_path)
     work = tmp_path / "work"
     env = run_env(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-import pytest
 from recipegen.generator.render import template_names
 
 FIXTURE_TEMPLATES = Path(__file__).parent / "fixtures" / "templates"
@@ -29,10 +28,9 @@ def write_spec(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
 
 
 def require_templates(*models: str) -> None:
-    """Skip (naming them) while package templates for `models` are still missing."""
+    """Fail (naming them) when package templates for `models` are missing."""
     missing = missing_templates(*models)
-    if missing:
-        pytest.skip(f"package templates not written yet: {', '.join(missing)}")
+    assert not missing, f"package templates missing: {', '.join(missing)}"
 
 
 MINIMAL_SPEC = """\
