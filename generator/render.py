@@ -27,7 +27,7 @@ FILE_MAP: dict[str, str] = {
 }
 EXECUTABLE = {"launch.sh"}
 # Shared partials (`{% include %}`d by the templates above); part of every recipe's template hash.
-PARTIALS = ("_extract_io.py.j2", "_layer_hf.py.j2", "_read_sequences.py.j2")
+PARTIALS = ("_eval_io.py.j2", "_extract_io.py.j2", "_layer_hf.py.j2", "_read_sequences.py.j2")
 
 
 def shquote(value: Any) -> str:

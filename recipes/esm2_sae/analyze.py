@@ -77,6 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# Shared by eval.py and analyze.py (one definition): device, SAE checkpoint, eval cache,
+# and the sequences behind the cache's rows.
+
+
 def resolve_device(name: str) -> torch.device:
     if name != "auto":
         return torch.device(name)
@@ -98,6 +102,19 @@ def load_sae(path: Path, device: torch.device) -> torch.nn.Module:
     model = cls(**{k: v for k, v in cfg.items() if k in params})
     model.load_state_dict(ckpt["model_state_dict"])
     return model.to(device).eval()
+
+
+def open_eval_store(path: Path, layer: int):
+    """The held-out cache, checked: finished, the eval split, the requested layer."""
+    if not (path / "metadata.json").is_file():
+        fail(f"--eval-cache {path}: no metadata.json (extraction unfinished); re-run extraction")
+    store = sae_store.ActivationStore(str(path))
+    meta = store.metadata
+    if meta.get("split") == "train":
+        fail(f"--eval-cache {path}: holds the TRAINING split; extract with --split eval")
+    if meta.get("layer") not in (None, layer):
+        fail(f"--eval-cache {path}: layer {meta.get('layer')} != --layer {layer}")
+    return store
 
 
 FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".faa", ".ffn")
@@ -158,16 +175,22 @@ def format_sequence(sequence: str) -> str:
     return separator.join(sequence) if separator else sequence
 
 
-def open_eval_store(path: Path, layer: int):
-    if not (path / "metadata.json").is_file():
-        fail(f"--eval-cache {path}: no metadata.json (extraction unfinished); re-run extraction")
-    store = sae_store.ActivationStore(str(path))
-    meta = store.metadata
-    if meta.get("split") == "train":
-        fail(f"--eval-cache {path}: holds the TRAINING split; extract with --split eval")
-    if meta.get("layer") not in (None, layer):
-        fail(f"--eval-cache {path}: layer {meta.get('layer')} != --layer {layer}")
-    return store, meta
+def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
+    """[sequence index, tokens] in store row order (written by extract.py)."""
+    name = meta.get("sequence_order_file")
+    if name and (store_path / name).is_file():
+        return json.loads((store_path / name).read_text())
+    return meta.get("sequence_order") or []
+
+
+def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]:
+    """The sequences the cache's sequence order refers to (chunked copy if the cache has one)."""
+    name = meta.get("sequences_file")
+    if name and (store_path / name).is_file():
+        return read_sequences(store_path / name)
+    if not input_path.is_file():
+        fail(f"--input {input_path}: no such file")
+    return read_sequences(input_path)
 
 
 def store_shards(store):
@@ -181,22 +204,6 @@ def check_replaceable(path: Path) -> None:
         fail(f"--output-dir {path}: not a directory; choose another path")
     if path.is_dir() and any(path.iterdir()) and not (path / "features_atlas.parquet").exists():
         fail(f"--output-dir {path}: holds other files; choose an empty or new directory")
-
-
-def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
-    """[sequence index, tokens] per sequence in store row order (written by extract.py)."""
-    name = meta.get("sequence_order_file")
-    if name and (store_path / name).is_file():
-        return json.loads((store_path / name).read_text())
-    return meta.get("sequence_order") or []
-
-
-def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]:
-    """The sequences the cache's sequence order refers to (chunked copy if the cache has one)."""
-    name = meta.get("sequences_file")
-    if name and (store_path / name).is_file():
-        return read_sequences(store_path / name)
-    return read_sequences(input_path)
 
 
 def units(sequence: str) -> list[str]:
@@ -267,7 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     sentinel = args.output_dir / SENTINEL
     if not args.sae_checkpoint.is_file():
         fail(f"--sae-checkpoint {args.sae_checkpoint}: no such file (did training finish?)")
-    store, meta = open_eval_store(args.eval_cache, args.layer)
+    store = open_eval_store(args.eval_cache, args.layer)
+    meta = store.metadata
     check_replaceable(args.output_dir)
     current = fingerprint(args)
     if not args.force and sentinel.is_file() and (args.dashboard_dir / "index.html").is_file():

@@ -69,6 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+# Shared by eval.py and analyze.py (one definition): device, SAE checkpoint, eval cache,
+# and the sequences behind the cache's rows.
+
+
 def resolve_device(name: str) -> torch.device:
     if name != "auto":
         return torch.device(name)
@@ -92,7 +96,8 @@ def load_sae(path: Path, device: torch.device) -> torch.nn.Module:
     return model.to(device).eval()
 
 
-def load_eval_store(path: Path, layer: int):
+def open_eval_store(path: Path, layer: int):
+    """The held-out cache, checked: finished, the eval split, the requested layer."""
     if not (path / "metadata.json").is_file():
         fail(f"--eval-cache {path}: no metadata.json (extraction unfinished); re-run extraction")
     store = sae_store.ActivationStore(str(path))
@@ -102,37 +107,6 @@ def load_eval_store(path: Path, layer: int):
     if meta.get("layer") not in (None, layer):
         fail(f"--eval-cache {path}: layer {meta.get('layer')} != --layer {layer}")
     return store
-
-
-def load_eval_activations(store, max_tokens: int) -> torch.Tensor:
-    """The first `max_tokens` rows of the eval cache, as one float32 tensor [N, H]."""
-    parts, n = [], 0
-    for shard in store.iter_shards(False, 0):
-        part = torch.as_tensor(shard)[: max_tokens - n].float()
-        parts.append(part)
-        n += part.shape[0]
-        if n >= max_tokens:
-            break
-    if n == 0:
-        fail("the eval cache is empty")
-    return torch.cat(parts)
-
-
-def eval_metrics(results) -> dict:
-    """The report's flat view of `sae.eval.EvalResults` (FVU = normalized_mse)."""
-    rec, sp = results.reconstruction, results.sparsity
-    return {
-        "n_tokens": sp.n_eval_tokens,
-        "fvu": rec.normalized_mse,
-        "variance_explained": rec.variance_explained,
-        "mse": rec.mse,
-        "l0": sp.mean_l0,
-        "dead_pct": sp.dead_pct,
-        "n_dead": sp.n_dead,
-        "dead_tokens_threshold": sp.dead_tokens_threshold,
-        "features_used": sp.features_used,
-        "unused_pct": 100.0 - sp.feature_utilization_pct,
-    }
 
 
 FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".faa", ".ffn")
@@ -201,13 +175,6 @@ def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
     return meta.get("sequence_order") or []
 
 
-def token_labels(sequence: str, n_tokens: int) -> list[str] | None:
-    """Per-token labels (residue, codon or nucleotide); None when the counts do not align."""
-    units = [sequence[i : i + UNIT_SIZE].upper() for i in range(0, len(sequence), UNIT_SIZE)]
-    units = [u for u in units if len(u) == UNIT_SIZE]
-    return units[:n_tokens] if len(units) >= n_tokens else None
-
-
 def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]:
     """The sequences the cache's sequence order refers to (chunked copy if the cache has one)."""
     name = meta.get("sequences_file")
@@ -216,6 +183,44 @@ def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]
     if not input_path.is_file():
         fail(f"--input {input_path}: no such file")
     return read_sequences(input_path)
+
+
+def load_eval_activations(store, max_tokens: int) -> torch.Tensor:
+    """The first `max_tokens` rows of the eval cache, as one float32 tensor [N, H]."""
+    parts, n = [], 0
+    for shard in store.iter_shards(False, 0):
+        part = torch.as_tensor(shard)[: max_tokens - n].float()
+        parts.append(part)
+        n += part.shape[0]
+        if n >= max_tokens:
+            break
+    if n == 0:
+        fail("the eval cache is empty")
+    return torch.cat(parts)
+
+
+def eval_metrics(results) -> dict:
+    """The report's flat view of `sae.eval.EvalResults` (FVU = normalized_mse)."""
+    rec, sp = results.reconstruction, results.sparsity
+    return {
+        "n_tokens": sp.n_eval_tokens,
+        "fvu": rec.normalized_mse,
+        "variance_explained": rec.variance_explained,
+        "mse": rec.mse,
+        "l0": sp.mean_l0,
+        "dead_pct": sp.dead_pct,
+        "n_dead": sp.n_dead,
+        "dead_tokens_threshold": sp.dead_tokens_threshold,
+        "features_used": sp.features_used,
+        "unused_pct": 100.0 - sp.feature_utilization_pct,
+    }
+
+
+def token_labels(sequence: str, n_tokens: int) -> list[str] | None:
+    """Per-token labels (residue, codon or nucleotide); None when the counts do not align."""
+    units = [sequence[i : i + UNIT_SIZE].upper() for i in range(0, len(sequence), UNIT_SIZE)]
+    units = [u for u in units if len(u) == UNIT_SIZE]
+    return units[:n_tokens] if len(units) >= n_tokens else None
 
 
 @torch.inference_mode()
@@ -505,7 +510,7 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(args.device)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     sae_model = load_sae(args.sae_checkpoint, device)
-    store = load_eval_store(args.eval_cache, args.layer)
+    store = open_eval_store(args.eval_cache, args.layer)
     meta = store.metadata
     if sae_model.input_dim != store.hidden_dim:
         fail(f"SAE input_dim {sae_model.input_dim} != eval cache hidden_dim {store.hidden_dim}")
