@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 
@@ -323,3 +324,170 @@ def test_streaming_equal_batches_property(
         seen.append(torch.cat(batches)[:, 0])
     all_ids = torch.cat(seen)
     assert len(torch.unique(all_ids)) == len(all_ids)
+
+
+# ---------------------------------------------------------------- one writer per store, faults
+WRITER = """
+import sys, time, numpy as np
+from sae.activation_store import ActivationStore, ActivationStoreConfig, StoreError
+path, value, hold = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+store = ActivationStore(path, ActivationStoreConfig(shard_size=10))
+try:
+    store.append(np.full((25, 4), value, dtype=np.float32))
+except StoreError as exc:
+    print("REFUSED", exc, flush=True)
+    sys.exit(3)
+print("WRITING", flush=True)
+if hold != "-":
+    deadline = time.monotonic() + 60
+    while not __import__("os").path.exists(hold) and time.monotonic() < deadline:
+        time.sleep(0.02)
+store.append(np.full((5, 4), value, dtype=np.float32))
+store.finalize()
+print("DONE", flush=True)
+"""
+
+
+def _writer(path, value, hold="-"):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), str(value), str(hold)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_second_writer_process_fails_at_once_naming_the_holder(tmp_path):
+    import socket
+    import time
+
+    path, go = tmp_path / "store", tmp_path / "go"
+    first = _writer(path, 1.0, hold=go)
+    assert first.stdout.readline().strip() == "WRITING"
+    t0 = time.monotonic()
+    second = _writer(path, 2.0)
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 3, (out, err)
+    assert time.monotonic() - t0 < 30  # refused, not blocked until the first one finished
+    assert f"pid={first.pid}" in out and f"host={socket.gethostname()}" in out, out
+    assert str(path) in out and "another process" in out
+    go.touch()
+    rest, err = first.communicate(timeout=60)
+    assert first.returncode == 0 and "DONE" in rest, err
+    data = ActivationStore(path).load_all()
+    assert data.shape == (30, 4) and bool((data == 1.0).all())  # only the holder's rows
+    assert not (path / ".writer.lock").exists()  # finalize removed it
+
+
+def test_a_killed_writers_lock_is_retaken_and_a_second_object_in_one_process_is_refused(
+    tmp_path,
+):
+    import signal
+
+    path = tmp_path / "store"
+    dead = _writer(path, 1.0, hold=tmp_path / "never")
+    assert dead.stdout.readline().strip() == "WRITING"
+    dead.send_signal(signal.SIGKILL)
+    dead.wait(30)
+    assert (path / ".writer.lock").exists() and (path / shard_name(0)).exists()
+    # the kernel dropped the dead writer's lock: a new writer starts over
+    mine = ActivationStore(path, ActivationStoreConfig(shard_size=10))
+    mine.append(torch.full((12, 4), 5.0))
+    other = ActivationStore(path, ActivationStoreConfig(shard_size=10))
+    with pytest.raises(StoreError, match=f"pid={os.getpid()}"):
+        other.append(torch.zeros(3, 4))
+    mine.finalize()
+    assert torch.equal(ActivationStore(path).load_all(), torch.full((12, 4), 5.0))
+    # merge_stores writes its destination under the same lock
+    dest = tmp_path / "merged"
+    dest.mkdir()
+    holder = ActivationStore(dest, ActivationStoreConfig(shard_size=10))
+    holder.append(torch.ones(2, 4))
+    with pytest.raises(StoreError, match="another process"):
+        merge_stores([path], dest)
+    assert (path / shard_name(0)).exists()  # nothing was moved
+
+
+def test_nan_and_null_in_a_reference_layout_shard_are_named(tmp_path):
+    from sae import evaluate_sae
+    from sae.architectures import TopKSAE
+
+    x = torch.randn(40, 6)
+    for name, column in (("nan", pa.array([1.0, float("nan")] + [0.0] * 18, pa.float32())),
+                         ("null", pa.array([1.0, None] + [0.0] * 18, pa.float32()))):  # fmt: skip
+        path = tmp_path / name
+        _write_reference(path, x, shard_size=20)
+        shard = path / shard_name(1)
+        table = pq.read_table(shard)
+        table = table.set_column(3, "dim_3", column)
+        pq.write_table(table, shard)
+        store = ActivationStore(path)
+        with pytest.raises(
+            StoreError, match=rf"shard {shard}.*(row 1, column dim_3|dim_3 holds 1 null)"
+        ):
+            store.load_all()
+        with pytest.raises(StoreError, match=str(shard)):
+            evaluate_sae(TopKSAE(6, 12, top_k=2), store, batch_size=8)
+    with pytest.raises(ValueError, match="MSE is nan"):
+        evaluate_sae(TopKSAE(6, 12, top_k=2), torch.full((4, 6), float("nan")), batch_size=8)
+
+
+def _enospc(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_enospc_while_appending_and_finalizing_is_named_and_leaves_no_temp_file(
+    tmp_path, monkeypatch
+):
+    """Injected: the write call itself raises OSError(ENOSPC)."""
+    import sae.activation_store as store_mod
+    import sae.shard_io as shard_io
+
+    path = tmp_path / "store"
+    store = ActivationStore(path, ActivationStoreConfig(shard_size=10))
+    store.append(torch.ones(10, 4))
+    with monkeypatch.context() as m:
+        m.setattr(shard_io.pq, "write_table", _enospc)
+        with pytest.raises(StoreError, match=rf"{path}: writing {shard_name(1)} failed \(No space"):
+            store.append(torch.ones(10, 4))
+    assert sorted(p.name for p in path.iterdir()) == [".writer.lock", shard_name(0)]
+
+    store = ActivationStore(tmp_path / "s2", ActivationStoreConfig(shard_size=10))
+    store.append(torch.ones(4, 4))
+    with monkeypatch.context() as m:
+        m.setattr(store_mod.json, "dump", _enospc)
+        with pytest.raises(StoreError, match="writing metadata.json failed .No space.*free space"):
+            store.finalize()
+    left = sorted(p.name for p in (tmp_path / "s2").iterdir())
+    assert left == [".writer.lock", shard_name(0)], left  # no .metadata.json.tmp.<pid>
+
+
+def test_enospc_on_a_real_full_filesystem(tmp_path):
+    """A real 256 KiB tmpfs (root only; skipped where mount is not allowed)."""
+    import subprocess
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True
+        ).returncode
+    ):
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        store = ActivationStore(mnt / "store", ActivationStoreConfig(shard_size=1000))
+        with pytest.raises(StoreError, match=r"store/?: writing shard_\d{5}.parquet failed"):
+            for _ in range(100):
+                store.append(torch.randn(1000, 32))
+        left = [p.name for p in (mnt / "store").iterdir()]
+        assert not [n for n in left if ".tmp" in n], left
+        del store  # closes the lock file, so the mount is not busy
+        gc.collect()
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)

@@ -8,12 +8,18 @@ with ``ActivationStoreConfig(layout=...)`` and recorded in ``metadata.json``; bo
 this one).
 
 Shards carry page checksums verified on every read, ``append`` refuses non-finite values and
-float16 overflow, and ``metadata.json`` is type-checked, so a store either gives back what was
-appended or says which file is wrong.
+float16 overflow, reference-layout shards written elsewhere are checked for NaN/null on read, and
+``metadata.json`` is type-checked, so a store either gives back what was appended or says which
+file is wrong. One writer per store: the first ``append`` takes an advisory lock
+(``sae.writer_lock``, ``.writer.lock`` in the store) that a second writer on the same path --
+another process, or another ``ActivationStore`` object -- fails on at once, naming the holder
+(pid, host); ``finalize`` drops it. A full disk (or any OS error) while writing is a
+``StoreError`` naming the store and the file, and leaves no temporary file behind.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -37,6 +43,7 @@ from sae.shard_io import (
     write_reference_shard,
     write_shard,
 )
+from sae.writer_lock import LockHeldError, WriterLock
 
 if TYPE_CHECKING:
     from sae.streaming import StreamingDataLoader
@@ -154,13 +161,31 @@ def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
-    """Write JSON to a temp file in the same directory and ``os.replace`` it into place."""
+    """Write JSON to a temp file in the same directory and ``os.replace`` it into place; the
+    temp file is removed when anything fails (a full disk included)."""
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _os_error(store: Path, file: str, exc: OSError) -> StoreError:
+    reason = exc.strerror or str(exc)
+    hint = (
+        "free space there (or point the store at a filesystem with room) and re-run extraction"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        else "check the directory and re-run extraction"
+    )
+    return StoreError(
+        f"activation store {store}: writing {file} failed ({reason}); nothing was left "
+        f"half-written; {hint}"
+    )
 
 
 class ActivationStore:
@@ -179,17 +204,30 @@ class ActivationStore:
         self._hidden_dim: int | None = None
         self._writing = False
         self._meta: dict | None = None
+        self._lock = WriterLock(self.path, "activation store")
 
     # ------------------------------------------------------------------ writing
-    def _start_writing(self) -> None:
+    def _refuse_finalized(self) -> None:
         if (self.path / METADATA_FILE).exists():
             raise StoreError(
                 f"{self.path} already holds a finalized store (metadata.json exists); delete the "
                 "directory or choose another path before writing"
             )
-        self.path.mkdir(parents=True, exist_ok=True)
-        for stale in shard_files(self.path):  # left by a crashed (never finalized) run
-            stale.unlink()
+
+    def _start_writing(self) -> None:
+        self._refuse_finalized()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            _take_lock(self._lock)
+            self._refuse_finalized()  # finished by another writer while we waited for the lock
+            for stale in shard_files(self.path):  # left by a crashed (never finalized) run
+                stale.unlink()
+        except OSError as exc:
+            self._lock.release()
+            raise _os_error(self.path, "the store directory", exc) from exc
+        except BaseException:
+            self._lock.release()
+            raise
         self._writing = True
 
     def _refuse_bad_values(self, arr: np.ndarray, dtype: np.dtype) -> None:
@@ -260,7 +298,10 @@ class ActivationStore:
     def _write(self, x: np.ndarray) -> None:
         idx = len(self._shard_rows_written)
         writer = write_reference_shard if self.config.layout == LAYOUT_REFERENCE else write_shard
-        writer(self.path / shard_name(idx), x, self.config.compression)
+        try:
+            writer(self.path / shard_name(idx), x, self.config.compression)
+        except OSError as exc:
+            raise _os_error(self.path, shard_name(idx), exc) from exc
         self._shard_rows_written.append(int(x.shape[0]))
 
     def finalize(self, metadata: dict | None = None) -> int:
@@ -285,8 +326,12 @@ class ActivationStore:
             compression=self.config.compression,
             page_checksums=True,
         )
-        write_json_atomic(self.path / METADATA_FILE, meta)
+        try:
+            write_json_atomic(self.path / METADATA_FILE, meta)
+        except OSError as exc:
+            raise _os_error(self.path, METADATA_FILE, exc) from exc
         self._writing = False
+        self._lock.release(remove=True)
         self._meta = meta
         self._shard_rows_written, self._n_appended = [], 0
         self._hidden_dim = None
@@ -539,6 +584,24 @@ def merge_stores(sources, dest, metadata: dict | None = None) -> int:
     if (dest / METADATA_FILE).exists():
         raise StoreError(f"merge_stores: {dest} is already a finalized store; delete it first")
     dest.mkdir(parents=True, exist_ok=True)
+    lock = WriterLock(dest, "activation store")
+    _take_lock(lock)
+    try:
+        return _merge_locked(sources, dest, metas, dims, metadata)
+    finally:
+        lock.release(remove=True)
+
+
+def _take_lock(lock: WriterLock) -> None:
+    try:
+        lock.acquire()
+    except LockHeldError as exc:
+        raise StoreError(str(exc)) from None
+
+
+def _merge_locked(sources, dest: Path, metas, dims, metadata) -> int:
+    if (dest / METADATA_FILE).exists():
+        raise StoreError(f"merge_stores: {dest} is already a finalized store; delete it first")
     for stale in shard_files(dest):
         stale.unlink()
     rows: list[int] = []
@@ -565,7 +628,10 @@ def merge_stores(sources, dest, metadata: dict | None = None) -> int:
         compression=same("compression", None),
         page_checksums=all(m.get("page_checksums", False) for m in metas),
     )
-    write_json_atomic(dest / METADATA_FILE, out)
+    try:
+        write_json_atomic(dest / METADATA_FILE, out)
+    except OSError as exc:
+        raise _os_error(dest, METADATA_FILE, exc) from exc
     return len(rows)
 
 

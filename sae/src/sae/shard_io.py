@@ -141,6 +141,22 @@ def _read_fsb_direct(path: Path, md, hidden_dim, out):
     return target
 
 
+def _refuse_non_finite(path: Path, x: np.ndarray) -> None:
+    """NaN/Inf in a shard written elsewhere (this library's writer refuses them): StoreError
+    naming the shard, row and column. One min/max pass when all is well."""
+    if x.size == 0:
+        return
+    lo, hi = float(x.min()), float(x.max())
+    if np.isfinite(lo) and np.isfinite(hi):
+        return
+    row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(x)))
+    raise StoreError(
+        f"shard {path}: non-finite value {float(x[row, col])!r} at row {row}, column dim_{col}; "
+        "the model that produced these activations emitted NaN/Inf -- re-run extraction (check "
+        "its dtype and inputs)"
+    )
+
+
 def read_shard(path: Path, hidden_dim: int | None = None, out: np.ndarray | None = None):
     """Read one shard (either layout), checksums verified, as a 2-D array in its stored dtype.
 
@@ -185,7 +201,16 @@ def read_shard(path: Path, hidden_dim: int | None = None, out: np.ndarray | None
                 (table.num_rows, width), dtype=table.schema.field(0).type.to_pandas_dtype()
             )
         for j in range(width):
-            out[:, j] = table.column(j).to_numpy()
+            column = table.column(j)
+            if column.null_count:
+                row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+                raise StoreError(
+                    f"shard {path}: column dim_{j} holds {column.null_count} null value(s) (first "
+                    f"at row {row}); whatever wrote this store wrote missing values -- re-run "
+                    "extraction"
+                )
+            out[:, j] = column.to_numpy()
+        _refuse_non_finite(path, out)
         return out
     except StoreError:
         raise

@@ -8,6 +8,7 @@ metric is reported as a warning and left out, never fatal.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,12 @@ def evaluate_sae(
     if reconstruction is None:
         print("Computing reconstruction metrics...")
         reconstruction = evaluate_reconstruction(sae, embeddings, batch_size, device)
+    if not math.isfinite(float(reconstruction.mse)):
+        raise ValueError(
+            f"evaluate_sae: the reconstruction MSE is {reconstruction.mse} -- the activations "
+            "or the SAE's weights hold NaN/Inf (an activation store names the bad shard when "
+            "read); check the model's dtype and inputs, or the checkpoint"
+        )
     print("Computing sparsity statistics...")
     sparsity = evaluate_sparsity(sae, embeddings, batch_size, device)
     lr = None
