@@ -95,3 +95,40 @@ def test_refuses_to_replace_a_folder_it_did_not_build(analysis_dir, tmp_path):
     assert not list(tmp_path.glob(".*-*"))  # no temporary build folder left behind
     with pytest.raises(ValueError, match="not a feature atlas"):
         build_dashboard(tmp_path / "x", analysis_dir / "feature_examples.parquet")
+
+
+def test_legend_rows_and_map_method_reach_the_page_data(analysis_dir, tmp_path):
+    atlas = pq.read_table(analysis_dir / "features_atlas.parquet")
+    assert atlas.schema.metadata[b"sae.map_method"] == b"pca"
+    xs, ys = atlas.column("x").to_pylist(), atlas.column("y").to_pylist()
+    clusters = atlas.column("cluster_id").to_pylist()
+    big = max(set(clusters), key=clusters.count)
+    members = [i for i, c in enumerate(clusters) if c == big]
+    labels = [
+        {
+            "x": sum(xs[i] for i in members) / len(members),
+            "y": sum(ys[i] for i in members) / len(members),
+            "text": "the big one",
+            "priority": len(members),
+        },
+        {"x": 1e6, "y": 1e6, "text": "far from every cluster", "priority": 1},
+        {"text": "no coordinates"},
+    ]
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    site = build_dashboard(
+        tmp_path / "site",
+        analysis_dir / "features_atlas.parquet",
+        cluster_labels_path=tmp_path / "labels.json",
+    )
+    _, (info, _) = js_args(site / "data" / "atlas.js")
+    assert info["map_method"] == "pca"
+    assert sorted(r["id"] for r in info["clusters"]) == sorted(set(clusters))
+    assert {r["id"]: r["n"] for r in info["clusters"]} == {
+        c: clusters.count(c) for c in set(clusters)
+    }
+    named = {r["id"]: r["label"] for r in info["clusters"] if r["label"]}
+    assert named == {big: "the big one"}  # the far label matches no cluster
+    assert info["unclustered"] == 0
+    assert [r["n"] for r in info["clusters"]] == sorted(
+        (r["n"] for r in info["clusters"]), reverse=True
+    )

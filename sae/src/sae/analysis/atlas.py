@@ -81,7 +81,11 @@ def save_feature_atlas(
         if len(values) != n:
             raise ValueError(f"Extra column '{name}' has {len(values)} rows, expected {n}")
         data[name] = list(values)
-    pq.write_table(pa.table(data), str(output_path), compression="snappy")
+    table = pa.table(data)
+    method = getattr(geometry, "method", None)
+    if method:  # the dashboard titles its map axes with it ("UMAP 1" / "PC 1")
+        table = table.replace_schema_metadata({b"sae.map_method": str(method).encode()})
+    pq.write_table(table, str(output_path), compression="snappy")
     print(f"Saved feature atlas ({n} features) to {output_path}")
 
 

@@ -72,6 +72,53 @@ def _examples_by_feature(path: Path):
         yield current, sorted(rows, key=lambda r: r["rank"])
 
 
+def _clusters(columns: dict, labels: list) -> tuple[list[dict], int]:
+    """Legend rows ``{id, n, label}`` per cluster (largest first) and the unclustered count.
+
+    A cluster label (``{x, y, text}`` at its cluster's centroid, as ``save_cluster_labels``
+    writes them) is matched to the cluster whose centroid is nearest, within 1% of the map.
+    """
+    ids, xs, ys = columns.get("cluster"), columns["x"], columns["y"]
+    if ids is None:
+        return [], 0
+    sums: dict[int, list[float]] = {}
+    unclustered = 0
+    for c, x, y in zip(ids, xs, ys, strict=True):
+        if c is None:
+            unclustered += 1
+            continue
+        acc = sums.setdefault(int(c), [0, 0.0, 0.0])
+        acc[0] += 1
+        if x is not None and y is not None:
+            acc[1] += x
+            acc[2] += y
+    rows = [
+        {"id": c, "n": int(n), "label": None, "cx": sx / n, "cy": sy / n}
+        for c, (n, sx, sy) in sums.items()
+    ]
+    finite = [v for v in (*xs, *ys) if v is not None]
+    tol = 0.01 * ((max(finite) - min(finite)) if finite else 1.0) or 1e-9
+    for lab in labels if isinstance(labels, list) else []:
+        if not isinstance(lab, dict) or not isinstance(lab.get("text"), str):
+            continue
+        try:
+            lx, ly = float(lab["x"]), float(lab["y"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        near = min(rows, key=lambda r: (r["cx"] - lx) ** 2 + (r["cy"] - ly) ** 2, default=None)
+        if near is not None and abs(near["cx"] - lx) <= tol and abs(near["cy"] - ly) <= tol:
+            near["label"] = near["label"] or lab["text"]
+    rows.sort(key=lambda r: (-r["n"], r["id"]))
+    return [{k: r[k] for k in ("id", "n", "label")} for r in rows], unclustered
+
+
+def _map_method(atlas_path: Path) -> str | None:
+    """How the atlas's x/y were made ("umap"/"pca"), from its schema metadata (ours only)."""
+    meta = pq.read_schema(atlas_path).metadata or {}
+    value = meta.get(b"sae.map_method")
+    return value.decode("utf-8", "replace") if value else None
+
+
 def _is_replaceable(site: Path) -> bool:
     """Only an empty directory or a dashboard we built may be replaced."""
     if site.is_symlink() or not site.is_dir():
@@ -154,8 +201,12 @@ def build_dashboard(
             done.add(current)
         for c in sorted({fid // CHUNK_SIZE for fid, h in hists.items() if h} - done):
             flush(c, {})
+        clusters, unclustered = _clusters(columns, cluster_labels)
         info = {
             "title": title,
+            "map_method": _map_method(atlas_path),
+            "clusters": clusters,
+            "unclustered": unclustered,
             "n_latents": len(ids),
             "chunk_size": CHUNK_SIZE,
             "chunks": sorted(chunk_ids),
