@@ -165,6 +165,14 @@ def test_huge_or_absurd_sizes_are_refused_before_allocation(tmp_path, config, wo
     assert grown_mib < 200, grown_mib
 
 
+def test_an_moe_checkpoint_cannot_ask_for_millions_of_experts(tmp_path):
+    model = MoESAE(d_in=8, d_sae=16, n_experts=2, top_k=2)
+    path = tmp_path / "moe.pt"
+    torch.save(_ckpt(model, model_config={**model.config_dict(), "n_experts": 2**20,
+                                          "d_sae": 2**21}), path)  # fmt: skip
+    _expect(path, "n_experts = 1048576 is outside [1, 256]")
+
+
 def test_resume_state_is_checked_against_the_model_being_trained(tmp_path, good):
     model = _sae()
     ckpt = read_checkpoint(good, model=model)

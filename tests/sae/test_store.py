@@ -490,4 +490,5 @@ def test_enospc_on_a_real_full_filesystem(tmp_path):
         del store  # closes the lock file, so the mount is not busy
         gc.collect()
     finally:
-        subprocess.run(["umount", str(mnt)], check=True)
+        gc.collect()
+        subprocess.run(["umount", "--lazy", str(mnt)], check=True)

@@ -43,6 +43,9 @@ MAX_DIM = 2**31 - 1
 MAX_PARAMS = 2**33
 """Largest total number of model elements a checkpoint may ask for (32 GiB of float32)."""
 
+MAX_EXPERTS = 256
+"""Most experts an MoE checkpoint may have (each is a module: building is per expert)."""
+
 _DIM_KEYS = ("input_dim", "hidden_dim", "d_in", "d_sae", "n_experts", "d_shared", "top_k")
 _COUNTERS = ("global_step", "epoch", "batch_in_epoch", "world_size")
 
@@ -75,8 +78,9 @@ def _check_dims(path, cfg: dict) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail(path, f"model_config.{key} = {value!r} is not an integer")
-        if not 1 <= value <= MAX_DIM:
-            raise _fail(path, f"model_config.{key} = {value} is outside [1, {MAX_DIM}]")
+        top = MAX_EXPERTS if key == "n_experts" else MAX_DIM
+        if not 1 <= value <= top:
+            raise _fail(path, f"model_config.{key} = {value} is outside [1, {top}]")
 
 
 def build_from_config(model_config: dict, *, device=None, path="<config>", **fallback):
@@ -85,7 +89,8 @@ def build_from_config(model_config: dict, *, device=None, path="<config>", **fal
 
     Keys the constructor does not take are ignored; ``fallback`` fills missing ones (e.g.
     ``input_dim``/``hidden_dim`` stored beside the config). Sizes are checked (each dimension
-    at most ``MAX_DIM``, the model at most ``MAX_PARAMS`` elements) before anything is allocated.
+    at most ``MAX_DIM``, ``n_experts`` at most ``MAX_EXPERTS``, the model at most
+    ``MAX_PARAMS`` elements) before anything is allocated.
     ``device="meta"`` builds a shape-only model.
     """
     if model_config is not None and not isinstance(model_config, dict):
