@@ -492,3 +492,26 @@ def test_enospc_on_a_real_full_filesystem(tmp_path):
     finally:
         gc.collect()
         subprocess.run(["umount", "--lazy", str(mnt)], check=True)
+
+
+def test_claim_takes_the_lock_before_anything_is_cleared(tmp_path):
+    path = tmp_path / "store"
+    writer = _writer(path, 1.0, hold=tmp_path / "go")
+    assert writer.stdout.readline().strip() == "WRITING"
+    # a second run claiming the same path is refused before it deletes the first one's shards
+    with pytest.raises(StoreError, match=f"pid={writer.pid}"):
+        ActivationStore(path).claim()
+    with pytest.raises(StoreError, match=f"pid={writer.pid}"):
+        ActivationStore(path).claim(discard_finished=True)
+    assert (path / shard_name(0)).exists() and (path / shard_name(1)).exists()
+    (tmp_path / "go").touch()
+    assert writer.wait(60) == 0
+    # a finished store is refused, or discarded when asked (scratch stores)
+    with pytest.raises(StoreError, match="already holds a finalized store"):
+        ActivationStore(path).claim()
+    assert not (path / ".writer.lock").exists()
+    store = ActivationStore(path, ActivationStoreConfig(shard_size=10)).claim(discard_finished=True)
+    assert not (path / "metadata.json").exists() and not list(path.glob("shard_*"))
+    store.append(torch.full((3, 4), 7.0))
+    store.finalize()
+    assert torch.equal(ActivationStore(path).load_all(), torch.full((3, 4), 7.0))

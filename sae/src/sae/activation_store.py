@@ -214,11 +214,27 @@ class ActivationStore:
                 "directory or choose another path before writing"
             )
 
-    def _start_writing(self) -> None:
-        self._refuse_finalized()
+    def claim(self, discard_finished: bool = False) -> ActivationStore:
+        """Become this path's writer now: take the writer lock (a ``StoreError`` naming the
+        holder if another writer has it), then clear what a crashed run left. Call it before
+        anything else touches the directory; ``append`` claims implicitly.
+
+        ``discard_finished``: a finished store already at this path is discarded (its
+        metadata.json and shards) instead of refused - for scratch stores such as per-rank
+        extraction output, never for a user's store.
+        """
+        if not self._writing:
+            self._start_writing(discard_finished)
+        return self
+
+    def _start_writing(self, discard_finished: bool = False) -> None:
+        if not discard_finished:
+            self._refuse_finalized()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             _take_lock(self._lock)
+            if discard_finished:
+                (self.path / METADATA_FILE).unlink(missing_ok=True)
             self._refuse_finalized()  # finished by another writer while we waited for the lock
             for stale in shard_files(self.path):  # left by a crashed (never finalized) run
                 stale.unlink()
