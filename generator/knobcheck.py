@@ -17,7 +17,9 @@ def limit_problem(value, lo, hi, choices):
     if choices and value not in choices:
         return f"{value!r} is not allowed", f"use one of: {', '.join(choices)}"
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        return f"{value!r} is out of range", f"use a value in [{lo}, {hi}]"
+        bound = f"in [{lo}, {hi}]" if lo is not None and hi is not None else ""
+        bound = bound or (f">= {lo}" if lo is not None else f"<= {hi}")
+        return f"{value!r} is out of range", f"use a value {bound}"
     return None
 
 

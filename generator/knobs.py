@@ -319,7 +319,6 @@ KNOBS: tuple[Knob, ...] = (
         "sae.tensor_parallel",
         group="SAE",
         env="TENSOR_PARALLEL",
-        launch="manual",
         min=1,
         max=1024,
         smoke=Smoke(1),
@@ -451,12 +450,14 @@ KNOBS: tuple[Knob, ...] = (
     ),
     _bool(
         "wandb",
-        "log to Weights & Biases (needs WANDB_ENTITY)",
+        "log to Weights & Biases",
         False,
         spec="launch.wandb",
         env="WANDB",
         launch="manual",
         smoke=Smoke(False),
+        env_help="log to Weights & Biases (0/1); 1 unsets WANDB_API_KEY (a leaked key logs to "
+        "another account) and needs WANDB_ENTITY",
     ),
     Knob(
         "wandb_project",
@@ -597,7 +598,7 @@ def limits(knobs: list[Knob] | None = None) -> dict[str, tuple]:
 
 
 def shown(knob: Knob, v: Any) -> str:
-    """A value as the docs show it."""
+    """A value as the docs show it (booleans on/off)."""
     if v is None:
         return knob.env_shown or "-"
     if isinstance(v, bool):
@@ -605,16 +606,34 @@ def shown(knob: Knob, v: Any) -> str:
     return str(v)
 
 
+def env_shown(knob: Knob, v: Any) -> str:
+    """A launch.sh variable's value as the docs show it ("" for none)."""
+    return env_value(knob, v) if v is not None else knob.env_shown
+
+
+def env_text(knob: Knob) -> str:
+    """What a launch.sh variable does."""
+    return knob.env_help or (knob.help + (" (0/1)" if knob.type == "bool" else ""))
+
+
+def cell(text: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|")
+
+
+def group(name: str) -> list[Knob]:
+    """The train.py knobs of one argparse group."""
+    return dict(train_groups())[name]
+
+
 def usage(spec: dict, width: int = 100) -> str:
     """launch.sh usage lines for every knob with a variable: `NAME  help [default; smoke x]`."""
     lines = []
     for k in env_knobs():
-        v = value(k, spec)
-        note = env_value(k, v) if v is not None else k.env_shown
+        note = env_shown(k, value(k, spec))
         if k.smoke is not None:
-            note = f"{note}; smoke {env_value(k, smoke_value(k, spec))}"
-        text = k.env_help or (k.help + (" (0/1)" if k.type == "bool" else ""))
-        text += f" [{note}]" if note else ""
+            note = f"{note}; smoke {env_shown(k, smoke_value(k, spec))}"
+        text = env_text(k) + (f" [{note}]" if note else "")
         head = f"  {k.env:<21} "
         wrapped = textwrap.wrap(text, width - len(head), break_on_hyphens=False)
         lines.append(head + wrapped[0])
