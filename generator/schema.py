@@ -75,7 +75,9 @@ def _smoke_fields() -> dict[str, Field]:
     out = {}
     for k in knobs.smoke_knobs(in_spec=True):
         hi = k.smoke.max if k.smoke.max is not None else k.max
-        out[k.smoke.key] = replace(_knob_field(k, k.smoke.value, hi), knob="")
+        nullable = k.nullable if k.smoke.nullable is None else k.smoke.nullable
+        field = _knob_field(k, k.smoke.value, hi)
+        out[k.smoke.key] = replace(field, knob="", nullable=nullable)
     return out
 
 
