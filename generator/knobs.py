@@ -531,11 +531,12 @@ KNOBS: tuple[Knob, ...] = (
     ),
 )
 
-BY_NAME: dict[str, Knob] = {k.name: k for k in KNOBS}
-
-
 def get(name: str) -> Knob:
-    return BY_NAME[name]
+    """The knob called `name`."""
+    for knob in KNOBS:
+        if knob.name == name:
+            return knob
+    raise KeyError(name)
 
 
 def for_script(script: str) -> list[Knob]:

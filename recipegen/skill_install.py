@@ -244,7 +244,7 @@ def gen_rules(check: bool, out: Path | None) -> None:
     click.echo(f"wrote: {target}")
 
 
-@skill.command("gen-specs")
+@skill.command("gen-specs", short_help="Regenerate the knob reference in specs.md.")
 @click.option(
     "--check", is_flag=True, help="Exit 1 if references/specs.md is stale instead of writing it."
 )
