@@ -531,6 +531,7 @@ KNOBS: tuple[Knob, ...] = (
     ),
 )
 
+
 def get(name: str) -> Knob:
     """The knob called `name`."""
     for knob in KNOBS:
