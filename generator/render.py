@@ -12,6 +12,7 @@ import jinja2
 
 from recipegen import __version__
 
+from . import knobs
 from .errors import GeneratorError
 
 # Rendered file -> template name ("{kind}" is the extraction kind). Mode 0o755 for launch.sh.
@@ -81,6 +82,7 @@ class TemplateSource:
         )
         env.filters["shquote"] = shquote
         env.filters["pyrepr"] = pyrepr
+        env.globals["knobs"] = knobs  # the knob declarations (generator/knobs.py)
         return env
 
 
@@ -100,6 +102,7 @@ def template_hash(source: TemplateSource, kind: str) -> str:
     names += [p for p in PARTIALS if source.folder is None or (source.folder / p).is_file()]
     for name in names:
         h.update(name.encode() + b"\0" + source.read(name).encode("utf-8") + b"\0")
+    h.update(knobs.fingerprint().encode("utf-8"))  # the templates render the knob declarations
     return h.hexdigest()
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from . import knobs
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SIZE_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -31,6 +33,7 @@ class Field:
     max: float | None = None
     pattern: re.Pattern | None = None
     hint: str = ""
+    knob: str = ""  # the knob it is (generator/knobs.py): its limits are checked by check_knobs
 
 
 def _int(default, lo=1, hi=INT_MAX, nullable=False):
@@ -43,6 +46,39 @@ def _float(default, lo=0.0, hi=1e6):
 
 def _bool(default):
     return Field("bool", default)
+
+
+def _knob_field(knob: knobs.Knob, default: Any, hi: float | None) -> Field:
+    extra = dict(knob.extra)
+    if "pattern" in extra:
+        extra["pattern"] = re.compile(extra["pattern"])
+    return Field(
+        knob.type,
+        default,
+        required=knob.required,
+        nullable=knob.nullable,
+        choices=knob.choices,
+        min=knob.min,
+        max=hi,
+        knob=knob.name,
+        **extra,
+    )
+
+
+def _knob_fields(section: str) -> dict[str, Field]:
+    """A spec section built from the knobs it declares (generator/knobs.py)."""
+    return {k.key: _knob_field(k, k.default, k.max) for k in knobs.in_section(section)}
+
+
+def _smoke_fields() -> dict[str, Field]:
+    """`smoke.<key>`: the values `launch.sh --smoke` uses instead of a knob's."""
+    out = {}
+    for k in knobs.smoke_knobs(in_spec=True):
+        hi = k.smoke.max if k.smoke.max is not None else k.max
+        nullable = k.nullable if k.smoke.nullable is None else k.smoke.nullable
+        field = _knob_field(k, k.smoke.value, hi)
+        out[k.smoke.key] = replace(field, knob="", nullable=nullable)
+    return out
 
 
 # The sections and their leaf keys, in the order of docs/contracts.md.
@@ -64,7 +100,7 @@ SCHEMA: dict[str, Any] = {
         ),
         "token_unit": Field("str", "aa", choices=("aa", "codon", "nt")),
         "drop_special_tokens": _bool(True),
-        "dtype": Field("str", "float16", choices=("float16", "float32")),
+        "dtype": _knob_fields("extraction")["dtype"],
         # kind `hf` only: how a sequence is turned into the text the tokenizer sees. Applied in
         # this order: case, replace, separator (e.g. ProtBert: upper, {U: X, ...}, " ").
         "input_format": {
@@ -74,38 +110,9 @@ SCHEMA: dict[str, Any] = {
         },
     },
     "default_size": Field("str", None, nullable=True),
-    "sae": {
-        "expansion_factor": _int(8, 1, 1024),
-        "top_k": _int(32, 1, 1_000_000),
-        "auxk": _int(64, 1, 1_000_000, nullable=True),
-        "auxk_coef": _float(0.03125, 0.0, 100.0),
-        "dead_tokens_threshold": _int(10_000_000, 1, 10**12),
-        "lr": _float(3.0e-4, 1e-12, 10.0),
-        "lr_min": _float(0.0, 0.0, 10.0),
-        "lr_schedule": Field("str", "cosine", choices=("constant", "cosine", "linear")),
-        "warmup_steps": _int(1000, 0),
-        "batch_size": _int(4096, 1, 10_000_000),
-        "n_epochs": _int(1, 1, 100_000),
-        "max_grad_norm": _float(1.0, 1e-12, 1e6),
-        "init_pre_bias": _bool(True),
-        "normalize_input": _bool(False),
-        "aggregate_loss": _bool(False),
-        "dead_count_global": _bool(False),
-        "mix_shards": _int(1, 1, 100_000),
-        "presample_shards": _int(1, 1, 100_000),
-        "tensor_parallel": _int(1, 1, 1024),
-    },
-    "data": {
-        "corpus_ordered": _bool(False),
-        "shard_size": _int(100_000, 1, 100_000_000),
-        "eval_fraction": Field("float", 0.1, min=0.0, max=0.99),
-        "max_sequences": _int(None, 1, 10**12, nullable=True),
-    },
-    "launch": {
-        "nproc_per_node": _int(1, 1, 1024),
-        "wandb": _bool(False),
-        "wandb_project": Field("str", "sae", pattern=PROJECT_RE, hint="letters, digits, . _ -"),
-    },
+    "sae": _knob_fields("sae"),
+    "data": _knob_fields("data"),
+    "launch": _knob_fields("launch"),
     "slurm": {
         "nodes": _int(1, 1, 100_000),
         "gpus_per_node": _int(None, 1, 1024, nullable=True),
@@ -120,15 +127,7 @@ SCHEMA: dict[str, Any] = {
         ),
         "port": _int(29500, 1, 65535),
     },
-    "smoke": {
-        "n_sequences": _int(48, 1, 100_000),
-        "batch_size": _int(64, 1, 1_000_000),
-        "n_epochs": _int(2, 1, 1000),
-        "warmup_steps": _int(2, 0, 1_000_000),
-        "expansion_factor": _int(4, 1, 1024),
-        "top_k": _int(8, 1, 1_000_000),
-        "auxk": _int(16, 1, 1_000_000, nullable=True),
-    },
+    "smoke": _smoke_fields(),
 }
 
 # Entries under `sizes.<label>`.

@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import GeneratorError, Problem, SpecError
 from .schema import NAME_RE, SCHEMA, SIZE_SCHEMA, Field
-from .validate import validate
+from .validate import check_size, validate
 from .yamlload import load_yaml, parse_scalar
 
 MAX_SPEC_BYTES = 1_000_000
@@ -190,40 +190,7 @@ def resolve(spec: dict, raw: RawSpec, size: str | None = None, layer: int | None
     template = entry.pop("checkpoint") or spec["extraction"]["checkpoint"]
     entry["checkpoint"] = template.replace("{size}", label).replace("{n_layers}", str(n_layers))
     entry["label"] = label
-    problems = []
-    latents = spec["sae"]["expansion_factor"] * entry["hidden_dim"]
-    smoke_latents = spec["smoke"]["expansion_factor"] * entry["hidden_dim"]
-    for section, key, n in (
-        ("sae", "top_k", latents),
-        ("sae", "auxk", latents),
-        ("smoke", "top_k", smoke_latents),
-        ("smoke", "auxk", smoke_latents),
-    ):
-        value = spec[section][key]
-        if value is not None and value >= n:
-            file, line = raw.where((section, key))
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    f"{section}.{key}",
-                    f"{value} must be below the number of latents ({n} = "
-                    f"{section}.expansion_factor x hidden_dim {entry['hidden_dim']} for size {label})",
-                    f"use {section}.{key} < {n}, or raise {section}.expansion_factor",
-                )
-            )
-    tp = spec["sae"]["tensor_parallel"]
-    if latents % tp:
-        file, line = raw.where(("sae", "tensor_parallel"))
-        problems.append(
-            Problem(
-                file,
-                line,
-                "sae.tensor_parallel",
-                f"{tp} ranks cannot split the {latents} latents of size {label} evenly",
-                f"use a divisor of {latents}",
-            )
-        )
+    problems = check_size(spec, raw, entry["hidden_dim"], label)
     if problems:
         raise SpecError(problems)
     out = copy.deepcopy(spec)

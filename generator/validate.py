@@ -7,7 +7,9 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from . import knobs
 from .errors import Problem, SpecError
+from .knobcheck import check_knobs, limit_problem
 from .schema import SCHEMA, SIZE_LABEL_RE, SIZE_SCHEMA, TOP_LEVEL_ORDER, Field
 
 if TYPE_CHECKING:
@@ -41,14 +43,13 @@ class _Validator:
         value = self._typed(path, spec, value)
         if value is None:
             return spec.default
-        if spec.choices and value not in spec.choices:
-            self.problem(
-                path, f"{value!r} is not allowed", f"use one of: {', '.join(spec.choices)}"
+        if not spec.knob:  # a knob's limits are checked by check_knobs (_cross_checks)
+            bounded = spec.type in ("int", "float")
+            problem = limit_problem(
+                value, spec.min if bounded else None, spec.max if bounded else None, spec.choices
             )
-        if spec.type in ("int", "float"):
-            lo, hi = spec.min, spec.max
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                self.problem(path, f"{value!r} is out of range", f"use a value in [{lo}, {hi}]")
+            if problem is not None:
+                self.problem(path, *problem)
         if spec.type == "str":
             self._string(path, spec, value)
         return value
@@ -221,8 +222,32 @@ def _cross_checks(v: _Validator, spec: dict) -> None:
             f"{spec['default_size']!r} is not one of the sizes",
             f"use one of: {', '.join(sizes)}",
         )
-    sae = spec["sae"]
-    if sae["lr_min"] > sae["lr"]:
-        v.problem(
-            ("sae", "lr_min"), f"lr_min {sae['lr_min']} exceeds lr {sae['lr']}", "use lr_min <= lr"
-        )
+    for knob, message, fix in check_knobs(knob_values(spec), knobs.limits(), knob_path):
+        v.problem(tuple(knobs.get(knob).spec.split(".")), message, fix)
+
+
+def knob_values(spec: dict) -> dict:
+    """{knob name: value} for every knob the spec sets."""
+    return {k.name: knobs.value(k, spec) for k in knobs.KNOBS if k.section}
+
+
+def knob_path(name: str) -> str:
+    """How a spec error names a knob: its dotted key."""
+    return knobs.get(name).spec
+
+
+def check_size(spec: dict, raw: RawSpec, hidden_dim: int, label: str) -> list[Problem]:
+    """The knob rules that need the model size (latents), for the SAE and the smoke settings."""
+    problems = []
+    note = f" for size {label}"
+    for knob, message, fix in check_knobs(
+        knob_values(spec), knobs.limits(), knob_path, hidden_dim, note
+    ):
+        path = tuple(knobs.get(knob).spec.split("."))
+        problems.append(Problem(*raw.where(path), ".".join(path), message, fix))
+    smoke = {k.name: spec["smoke"][k.smoke.key] for k in knobs.smoke_knobs(in_spec=True)}
+    smoke_name = {k.name: f"smoke.{k.smoke.key}" for k in knobs.smoke_knobs(in_spec=True)}
+    for knob, message, fix in check_knobs(smoke, {}, smoke_name.get, hidden_dim, note):
+        path = tuple(smoke_name[knob].split("."))
+        problems.append(Problem(*raw.where(path), ".".join(path), message, fix))
+    return problems

@@ -244,4 +244,39 @@ def gen_rules(check: bool, out: Path | None) -> None:
     click.echo(f"wrote: {target}")
 
 
+@skill.command("gen-specs", short_help="Regenerate the knob reference in specs.md.")
+@click.option(
+    "--check", is_flag=True, help="Exit 1 if references/specs.md is stale instead of writing it."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Rewrite this copy of specs.md instead of the skill's references/specs.md.",
+)
+def gen_specs(check: bool, out: Path | None) -> None:
+    """Regenerate the knob reference in references/specs.md from the knob declarations."""
+    from recipegen.generator import knobs
+
+    target = out if out is not None else Path(str(skill_source())) / "references" / "specs.md"
+    try:
+        current = target.read_text(encoding="utf-8")
+        fresh = knobs.with_reference(current)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        click.echo(f"Error: {target}: {exc}", err=True)
+        raise SystemExit(2) from None
+    if check:
+        if current != fresh:
+            raise click.ClickException(
+                f"{target} is stale: run `recipegen skill gen-specs` and commit the result"
+            )
+        click.echo(f"up to date: {target}")
+        return
+    if current == fresh:
+        click.echo(f"unchanged: {target}")
+        return
+    target.write_text(fresh, encoding="utf-8")
+    click.echo(f"wrote: {target}")
+
+
 COMMANDS = [skill]

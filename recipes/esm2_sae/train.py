@@ -23,7 +23,6 @@ import warnings
 from pathlib import Path
 
 MODEL_NAME = "esm2"
-DEFAULT_LAYER = 5
 N_LAYERS = 6
 
 
@@ -41,37 +40,58 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     bool_flag = argparse.BooleanOptionalAction
 
     g = p.add_argument_group("data")
-    g.add_argument("--cache-dir", required=True, help="ActivationStore written by extract.py")
-    g.add_argument("--output-dir", default="./sae_out", help="checkpoints and metrics go here")
-    g.add_argument("--model-name", default=MODEL_NAME, help="must match the cache's model_name")
-    g.add_argument("--layer", type=int, default=DEFAULT_LAYER, help="must match the cache's layer")
+    g.add_argument(
+        "--cache-dir",
+        required=True,
+        help="ActivationStore written by extract.py",
+    )
+    g.add_argument(
+        "--output-dir",
+        default="./sae_out",
+        help="checkpoints and metrics go here",
+    )
+    g.add_argument(
+        "--model-name",
+        default="esm2",
+        help="model name; must match the cache's model_name",
+    )
+    g.add_argument(
+        "--layer",
+        type=int,
+        default=5,
+        help="layer (hidden_states index = output of block L, 1-based); must match the cache's layer",
+    )
 
     g = p.add_argument_group("SAE")
     g.add_argument(
         "--expansion-factor",
         type=int,
         default=8,
+        help="latents = expansion factor x hidden_dim",
     )
     g.add_argument(
         "--top-k",
         type=int,
         default=32,
+        help="active latents per token (TopK); below the number of latents",
     )
     g.add_argument(
         "--auxk",
         type=int,
         default=64,
-        help="AuxK latents; 0 disables AuxK",
+        help="AuxK latents (revive dead latents); below the number of latents; 0 (spec: null) disables AuxK",
     )
     g.add_argument(
         "--auxk-coef",
         type=float,
         default=0.03125,
+        help="weight of the AuxK loss",
     )
     g.add_argument(
         "--dead-tokens-threshold",
         type=int,
         default=10000000,
+        help="a latent idle for this many training tokens is dead",
     )
     g.add_argument(
         "--init-pre-bias",
@@ -79,13 +99,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=True,
         help="initialise the pre-bias to the geometric median of a data sample",
     )
-    g.add_argument("--presample-n", type=int, default=32768, help="rows for the pre-bias sample")
     g.add_argument(
         "--tensor-parallel",
         type=int,
         default=1,
-        help="ShardedTopKSAE: split the latents over N ranks that all see the same batches "
-        "(WORLD_SIZE = --dp-size x N); 1 = the data-parallel TopKSAE",
+        help="ShardedTopKSAE: split the latents over N ranks that all see the same batches (WORLD_SIZE = --dp-size x N); 1 = the data-parallel TopKSAE",
+    )
+    g.add_argument(
+        "--presample-n",
+        type=int,
+        default=32768,
+        help="rows for the pre-bias sample",
     )
 
     g = p.add_argument_group("opt-in training switches")
@@ -125,21 +149,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--lr",
         type=float,
         default=0.0003,
+        help="peak learning rate",
     )
     g.add_argument(
         "--lr-min",
         type=float,
         default=0.0,
+        help="learning rate at the end of the decay (at most lr)",
     )
     g.add_argument(
         "--lr-schedule",
         choices=("constant", "cosine", "linear"),
         default="cosine",
+        help="learning-rate decay after the warmup",
     )
     g.add_argument(
         "--warmup-steps",
         type=int,
         default=1000,
+        help="linear learning-rate warmup steps",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=int,
+        default=4096,
+        help="activation rows per batch (each process)",
+    )
+    g.add_argument(
+        "--n-epochs",
+        type=int,
+        default=1,
+        help="passes over the training cache",
+    )
+    g.add_argument(
+        "--max-grad-norm",
+        type=float,
+        default=1.0,
+        help="clip the gradient norm to this",
     )
     g.add_argument(
         "--lr-decay-steps",
@@ -147,59 +193,181 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="decay horizon; default: the whole run (epochs x batches per epoch)",
     )
-    g.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     g.add_argument(
-        "--n-epochs",
+        "--max-steps",
+        type=int,
+        default=None,
+        help="stop after this many steps",
+    )
+    g.add_argument(
+        "--grad-accumulation-steps",
         type=int,
         default=1,
-    )
-    g.add_argument(
-        "--batch-size",
-        type=int,
-        default=4096,
-    )
-    g.add_argument("--grad-accumulation-steps", type=int, default=1)
-    g.add_argument(
-        "--max-grad-norm",
-        type=float,
-        default=1.0,
+        help="batches per optimiser step",
     )
 
     g = p.add_argument_group("run")
-    g.add_argument("--dp-size", type=int, default=1, help="must equal WORLD_SIZE (torchrun procs)")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--log-interval", type=int, default=50)
-    g.add_argument("--checkpoint-steps", type=int, default=None)
-    g.add_argument("--resume-from", default=None, help="checkpoint to resume from")
-    g.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK if available, else cpu")
+    g.add_argument(
+        "--dp-size",
+        type=int,
+        default=1,
+        help="data-parallel size: WORLD_SIZE (torchrun processes) / --tensor-parallel",
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed (init, data order, pre-bias sample; extract.py: the train/eval split)",
+    )
+    g.add_argument(
+        "--log-interval",
+        type=int,
+        default=50,
+        help="log metrics every N steps",
+    )
+    g.add_argument(
+        "--checkpoint-steps",
+        type=int,
+        default=None,
+        help="also save a checkpoint every N steps",
+    )
+    g.add_argument(
+        "--resume-from",
+        default=None,
+        help="checkpoint to resume from",
+    )
+    g.add_argument(
+        "--device",
+        default=None,
+        help="default: cuda:LOCAL_RANK if available, else cpu",
+    )
     g.add_argument(
         "--wandb",
         action=bool_flag,
         default=False,
+        help="log to Weights & Biases",
     )
     g.add_argument(
         "--wandb-project",
         default="sae",
+        help="W&B project",
     )
-    g.add_argument("--wandb-entity", default=None)
-    g.add_argument("--run-name", default=None)
+    g.add_argument(
+        "--wandb-entity",
+        default=None,
+        help="W&B user or team (required with WANDB=1)",
+    )
+    g.add_argument(
+        "--run-name",
+        default=None,
+        help="run name (W&B)",
+    )
     return p.parse_args(argv)
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """Reject values the library would choke on, with the flag to fix."""
-    positive = ("expansion_factor", "top_k", "batch_size", "n_epochs", "mix_shards")
-    positive += ("presample_shards", "presample_n", "dp_size", "grad_accumulation_steps")
-    positive += ("tensor_parallel",)
-    for name in positive:
-        if getattr(args, name) < 1:
-            fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+# The flags' limits (min, max, choices), checked by check_knobs below.
+KNOB_LIMITS = {
+    "expansion_factor": (1, 1024, ()),
+    "top_k": (1, 1000000, ()),
+    "auxk": (1, 1000000, ()),
+    "auxk_coef": (0.0, 100.0, ()),
+    "dead_tokens_threshold": (1, 1000000000000, ()),
+    "lr": (1e-12, 10.0, ()),
+    "lr_min": (0.0, 10.0, ()),
+    "lr_schedule": (None, None, ("constant", "cosine", "linear")),
+    "warmup_steps": (0, 2147483647, ()),
+    "batch_size": (1, 10000000, ()),
+    "n_epochs": (1, 100000, ()),
+    "max_grad_norm": (1e-12, 1000000.0, ()),
+    "mix_shards": (1, 100000, ()),
+    "presample_shards": (1, 100000, ()),
+    "tensor_parallel": (1, 1024, ()),
+    "presample_n": (1, None, ()),
+    "lr_decay_steps": (1, None, ()),
+    "max_steps": (1, None, ()),
+    "grad_accumulation_steps": (1, None, ()),
+    "dp_size": (1, None, ()),
+    "log_interval": (1, None, ()),
+    "checkpoint_steps": (1, None, ()),
+}
+
+
+def flag(name: str) -> str:
+    """The command-line spelling of a knob name."""
+    return "--" + name.replace("_", "-")
+
+
+def limit_problem(value, lo, hi, choices):
+    """(message, fix) when `value` is outside [lo, hi] or not one of `choices`, else None."""
+    if choices and value not in choices:
+        return f"{value!r} is not allowed", f"use one of: {', '.join(choices)}"
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bound = f"in [{lo}, {hi}]" if lo is not None and hi is not None else ""
+        bound = bound or (f">= {lo}" if lo is not None else f"<= {hi}")
+        return f"{value!r} is out of range", f"use a value {bound}"
+    return None
+
+
+def check_knobs(values, limits, name=str, hidden_dim=None, note=""):
+    """Problems as (knob, message, fix) tuples, [] when all is well.
+
+    `values` maps knob names to values (None: unset); `limits` maps names to (min, max, choices);
+    `name(knob)` is how the caller spells a knob (`sae.top_k`, `--top-k`). Rules: each value
+    within its limits; lr_min <= lr; given `hidden_dim`, top_k and auxk below the number of
+    latents (expansion_factor x hidden_dim), which tensor_parallel must divide (`note` is
+    appended to those messages, e.g. the model size)."""
+    problems = []
+    for knob, (lo, hi, choices) in limits.items():
+        value = values.get(knob)
+        if value is not None and not isinstance(value, bool):
+            problem = limit_problem(value, lo, hi, choices)
+            if problem is not None:
+                problems.append((knob, *problem))
+    bad = {p[0] for p in problems}
+    if {"lr", "lr_min"} <= values.keys() and not bad & {"lr", "lr_min"}:
+        if values["lr_min"] > values["lr"]:
+            problems.append(
+                (
+                    "lr_min",
+                    f"{values['lr_min']} exceeds {name('lr')} {values['lr']}",
+                    f"use {name('lr_min')} <= {name('lr')}",
+                )
+            )
+    if hidden_dim is None or "expansion_factor" in bad or "expansion_factor" not in values:
+        return problems
+    factor = values["expansion_factor"]
+    n = factor * hidden_dim
+    size = f"{n} = {name('expansion_factor')} {factor} x hidden_dim {hidden_dim}"
+    for knob in ("top_k", "auxk"):
+        value = values.get(knob)
+        if knob not in bad and value is not None and value >= n:
+            problems.append(
+                (
+                    knob,
+                    f"{value} must be below the number of latents ({size}{note})",
+                    f"use {name(knob)} < {n}, or raise {name('expansion_factor')}",
+                )
+            )
+    tp = values.get("tensor_parallel")
+    if tp is not None and "tensor_parallel" not in bad and n % tp:
+        problems.append(
+            (
+                "tensor_parallel",
+                f"{tp} ranks cannot split the {n} latents{note} evenly",
+                f"use a divisor of {n}",
+            )
+        )
+    return problems
+
+
+def check_args(args: argparse.Namespace, hidden_dim: int | None = None) -> None:
+    """Reject values the library would choke on, with the flag to fix (check_knobs: the rules
+    `recipegen new` applies to the spec); with `hidden_dim`, also the latent counts."""
     if not 1 <= args.layer <= N_LAYERS:
         fail(f"--layer {args.layer} is out of range 1..{N_LAYERS}")
-    for name in ("lr_decay_steps", "max_steps", "checkpoint_steps"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            fail(f"--{name.replace('_', '-')} must be >= 1 when given, got {value}")
+    problems = check_knobs(vars(args), KNOB_LIMITS, flag, hidden_dim)
+    if problems:
+        fail("; ".join(f"{flag(knob)} {message} ({fix})" for knob, message, fix in problems))
 
 
 def read_cache_metadata(args: argparse.Namespace) -> dict:
@@ -227,15 +395,6 @@ def read_cache_metadata(args: argparse.Namespace) -> dict:
             "re-extract that layer or pass the cache's layer"
         )
     return meta
-
-
-def check_latents(args: argparse.Namespace, hidden_dim: int) -> None:
-    """top-k and auxk must be below the number of latents (expansion x hidden_dim)."""
-    n_latents = args.expansion_factor * hidden_dim
-    if args.top_k >= n_latents:
-        fail(f"--top-k {args.top_k} must be below the number of latents ({n_latents})")
-    if args.auxk is not None and args.auxk >= n_latents:
-        fail(f"--auxk {args.auxk} must be below the number of latents ({n_latents})")
 
 
 def check_world_size(args: argparse.Namespace) -> int:
@@ -320,12 +479,9 @@ def tensor_parallel_api():
 def build_sharded_sae(args: argparse.Namespace, hidden_dim: int, rank: int, world_size: int):
     """--tensor-parallel N: a ShardedTopKSAE holding this rank's 1/N of the latents."""
     sharded, _, _ = tensor_parallel_api()
-    n_latents = hidden_dim * args.expansion_factor
-    if n_latents % world_size:
-        fail(f"{n_latents} latents do not split over --tensor-parallel {world_size} ranks")
     return sharded(
         input_dim=hidden_dim,
-        hidden_dim=n_latents,
+        hidden_dim=hidden_dim * args.expansion_factor,
         top_k=args.top_k,
         rank=rank,
         world_size=world_size,
@@ -409,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     check_args(args)
     world_size = check_world_size(args)
     meta = read_cache_metadata(args)
-    check_latents(args, meta["hidden_dim"])
+    check_args(args, meta["hidden_dim"])
 
     import sae.training as sae_training
     import torch.distributed as dist

@@ -15,12 +15,55 @@ Usage: launch.sh [--smoke] [--help]
   --help    this text
 
 Environment overrides (default in brackets; spec values unless noted):
+  MODEL_NAME            model name; must match the cache's model_name [evo2]
+  LAYER                 layer (hidden_states index = output of block L, 1-based); must match the
+                        cache's layer [26]
+  EXPANSION_FACTOR      latents = expansion factor x hidden_dim [16; smoke 4]
+  TOP_K                 active latents per token (TopK); below the number of latents [128; smoke 8]
+  AUXK                  AuxK latents (revive dead latents); below the number of latents; 0 (spec:
+                        null) disables AuxK [2048; smoke 16]
+  AUXK_COEF             weight of the AuxK loss [0.03125]
+  DEAD_TOKENS_THRESHOLD a latent idle for this many training tokens is dead [10000000]
+  LR                    peak learning rate [0.0001]
+  LR_MIN                learning rate at the end of the decay (at most lr) [1e-05]
+  LR_SCHEDULE           learning-rate decay after the warmup [cosine]
+  WARMUP_STEPS          linear learning-rate warmup steps [1000; smoke 2]
+  BATCH_SIZE            activation rows per batch (each process) [4096; smoke 64]
+  N_EPOCHS              passes over the training cache [1; smoke 2]
+  MAX_GRAD_NORM         clip the gradient norm to this [1.0]
+  INIT_PRE_BIAS         initialise the pre-bias to the geometric median of a data sample (0/1) [1]
+  NORMALIZE_INPUT       TopKSAE(normalize_input=...): normalise inputs (biggest dead-latent lever)
+                        (0/1) [1]
+  AGGREGATE_LOSS        TopKSAE(aggregate_loss=...): batch-level FVU/AuxK ratio instead of per token
+                        (0/1) [1]
+  DEAD_COUNT_GLOBAL     0 | 1 | auto (auto: on whenever NNODES x NPROC > 1) [1]
+  MIX_SHARDS            get_streaming_dataloader(mix_shards=N): blend N shards per batch [10]
+  PRESAMPLE_SHARDS      store.sample(num_shards=N) for the pre-bias init (needs --init-pre-bias) [8]
+  TENSOR_PARALLEL       ranks that share one SAE's latents (ShardedTopKSAE); --dp-size is the world
+                        size / TENSOR_PARALLEL [1; smoke 1]
+  PRESAMPLE_N           rows for the pre-bias sample [32768]
+  SEED                  random seed (init, data order, pre-bias sample; extract.py: the train/eval
+                        split) [0]
+  LOG_INTERVAL          log metrics every N steps [50; smoke 1]
+  SHARD_SIZE            activation rows per parquet shard [100000; smoke 2048]
+  EVAL_FRACTION         held-out share of the input sequences (eval only), disjoint from training
+                        [0.1]
+  MAX_SEQUENCES         first N input sequences only, before the split (null: all) [all; smoke 48]
+  NPROC                 training processes per node; --dp-size = NNODES x NPROC / TENSOR_PARALLEL
+                        [1; smoke 1]
+  WANDB                 log to Weights & Biases (0/1); 1 unsets WANDB_API_KEY (a leaked key logs to
+                        another account) and needs WANDB_ENTITY [0; smoke 0]
+  WANDB_PROJECT         W&B project [sae]
+  WANDB_ENTITY          W&B user or team (required with WANDB=1)
+  RUN_NAME              run name (W&B) [$MODEL_NAME-layer$LAYER]
+  DTYPE                 activation dtype in the store (never bf16) [float32]
+  EXTRACT_BATCH_SIZE    sequences per extraction batch [32]
+  MAX_TOKENS_PER_BATCH  token budget per extraction batch [16384]
+  EVAL_MAX_SEQUENCES    held-out sequences eval.py scores [64]
   INPUT                 sequences: FASTA, CSV or parquet with a `sequence` column (required,
                         except --smoke: a bundled FASTA)
   CHECKPOINT            model checkpoint: hub id or local folder [evo2/7b-8k:1.0; smoke without INPUT: a tiny stand-in]
-  LAYER                 layer (hidden_states index, 1-based block output) [26]
   WORK                  working directory for caches, SAE and report [<recipe>/work]
-  NPROC                 training processes per node; --dp-size always equals NNODES x NPROC [1; smoke 1]
   EXTRACT_NPROC         extraction processes (rank r takes sequences r::N) [NPROC]
   DEVICE                auto | cpu | cuda [auto]
   NNODES NODE_RANK      nodes, and this node's index 0..NNODES-1, for a multi-node run without
@@ -28,17 +71,8 @@ Environment overrides (default in brackets; spec values unless noted):
                         (Slurm: `sbatch slurm.sbatch` instead); world size = NNODES x NPROC
   MASTER_ADDR MASTER_PORT  rendezvous host (node 0) and port [127.0.0.1 and any free port on
                         one node; MASTER_ADDR required and port 29500 on several]
-  TENSOR_PARALLEL       ranks that share one SAE's latents (ShardedTopKSAE); --dp-size is the
-                        world size / TENSOR_PARALLEL [1; smoke 1]
   RUN_ID                rendezvous id, the same on every node, new for every run [from the
                         host and port on several nodes]
-  MAX_SEQUENCES         first N input sequences only, before the split [all; smoke 48]
-  EVAL_FRACTION SEED DTYPE SHARD_SIZE EXTRACT_BATCH_SIZE MAX_TOKENS_PER_BATCH
-  EXPANSION_FACTOR TOP_K AUXK AUXK_COEF DEAD_TOKENS_THRESHOLD LR LR_MIN LR_SCHEDULE WARMUP_STEPS
-  BATCH_SIZE N_EPOCHS MAX_GRAD_NORM LOG_INTERVAL PRESAMPLE_N EVAL_MAX_SEQUENCES
-  INIT_PRE_BIAS NORMALIZE_INPUT AGGREGATE_LOSS (0/1)  MIX_SHARDS PRESAMPLE_SHARDS
-  DEAD_COUNT_GLOBAL     0 | 1 | auto (auto: on whenever NNODES x NPROC > 1) [1]
-  WANDB (0/1) WANDB_PROJECT WANDB_ENTITY RUN_NAME
   ANALYSIS_OUT DASHBOARD_OUT  feature atlas and static dashboard [$WORK/analysis, $WORK/dashboard]
   PREDICT_MODULE        predict module (main() + PredictionWriter) [bionemo.evo2.run.predict]
   CHUNK_SIZE            split input sequences into chunks of this many nt [8192]
@@ -59,14 +93,9 @@ done
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Spec defaults (every value below was rendered through shell quoting).
-D_MODEL_NAME=evo2
 D_CHECKPOINT=evo2/7b-8k:1.0
+D_MODEL_NAME=evo2
 D_LAYER=26
-D_NPROC=1
-D_DTYPE=float32
-D_EVAL_FRACTION=0.1
-D_MAX_SEQUENCES=''
-D_SHARD_SIZE=100000
 D_EXPANSION_FACTOR=16
 D_TOP_K=128
 D_AUXK=2048
@@ -82,28 +111,37 @@ D_MAX_GRAD_NORM=1.0
 D_INIT_PRE_BIAS=1
 D_NORMALIZE_INPUT=1
 D_AGGREGATE_LOSS=1
-# auto: on whenever more than one process trains (it must be passed, and is a no-op at 1).
 D_DEAD_COUNT_GLOBAL=1
 D_MIX_SHARDS=10
 D_PRESAMPLE_SHARDS=8
 D_TENSOR_PARALLEL=1
+D_PRESAMPLE_N=32768
+D_SEED=0
 D_LOG_INTERVAL=50
+D_SHARD_SIZE=100000
+D_EVAL_FRACTION=0.1
+D_MAX_SEQUENCES=''
+D_NPROC=1
 D_WANDB=0
 D_WANDB_PROJECT=sae
+D_DTYPE=float32
+D_EXTRACT_BATCH_SIZE=32
+D_MAX_TOKENS_PER_BATCH=16384
+D_EVAL_MAX_SEQUENCES=64
 D_PREDICT_MODULE=bionemo.evo2.run.predict
 D_CHUNK_SIZE=8192
 if [[ "$SMOKE" == 1 ]]; then
-  D_NPROC=1
-  D_TENSOR_PARALLEL=1
-  D_MAX_SEQUENCES=48
-  D_SHARD_SIZE=2048
   D_EXPANSION_FACTOR=4
   D_TOP_K=8
   D_AUXK=16
+  D_WARMUP_STEPS=2
   D_BATCH_SIZE=64
   D_N_EPOCHS=2
-  D_WARMUP_STEPS=2
+  D_TENSOR_PARALLEL=1
   D_LOG_INTERVAL=1
+  D_SHARD_SIZE=2048
+  D_MAX_SEQUENCES=48
+  D_NPROC=1
   D_WANDB=0
 fi
 
@@ -125,26 +163,8 @@ if [[ "$SMOKE" == 1 && -z "${INPUT:-}" ]]; then
   CHECKPOINT="$STANDIN/model"
   PREDICT_MODULE="${PREDICT_MODULE:-recipegen.standins.evo2_predict}"
 fi
-
 MODEL_NAME="${MODEL_NAME:-$D_MODEL_NAME}"
-PYTHON="${PYTHON:-python}"
-INPUT="${INPUT:-}"
-CHECKPOINT="${CHECKPOINT:-$D_CHECKPOINT}"
 LAYER="${LAYER:-$D_LAYER}"
-WORK="${WORK:-$HERE/work}"
-NPROC="${NPROC:-$D_NPROC}"
-EXTRACT_NPROC="${EXTRACT_NPROC:-$NPROC}"
-NNODES="${NNODES:-1}"
-TENSOR_PARALLEL="${TENSOR_PARALLEL:-$D_TENSOR_PARALLEL}"
-NODE_RANK="${NODE_RANK:-0}"
-DEVICE="${DEVICE:-auto}"
-DTYPE="${DTYPE:-$D_DTYPE}"
-EVAL_FRACTION="${EVAL_FRACTION:-$D_EVAL_FRACTION}"
-SEED="${SEED:-0}"
-MAX_SEQUENCES="${MAX_SEQUENCES:-$D_MAX_SEQUENCES}"
-SHARD_SIZE="${SHARD_SIZE:-$D_SHARD_SIZE}"
-EXTRACT_BATCH_SIZE="${EXTRACT_BATCH_SIZE:-32}"
-MAX_TOKENS_PER_BATCH="${MAX_TOKENS_PER_BATCH:-16384}"
 EXPANSION_FACTOR="${EXPANSION_FACTOR:-$D_EXPANSION_FACTOR}"
 TOP_K="${TOP_K:-$D_TOP_K}"
 AUXK="${AUXK:-$D_AUXK}"
@@ -157,17 +177,34 @@ WARMUP_STEPS="${WARMUP_STEPS:-$D_WARMUP_STEPS}"
 BATCH_SIZE="${BATCH_SIZE:-$D_BATCH_SIZE}"
 N_EPOCHS="${N_EPOCHS:-$D_N_EPOCHS}"
 MAX_GRAD_NORM="${MAX_GRAD_NORM:-$D_MAX_GRAD_NORM}"
-LOG_INTERVAL="${LOG_INTERVAL:-$D_LOG_INTERVAL}"
-PRESAMPLE_N="${PRESAMPLE_N:-32768}"
-EVAL_MAX_SEQUENCES="${EVAL_MAX_SEQUENCES:-64}"
 INIT_PRE_BIAS="${INIT_PRE_BIAS:-$D_INIT_PRE_BIAS}"
 NORMALIZE_INPUT="${NORMALIZE_INPUT:-$D_NORMALIZE_INPUT}"
 AGGREGATE_LOSS="${AGGREGATE_LOSS:-$D_AGGREGATE_LOSS}"
 DEAD_COUNT_GLOBAL="${DEAD_COUNT_GLOBAL:-$D_DEAD_COUNT_GLOBAL}"
 MIX_SHARDS="${MIX_SHARDS:-$D_MIX_SHARDS}"
 PRESAMPLE_SHARDS="${PRESAMPLE_SHARDS:-$D_PRESAMPLE_SHARDS}"
+TENSOR_PARALLEL="${TENSOR_PARALLEL:-$D_TENSOR_PARALLEL}"
+PRESAMPLE_N="${PRESAMPLE_N:-$D_PRESAMPLE_N}"
+SEED="${SEED:-$D_SEED}"
+LOG_INTERVAL="${LOG_INTERVAL:-$D_LOG_INTERVAL}"
+SHARD_SIZE="${SHARD_SIZE:-$D_SHARD_SIZE}"
+EVAL_FRACTION="${EVAL_FRACTION:-$D_EVAL_FRACTION}"
+MAX_SEQUENCES="${MAX_SEQUENCES:-$D_MAX_SEQUENCES}"
+NPROC="${NPROC:-$D_NPROC}"
 WANDB="${WANDB:-$D_WANDB}"
 WANDB_PROJECT="${WANDB_PROJECT:-$D_WANDB_PROJECT}"
+DTYPE="${DTYPE:-$D_DTYPE}"
+EXTRACT_BATCH_SIZE="${EXTRACT_BATCH_SIZE:-$D_EXTRACT_BATCH_SIZE}"
+MAX_TOKENS_PER_BATCH="${MAX_TOKENS_PER_BATCH:-$D_MAX_TOKENS_PER_BATCH}"
+EVAL_MAX_SEQUENCES="${EVAL_MAX_SEQUENCES:-$D_EVAL_MAX_SEQUENCES}"
+PYTHON="${PYTHON:-python}"
+INPUT="${INPUT:-}"
+CHECKPOINT="${CHECKPOINT:-$D_CHECKPOINT}"
+WORK="${WORK:-$HERE/work}"
+EXTRACT_NPROC="${EXTRACT_NPROC:-$NPROC}"
+NNODES="${NNODES:-1}"
+NODE_RANK="${NODE_RANK:-0}"
+DEVICE="${DEVICE:-auto}"
 RUN_NAME="${RUN_NAME:-$MODEL_NAME-layer$LAYER}"
 PREDICT_MODULE="${PREDICT_MODULE:-$D_PREDICT_MODULE}"
 CHUNK_SIZE="${CHUNK_SIZE:-$D_CHUNK_SIZE}"
@@ -339,7 +376,6 @@ torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc_per_node "$NPROC" \
   --rdzv-backend c10d --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT" --rdzv-id "$RUN_ID-train" \
   "$HERE/train.py" \
   --dp-size "$((NNODES * NPROC / TENSOR_PARALLEL))" \
-  --tensor-parallel "$TENSOR_PARALLEL" \
   --cache-dir "$TRAIN_CACHE" \
   --output-dir "$SAE_OUT" \
   --model-name "$MODEL_NAME" \
@@ -349,9 +385,6 @@ torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc_per_node "$NPROC" \
   --auxk "$AUXK" \
   --auxk-coef "$AUXK_COEF" \
   --dead-tokens-threshold "$DEAD_TOKENS_THRESHOLD" \
-  --mix-shards "$MIX_SHARDS" \
-  --presample-shards "$PRESAMPLE_SHARDS" \
-  --presample-n "$PRESAMPLE_N" \
   --lr "$LR" \
   --lr-min "$LR_MIN" \
   --lr-schedule "$LR_SCHEDULE" \
@@ -359,6 +392,10 @@ torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc_per_node "$NPROC" \
   --batch-size "$BATCH_SIZE" \
   --n-epochs "$N_EPOCHS" \
   --max-grad-norm "$MAX_GRAD_NORM" \
+  --mix-shards "$MIX_SHARDS" \
+  --presample-shards "$PRESAMPLE_SHARDS" \
+  --tensor-parallel "$TENSOR_PARALLEL" \
+  --presample-n "$PRESAMPLE_N" \
   --seed "$SEED" \
   --log-interval "$LOG_INTERVAL" \
   --run-name "$RUN_NAME" \

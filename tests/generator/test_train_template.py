@@ -248,7 +248,9 @@ def test_latent_bounds_are_checked(tmp_path, train_files):
     proc = run_train(train_files["esm2"], "--cache-dir", str(cache), *SMALL, "--top-k", "64")
     assert (
         proc.returncode != 0
-        and "--top-k 64 must be below the number of latents (64)" in proc.stderr
+        and "--top-k 64 must be below the number of latents (64 = --expansion-factor 4 x "
+        "hidden_dim 16)"
+        in proc.stderr
     )
 
 

@@ -24,16 +24,14 @@ REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("interrupt_worker.py")
 
 # A real template change: one line of launch.sh.j2, one of train.py.j2, one of README.md.j2.
+OLD_LINE, NEW_LINE = 'DEVICE="${DEVICE:-auto}"\n', 'DEVICE="${DEVICE:-cpu}"\n'
 CHANGES = {
-    "launch.sh.j2": ("D_LOG_INTERVAL=50\n", "D_LOG_INTERVAL=25\n"),
-    "train.py.j2": (
-        'g.add_argument("--log-interval", type=int, default=50)',
-        'g.add_argument("--log-interval", type=int, default=25)',
-    ),
+    "launch.sh.j2": (OLD_LINE, NEW_LINE),
+    "train.py.j2": ('"train.py: done; checkpoint', '"train.py: finished; checkpoint'),
     "README.md.j2": ("## Run\n", "## Running it\n"),
 }
 FAR_EDIT = ("SMOKE=0\n", "SMOKE=0  # my note, far from the template change\n")
-NEAR_EDIT = ("D_LOG_INTERVAL=50\n", "D_LOG_INTERVAL=10\n")
+NEAR_EDIT = (OLD_LINE, 'DEVICE="${DEVICE:-cuda}"\n')
 
 
 def cli(*args):
@@ -92,10 +90,10 @@ def test_far_edit_survives_and_template_change_lands(setup, merger):
     result = cli("update", recipe, "--templates", tpl)
     assert result.exit_code == 0, result.output
     launch = (recipe / "launch.sh").read_text()
-    assert FAR_EDIT[1] in launch and "D_LOG_INTERVAL=25\n" in launch  # both sides kept
-    assert "D_LOG_INTERVAL=50" not in launch
+    assert FAR_EDIT[1] in launch and NEW_LINE in launch  # both sides kept
+    assert OLD_LINE not in launch
     train = (recipe / "train.py").read_text()
-    assert "my own note" in train and "default=25)" in train
+    assert "my own note" in train and "train.py: finished;" in train
     assert "## Running it" in (recipe / "README.md").read_text()  # unedited: simply replaced
     assert (recipe / "launch.sh").stat().st_mode & 0o111
     assert "merged" in result.output and "launch.sh" in result.output
@@ -107,11 +105,11 @@ def test_far_edit_survives_and_template_change_lands(setup, merger):
 
     # check (today's templates) and diff (recorded render) both show exactly the user's edits
     drift = diff_recipe(recipe, TemplateSource(tpl))
-    assert "my note" in drift and "my own note" in drift and "D_LOG_INTERVAL" not in drift
+    assert "my note" in drift and "my own note" in drift and "DEVICE=" not in drift
     shown = cli("diff", recipe, "--templates", tpl)
     assert shown.exit_code == 1
     assert "+SMOKE=0  # my note" in shown.output and "-SMOKE=0\n" in shown.output
-    assert "D_LOG_INTERVAL" not in shown.output and "README" not in shown.output
+    assert "DEVICE=" not in shown.output and "README" not in shown.output
 
     again = cli("update", recipe, "--templates", tpl)
     assert again.exit_code == 0 and "up to date" in again.output
@@ -128,13 +126,13 @@ def test_overlapping_edit_conflicts_with_markers_and_exit_1(setup, merger):
     assert "conflict" in result.output.lower() and "launch.sh" in result.output
     launch = (recipe / "launch.sh").read_text()
     block = (
-        "<<<<<<< launch.sh (yours)\nD_LOG_INTERVAL=10\n=======\nD_LOG_INTERVAL=25\n"
+        f"<<<<<<< launch.sh (yours)\n{NEAR_EDIT[1]}=======\n{NEW_LINE}"
         ">>>>>>> launch.sh (new render)\n"
     )
     assert block in launch
     assert FAR_EDIT[1] in launch  # the clean part of the merge applied too
     # the other files were updated normally; recipe.yaml records the new render
-    assert "default=25)" in (recipe / "train.py").read_text()
+    assert "train.py: finished;" in (recipe / "train.py").read_text()
     fresh = generate("esm2", templates=TemplateSource(tpl))
     assert (recipe / "recipe.yaml").read_text() == fresh.files["recipe.yaml"]
 
@@ -153,7 +151,7 @@ def test_deleted_file_stays_deleted_and_is_reported(setup):
     assert result.exit_code == 0, result.output
     assert not (recipe / "README.md").exists()
     assert "README.md" in result.output and "stays deleted" in result.output
-    assert "D_LOG_INTERVAL=25" in (recipe / "launch.sh").read_text()
+    assert NEW_LINE in (recipe / "launch.sh").read_text()
 
 
 def test_dry_run_shows_the_diff_and_writes_nothing(setup):
@@ -163,7 +161,7 @@ def test_dry_run_shows_the_diff_and_writes_nothing(setup):
     before = snapshot(recipe)
     result = cli("update", recipe, "--templates", tpl, "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "-D_LOG_INTERVAL=50" in result.output and "+D_LOG_INTERVAL=25" in result.output
+    assert f"-{OLD_LINE}" in result.output and f"+{NEW_LINE}" in result.output
     assert "would update" in result.output
     assert snapshot(recipe) == before
 
@@ -298,4 +296,4 @@ def test_write_interrupted_before_its_commit_point_is_dropped(setup, monkeypatch
     result = cli("update", recipe, "--templates", tpl)
     assert result.exit_code == 0, result.output
     assert not stale.exists()
-    assert "D_LOG_INTERVAL=25" in (recipe / "launch.sh").read_text()
+    assert NEW_LINE in (recipe / "launch.sh").read_text()
