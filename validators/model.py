@@ -32,6 +32,26 @@ class Invalid:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """A numbered domain fact of docs/gotchas.md, kept in the rule module that enforces it."""
+
+    section: str  # the page section it is listed under
+    title: str
+    text: str  # Markdown, ending with the rules that enforce it (**SAEnnn**)
+
+
+@dataclass(frozen=True)
+class Symptom:
+    """A troubleshooting row: what a user sees at run time, and the fix (`codes` default: the
+    rule's own code)."""
+
+    section: str
+    symptom: str
+    fix: str
+    codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Rule:
     """A lint rule: metadata, examples and a pure `check(ctx) -> findings` function."""
 
@@ -48,6 +68,9 @@ class Rule:
     check: Callable[[Ctx], Iterable[Finding]] = field(repr=False, compare=False)
     EXPECT: tuple[Invalid, ...] = ()  # per INVALID example: the line and message it must carry
     launch: bool = False  # a shell rule that also checks launches assembled in Python
+    skill_row: str = ""  # the gotcha in one line (the SKILL.md rule table)
+    symptoms: tuple[Symptom, ...] = ()  # troubleshooting rows
+    facts: dict[int, Fact] = field(default_factory=dict, compare=False)  # facts this rule owns
 
 
 @dataclass

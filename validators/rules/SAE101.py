@@ -24,7 +24,7 @@ Define all five (BooleanOptionalAction for the booleans, `type=int` for the shar
 pass each one on (see SAE102).
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import WIRED_TRAIN
 from recipegen.validators.sae_api import OPT_IN, feature_of
 
@@ -35,6 +35,44 @@ SUMMARY = "A training script lacks one of the five opt-in flags of the sae libra
 GOTCHAS = (1, 22)
 KIND = "python"
 EXAMPLE_PATH = "train.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`train.py` lacks one of the five opt-in flags (`--normalize-input`, `--aggregate-loss`, `--dead-count-global`, `--mix-shards`, `--presample-shards`)"
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        '"Reproduce the winner" run looks like the baseline; most latents dead',
+        "define the five opt-in flags in `train.py` and pass `args.<dest>` to `TopKSAE(...)`, `get_streaming_dataloader(mix_shards=)`, `store.sample(num_shards=)`; better, re-render with `recipegen new`",
+        codes=("SAE101", "SAE102"),
+    ),
+)
+FACTS = {
+    1: Fact(
+        "Training script (`train.py`)",
+        "The five opt-in flags must exist and reach the library",
+        """\
+The `sae` runtime has five switches that improve training but default to the old behaviour:
+`--normalize-input` (scale inputs; the strongest lever against dead latents, on Evo2 it took them
+from about 80% to about 20%), `--aggregate-loss` (FVU and AuxK as batch-level ratios instead of
+per-token means), `--dead-count-global` (count latent inactivity over the tokens of all ranks),
+`--mix-shards N` (each batch drawn from N shards) and `--presample-shards N` (the pre-bias sample
+drawn from N shards, not shard 0 alone). A script that parses a flag but never hands
+`args.<flag>` to the library silently trains the baseline: copies of an older script did exactly
+that. Rules: **SAE101** (flag missing), **SAE102** (flag parsed but not wired).
+""",
+    ),
+    22: Fact(
+        "Evaluation and sanity",
+        "Library versions matter to lint",
+        """\
+`aggregate_loss`, `dead_count_global`, `mix_shards` and `sample(num_shards=...)` arrived in the
+shared `sae` library together. A recipe pinned to an older library cannot pass those flags;
+judging it against the newest library only produces noise. Tell lint which library a recipe
+targets with `[tool.recipegen] sae-version = "..."` (or `sae-features = [...]`) in the nearest
+`pyproject.toml`; the default is the newest. Rules: **SAE101**, **SAE102**, **SAE202**.
+""",
+    ),
+}
 
 VALID = [
     WIRED_TRAIN,

@@ -23,7 +23,7 @@ torchrun --nproc_per_node 8 train.py --dp-size 8 --dead-count-global --run-name 
 
 import re
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import (
     DP_FLAGS,
     int_of,
@@ -40,6 +40,29 @@ GOTCHAS = (5, 22)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 LAUNCH = True
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = (
+    "multi-process training without `--dead-count-global` (an error when the run name says `dcg`)"
+)
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "dead latents stay high on a multi-GPU run, even though the run is named `dcg`",
+        "pass `--dead-count-global` whenever more than one process trains (rendered recipes do this by default: `DEAD_COUNT_GLOBAL=auto`; check it is not `0`)",
+    ),
+)
+FACTS = {
+    5: Fact(
+        "Launch script (`launch.sh` and other orchestrators)",
+        "`--dead-count-global` must be passed, not just named",
+        """\
+A run called `...dcg...` that does not pass the flag counts dead latents per rank, so AuxK revives
+them world-size times too late. With one process the flag changes nothing.
+Rules: **SAE202** (missing on a multi-process run), **SAE203** (no-op at one process).
+""",
+    ),
+}
 
 VALID = [
     "torchrun --nproc_per_node 4 train.py --dp-size 4 --dead-count-global\n",

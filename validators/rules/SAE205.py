@@ -25,7 +25,7 @@ torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size $((NNOD
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import (
     DP_FLAGS,
     int_of,
@@ -44,6 +44,25 @@ GOTCHAS = (6,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 LAUNCH = True
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`--dp-size` differs from `--nproc_per_node` x `--nnodes`"
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "N SAEs trained instead of one; per-rank checkpoints disagree",
+        "`--dp-size` must equal `--nproc_per_node` x `--nnodes` (recipes use one variable for both)",
+    ),
+)
+FACTS = {
+    6: Fact(
+        "Launch script (`launch.sh` and other orchestrators)",
+        "`--dp-size` equals the number of training processes",
+        """\
+Processes per node times nodes. Rule: **SAE205**.
+""",
+    ),
+}
 
 VALID = [
     'NPROC="${NPROC:-1}"\ntorchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC"\n',

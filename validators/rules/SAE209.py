@@ -26,7 +26,7 @@ python extract.py --input seqs.fasta --output "$CACHE"
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import script_name
 
 CODE = "SAE209"
@@ -36,6 +36,29 @@ SUMMARY = "An extraction step is not guarded by its metadata.json sentinel"
 GOTCHAS = (8,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "an extraction step not guarded by its `metadata.json` sentinel"
+SYMPTOMS = (
+    Symptom(
+        "Launch and environment",
+        "extraction reruns every launch, or a changed model reuses the old cache",
+        'guard with `[[ -f "$CACHE/metadata.json" ]] ||`; delete the cache after changing model, layer or input',
+    ),
+)
+FACTS = {
+    8: Fact(
+        "Launch script (`launch.sh` and other orchestrators)",
+        "Each long step is guarded by its own sentinel",
+        """\
+`finalize()` writes an activation store's `metadata.json` last, so
+`[[ -f $DIR/metadata.json ]] || extract ...` skips only finished work. The guard checks that the
+file exists, not what produced it: after changing model, layer or input, delete the cache.
+Writing the sentinel from a `finally:` block makes a crashed run look finished.
+Rules: **SAE209** (unguarded extraction), **SAE305** (sentinel in `finally:`).
+""",
+    ),
+}
 
 _SELF_GUARDED = (
     "import sys\nfrom pathlib import Path\nimport argparse\n"

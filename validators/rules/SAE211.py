@@ -19,7 +19,7 @@ predict_evo2 --fasta seqs.fa --ckpt-dir ckpt
 
 import re
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 
 CODE = "SAE211"
 NAME = "compressed-fasta-to-predict"
@@ -28,6 +28,16 @@ SUMMARY = "Compressed FASTA (.gz or <(zcat ...)) passed to a predict CLI"
 GOTCHAS = (11,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "compressed FASTA (`.gz`, `<(zcat ...)`) fed to a predict CLI"
+SYMPTOMS = (
+    Symptom(
+        "Launch and environment",
+        "predict CLI fails or reads garbage on `.fa.gz` input",
+        "decompress to a plain FASTA file first, chunked to the trained context",
+    ),
+)
 
 VALID = [
     "zcat seqs.fa.gz > seqs.fa\npredict_evo2 --fasta seqs.fa --ckpt-dir ckpt\n",

@@ -18,7 +18,7 @@ python extract.py --checkpoint evo2_1b_base --chunk-size 8192
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 from recipegen.validators.rules._helpers import flag_pos, int_of
 
 CODE = "SAE213"
@@ -28,6 +28,16 @@ SUMMARY = "Evo2 input chunks longer than the trained context (8,192 bp)"
 GOTCHAS = (11,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "Evo2 input chunks longer than the trained context (8,192 bp): out of memory or garbage"
+SYMPTOMS = (
+    Symptom(
+        "Launch and environment",
+        "out of memory or a crawl on long Evo2 inputs",
+        "chunk inputs to the trained context (`CHUNK_SIZE`, Evo2 1B: 8192 bp)",
+    ),
+)
 
 VALID = ["python extract.py --checkpoint evo2_1b_base --chunk-size 8192\n"]
 INVALID = [

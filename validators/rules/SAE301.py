@@ -23,7 +23,7 @@ store.append(out.hidden_states[layer][mask].to(torch.float16))
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE301"
 NAME = "bf16-append"
@@ -32,6 +32,27 @@ SUMMARY = "ActivationStore.append without an explicit fp16/fp32 cast (or with a 
 GOTCHAS = (12,)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`ActivationStore.append` of a tensor not cast to fp16/fp32 (bf16 cannot be stored)"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "`ArrowNotImplementedError` / `TypeError` on bfloat16 when appending",
+        "`store.append(hidden.float())` or `.half()`; never cast to bfloat16",
+    ),
+)
+FACTS = {
+    12: Fact(
+        "Extractor (`extract.py`)",
+        "No bfloat16 in the store",
+        """\
+Arrow and NumPy have no bfloat16: cast hidden states to float16 or float32 before
+`ActivationStore.append`. Evo2 activations overflow float16, so its recipe keeps float32.
+Rule: **SAE301**.
+""",
+    ),
+}
 
 _IMP = "import torch\nfrom sae.activation_store import ActivationStore\n"
 

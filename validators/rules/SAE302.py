@@ -22,7 +22,7 @@ store.append(hidden[valid_mask].float())
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE302"
 NAME = "unmasked-append"
@@ -31,6 +31,28 @@ SUMMARY = "Hidden states appended to the store without selecting valid positions
 GOTCHAS = (13,)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "hidden states appended without selecting valid positions (padding, CLS/BOS/EOS)"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "variance explained > 95%, norms dominated by a few positions",
+        "append `hidden[mask]` only: drop padding and CLS/BOS/EOS (Evo2: `pad_mask` 1 = valid)",
+    ),
+)
+FACTS = {
+    13: Fact(
+        "Extractor (`extract.py`)",
+        "Append valid positions only",
+        """\
+Select `hidden[mask]`. For the Evo2 predict CLI the batch carries `hidden_embeddings [B,S,H]`,
+`pad_mask [B,S]`, `seq_idx [B]`, `tokens [B,S]`, and `pad_mask` is a loss mask (1 = a real token),
+not an HF attention mask. For HF models drop padding and special tokens (CLS, BOS, EOS) unless the
+recipe wants them. Rule: **SAE302**.
+""",
+    ),
+}
 
 _IMP = "from sae.activation_store import ActivationStore\n"
 

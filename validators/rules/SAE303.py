@@ -20,7 +20,7 @@ Each rank writes its own store; rank 0 waits for every sibling's `metadata.json`
 (`wait_for_stores(...)`, polling) and then merges.
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE303"
 NAME = "barrier-after-predict"
@@ -29,6 +29,36 @@ SUMMARY = "dist.barrier() in an extractor that runs a predict entry point"
 GOTCHAS = (15, 23)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`dist.barrier()` in an extractor that runs a `predict` entry point (it tears the group down; merge by waiting for each rank's `metadata.json`)"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "DDP extraction hangs or crashes in `dist.barrier()` after predict",
+        "rank 0 waits for each rank's `metadata.json`, then merges; no barrier",
+    ),
+)
+FACTS = {
+    15: Fact(
+        "Extractor (`extract.py`)",
+        "Multi-process merge by waiting for files",
+        """\
+Each rank writes its own store; rank 0 merges once every sibling's `metadata.json` exists. A
+`dist.barrier()` cannot do it: the predict entry point destroys the process group before its
+hooks return. Rule: **SAE303**.
+""",
+    ),
+    23: Fact(
+        "Evaluation and sanity",
+        "Hooks that run after the predict entry point returns",
+        """\
+The process group is gone by then, so `dist.barrier()` silently does nothing and rank 0 races
+ahead: wait for the siblings' `metadata.json` on disk instead. A hook called from `finally:` that
+finalizes or merges makes a crashed run look complete. Rules: **SAE303**, **SAE305**.
+""",
+    ),
+}
 
 VALID = [
     "from sae.activation_store import wait_for_stores\nimport predict\n"

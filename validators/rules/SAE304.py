@@ -19,7 +19,7 @@ Replace the predict entry point's per-batch writer with one that calls
 `store.append(hidden[mask].half())`.
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE304"
 NAME = "pt-intermediate"
@@ -28,6 +28,26 @@ SUMMARY = "An extractor writes .pt intermediates instead of streaming into the s
 GOTCHAS = (14,)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "an extractor writing `.pt` intermediates instead of streaming into the store"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "disk fills with `.pt` files; a slow conversion pass",
+        "stream: replace the predict writer with one that appends to the store",
+    ),
+)
+FACTS = {
+    14: Fact(
+        "Extractor (`extract.py`)",
+        "Stream into the store, no `.pt` files",
+        """\
+Replace the predict entry point's per-batch writer with one that appends to the store: half the
+disk, no conversion pass. Rule: **SAE304**.
+""",
+    ),
+}
 
 _IMP = "import torch\nfrom sae.activation_store import ActivationStore\n"
 

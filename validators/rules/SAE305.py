@@ -23,7 +23,7 @@ store.finalize(metadata)  # only reached on success
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 
 CODE = "SAE305"
 NAME = "metadata-in-finally"
@@ -32,6 +32,16 @@ SUMMARY = "metadata.json (the completion sentinel) written in a finally: block"
 GOTCHAS = (8, 23)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`metadata.json` written in a `finally:` block: a crashed extraction looks complete"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "a crashed extraction is skipped on rerun as if complete",
+        "write `metadata.json` last in `finalize()`, never in `finally:`; delete the half-written cache",
+    ),
+)
 
 VALID = [
     "def go(store, meta):\n    run(store)\n    store.finalize(meta)\n",

@@ -18,7 +18,7 @@ ckpt = torch.load(path, map_location="cpu", weights_only=True)
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE306"
 NAME = "unsafe-torch-load"
@@ -27,6 +27,27 @@ SUMMARY = "torch.load without weights_only=True"
 GOTCHAS = (17,)
 KIND = "python"
 EXAMPLE_PATH = "eval.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`torch.load` without `weights_only=True`"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "legacy checkpoint fails to load, or conversion exits 0 with an empty folder",
+        "load with `weights_only=True`; convert a trusted legacy file once, then check the output is not empty",
+    ),
+)
+FACTS = {
+    17: Fact(
+        "Extractor (`extract.py`)",
+        "`torch.load(weights_only=True)`",
+        """\
+Since torch 2.6 legacy checkpoints that pickle NumPy arrays fail to load this way, and a converter
+that swallows the error exits 0 with nothing written. Turn `weights_only` off only for sources you
+trust; recipegen's own checkpoints never need it. Rule: **SAE306**.
+""",
+    ),
+}
 
 VALID = ["import torch\nckpt = torch.load('c.pt', map_location='cpu', weights_only=True)\n"]
 INVALID = [

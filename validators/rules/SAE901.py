@@ -15,7 +15,7 @@ def main(:
 Fix the syntax (`python -m py_compile`, `bash -n`) and save the file as UTF-8.
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 
 CODE = "SAE901"
 NAME = "parse-error"
@@ -24,6 +24,16 @@ SUMMARY = "The file does not parse (syntax, encoding, NUL bytes, nesting)"
 GOTCHAS = ()
 KIND = "meta"
 EXAMPLE_PATH = "train.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "a file that does not parse (reported, never a crash)"
+SYMPTOMS = (
+    Symptom(
+        "Linter messages about the linter",
+        "a file is reported instead of checked",
+        "fix the syntax error it names (Python or shell)",
+    ),
+)
 
 VALID = ["def main():\n    pass\n", {"launch.sh": "echo 'ok'\n"}]
 INVALID = [
