@@ -26,6 +26,9 @@ python extract.py --input seqs.fasta --output "$CACHE"
 ```
 """
 
+import ast
+
+from recipegen.validators.facts_python import dotted, unparse
 from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import script_name
 
@@ -123,7 +126,7 @@ def check(ctx):
         if not _is_extract(inv) or (inv.script is None and inv.program in f.functions):
             continue  # a call of a shell function: its body's extraction is what is checked
         target = ctx.target(inv)
-        if target is not None and target.exits_when_complete is not None:
+        if target is not None and exits_when_complete(target) is not None:
             continue  # the script skips itself when its metadata.json exists
         guards = list(inv.command.guards)
         if not guards and inv.command.function:
@@ -159,3 +162,61 @@ def check(ctx):
                 f"extraction writes {out.raw} but is guarded by "
                 f"{sentinels[0].path.raw}; guard it with its own sentinel",
             )
+
+
+# --- queries of this rule ---
+_EXITS = {"sys.exit", "exit", "quit", "os._exit", "raise SystemExit"}
+
+
+def exits_when_complete(f) -> int | None:
+    """Line of an early exit taken when the output's metadata.json exists, else None."""
+    if f._exit_line is None:
+        f._exit_line = _find_exit(f) or 0
+    return f._exit_line or None
+
+
+def _find_exit(f) -> int | None:
+    if not any(s.endswith("metadata.json") for _, s in f.strings):
+        return None
+    names = _sentinel_names(f)
+    for node in f.ifs:
+        if not _exits(node.body) or not _mentions(node.test, names):
+            continue
+        return node.lineno
+    return None
+
+
+def _sentinel_names(f) -> set[str]:
+    """Names assigned (directly or through other names) a path ending in metadata.json."""
+    names: set[str] = set()
+    for _ in range(5):
+        before = len(names)
+        for (_, name), vals in f.assigns.items():
+            if name not in names and any(_mentions(v, names) for v in vals):
+                names.add(name)
+        if len(names) == before:
+            break
+    return names
+
+
+def _mentions(expr: ast.AST, names: set[str]) -> bool:
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str):
+            if n.value.endswith("metadata.json"):
+                return True
+        elif isinstance(n, ast.Name) and n.id in names:
+            return True
+    return False
+
+
+def _exits(body: list[ast.stmt]) -> bool:
+    """The block returns, exits or raises SystemExit."""
+    for stmt in body:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Return) or (
+                isinstance(n, ast.Raise) and "SystemExit" in unparse(n)
+            ):
+                return True
+            if isinstance(n, ast.Call) and dotted(n.func) in _EXITS:
+                return True
+    return False

@@ -23,7 +23,11 @@ store.append(out.hidden_states[layer][mask].to(torch.float16))
 ```
 """
 
+import ast
+
+from recipegen.validators.facts_python import CHAIN, FROM_STORE, JOIN, dotted, last_name, unparse
 from recipegen.validators.model import Fact, Invalid, Symptom
+from recipegen.validators.rules._values import combine, helper_origin, imported_function, joined
 
 CODE = "SAE301"
 NAME = "bf16-append"
@@ -116,14 +120,90 @@ def check(ctx):
         if not site.node.args:
             continue
         value = site.node.args[0]
-        kind = f.cast_kind(value, site.scope, ext=ctx.module)
+        kind = cast_kind(f, value, site.scope, ext=ctx.module)
         if kind in ("cast", "unknown"):
             continue
         if kind == "bf16":
             msg = "value appended to the store is cast to bfloat16; Arrow/NumPy cannot store it"
         else:
             msg = "value appended to the store has no explicit fp16/fp32 cast"
-        origin = f.helper_origin(value, site.scope, ctx.module)
+        origin = helper_origin(f, value, site.scope, ctx.module)
         if origin:
             msg += f" (it comes from {origin})"
         yield ctx.finding(site.line, msg + "; append `.to(torch.float16)` or `.float()`", site.col)
+
+
+# --- queries of this rule ---
+_FROM_NUMPY = {"from_numpy", "frombuffer"}
+
+
+def cast_kind(f, expr: ast.AST, scope: ast.AST, depth: int = 0, ext=None) -> str:
+    """'cast' (fp16/fp32), 'bf16', 'none', or 'unknown' (made by a helper of another module
+    that `ext(module, level)` cannot load) for the value appended to a store."""
+    if depth > 12:
+        return "none"
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        name = last_name(func)
+        dtype_args = list(expr.args) + [k.value for k in expr.keywords]
+        if name in FROM_STORE:  # rows read back from a store were cast when first written
+            return "cast"
+        if name in _FROM_NUMPY or dotted(func).split(".")[0] in ("np", "numpy"):
+            return "cast"  # NumPy has no bfloat16: what comes from it is fp16/fp32
+        if isinstance(func, ast.Attribute):
+            if name in ("float", "half", "double"):
+                return "cast"
+            if name == "bfloat16":
+                return "bf16"
+            if name in ("to", "type", "astype"):
+                text = " ".join(unparse(a) for a in dtype_args)
+                if "bfloat16" in text or "bf16" in text:
+                    return "bf16"
+                if name == "astype" or "float" in text or "half" in text or "dtype" in text:
+                    return "cast"
+                return cast_kind(f, func.value, scope, depth + 1, ext)
+            if name in CHAIN:
+                return cast_kind(f, func.value, scope, depth + 1, ext)
+        dt = next((k.value for k in expr.keywords if k.arg == "dtype"), None)
+        if dt is not None:
+            return "bf16" if "bfloat16" in unparse(dt) else "cast"
+        if isinstance(func, ast.Name) and name not in f.functions:
+            other = imported_function(f, name, ext)
+            if other is not None:
+                ofacts, fn = other
+                if fn is None:
+                    return "unknown"
+                return combine(
+                    [
+                        cast_kind(ofacts, n.value, fn, depth + 1)
+                        for n in ast.walk(fn)
+                        if isinstance(n, ast.Return) and n.value is not None
+                    ]
+                )
+        if isinstance(func, ast.Name) and name in f.functions:
+            kinds = [
+                cast_kind(f, n.value, f.functions[name], depth + 1, ext)
+                for n in ast.walk(f.functions[name])
+                if isinstance(n, ast.Return) and n.value is not None
+            ]
+            return combine(kinds)
+        if name in ("asarray", "array", "as_tensor", "tensor", "ascontiguousarray") and expr.args:
+            return cast_kind(f, expr.args[0], scope, depth + 1, ext)
+        if name in JOIN and expr.args:
+            parts = joined(f, expr.args[0], scope)
+            if parts is None:
+                return "unknown"
+            return combine([cast_kind(f, p, s, depth + 1, ext) for p, s in parts])
+        return "none"
+    if isinstance(expr, ast.Subscript):
+        return cast_kind(f, expr.value, scope, depth + 1, ext)
+    if isinstance(expr, ast.Name):
+        vals = f.values_of(expr, scope)
+        if vals == [expr]:
+            if expr.id in f.params.get(id(scope), []):
+                return combine(
+                    [cast_kind(f, a, s, depth + 1, ext) for a, s in f._param_args(scope, expr.id)]
+                )
+            return "none"
+        return combine([cast_kind(f, v, scope, depth + 1, ext) for v in vals])
+    return "none"

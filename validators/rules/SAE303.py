@@ -21,6 +21,7 @@ Each rank writes its own store; rank 0 waits for every sibling's `metadata.json`
 """
 
 from recipegen.validators.model import Fact, Invalid, Symptom
+from recipegen.validators.rules._values import predict_calls
 
 CODE = "SAE303"
 NAME = "barrier-after-predict"
@@ -85,12 +86,30 @@ INVALID = [
 
 def check(ctx):
     f = ctx.facts
-    if not f.predict_calls:
+    if not predict_calls(f):
         return
-    for site in f.dist_barriers:
+    for site in dist_barriers(f):
         yield ctx.finding(
             site.line,
             "`barrier()` after a predict entry point: it tears the process group down; have "
             "rank 0 poll for each rank's metadata.json (`wait_for_stores`) instead",
             site.col,
         )
+
+
+# --- queries of this rule ---
+
+
+def dist_barriers(f) -> list:
+    """`torch.distributed.barrier()` calls (not Lightning's `trainer.strategy.barrier()`)."""
+    out = []
+    for s in f.called("barrier"):
+        head = s.dotted.split(".")[0]
+        imp = f.imports.get(head)
+        if s.dotted in ("torch.distributed.barrier",) or (
+            imp is not None and imp[0].startswith("torch.distributed")
+        ):
+            out.append(s)
+        elif imp is not None and imp[0] == "torch" and imp[1] == "distributed":
+            out.append(s)
+    return out
