@@ -110,17 +110,39 @@ class FileReader:
             return b""
 
 
+_SPECIAL_TREES = ("/proc", "/sys", "/dev")
+
+
+class NothingToLint(ValueError):
+    """A path named on the command line gave no file because `exclude` matched it."""
+
+
+def _special(real: str) -> bool:
+    return any(real == t or real.startswith(t + "/") for t in _SPECIAL_TREES)
+
+
+def _depth(rel: str) -> int:
+    return 0 if rel in ("", ".") else len(rel.split("/"))
+
+
 def discover(
     paths: Iterable[Path], config: LintConfig, reader: FileReader | None = None
 ) -> list[tuple[Path, str]]:
-    """Files to lint under `paths` (explicit files always count), sorted, deduplicated.
-    Directory walks skip FIFOs, sockets and devices, and never descend into symlinked
-    directories; symlinked files are kept (by name) and refused or followed when read."""
+    """Files to lint under `paths`, sorted, deduplicated. A named path is linted even when an
+    `exclude` pattern matches it (ruff's convention) unless `config.force_exclude`; below it,
+    excluded folders are pruned. Walks stay on the named folder's filesystem (never into
+    /proc, /sys, /dev or another mount), skip FIFOs, sockets and devices, and never descend into
+    symlinked directories; symlinked files are kept (by name) and refused or followed when read.
+    NothingToLint when a named path gives no file because an exclude matched."""
     paths = list(paths)
     reader = reader or FileReader([config.root, *paths])
     out: dict[Path, str] = {}
     root = os.path.realpath(config.root)
     for p in paths:
+        rel = _rel(p, config.root, root)
+        named = 0 if config.force_exclude else _depth(rel)
+        if config.force_exclude and config.excluding(rel, 0) is not None:
+            continue  # asked for: excluded even when named (pre-commit passes every file)
         if os.path.lexists(p) and not p.is_dir():
             kind = file_kind(p.name, reader.head(p, explicit=True))
             if kind:
@@ -128,10 +150,31 @@ def discover(
             continue
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or directory")
-        for dirpath, dirnames, filenames in os.walk(p):
-            dirnames[:] = sorted(
-                d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
+        if _special(os.path.realpath(p)):
+            raise NothingToLint(
+                f"{p}: a special filesystem ({os.path.realpath(p)}), not source files; "
+                "name the recipe folder to lint"
             )
+        before, excluded_by = len(out), None
+        top_dev = os.stat(p).st_dev
+        for dirpath, dirnames, filenames in os.walk(p):
+            keep = []
+            for d in sorted(dirnames):
+                if d in _SKIP_DIRS or d.endswith(".egg-info"):
+                    continue
+                dp = os.path.join(dirpath, d)
+                try:
+                    st = os.lstat(dp)
+                except OSError:
+                    continue
+                if st.st_dev != top_dev or _special(os.path.realpath(dp)):
+                    continue  # another filesystem (/proc, /sys, a mount): never walked
+                pat = config.excluding(_rel(Path(dp), config.root, root), named)
+                if pat is not None:
+                    excluded_by = excluded_by or pat
+                    continue
+                keep.append(d)
+            dirnames[:] = keep
             for name in sorted(filenames):
                 fp = Path(dirpath) / name
                 try:
@@ -140,12 +183,25 @@ def discover(
                     continue
                 if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
                     continue  # FIFO, socket, device: never opened
-                if config.excluded(_rel(fp, config.root, root)):
-                    continue
                 kind = file_kind(name, reader.head(fp) if "." not in name else b"")
-                if kind:
-                    out[fp] = kind
+                if not kind:
+                    continue
+                pat = config.excluding(_rel(fp, config.root, root), named)
+                if pat is not None:
+                    excluded_by = excluded_by or pat
+                    continue
+                out[fp] = kind
+        if len(out) == before and excluded_by is not None and not config.force_exclude:
+            raise NothingToLint(_excluded_msg(p, excluded_by, config))
     return sorted(out.items())
+
+
+def _excluded_msg(p: Path, pattern: str, config: LintConfig) -> str:
+    where = f"{config.path} " if getattr(config, "path", None) else ""
+    return (
+        f"{p}: nothing to lint: every file under it matches the exclude pattern {pattern!r} "
+        f"({where}[tool.recipegen.lint] exclude); name the files directly or change the pattern"
+    )
 
 
 def _rel(p: Path, root: Path, root_resolved: str | None = None) -> str:
