@@ -71,7 +71,8 @@ class LintConfig:
                     hit = fnmatch.fnmatchcase(parts[depth - 1], pparts[0])
                 else:
                     hit = len(pparts) == depth and all(
-                        fnmatch.fnmatchcase(a, b) for a, b in zip(parts[:depth], pparts, strict=True)
+                        fnmatch.fnmatchcase(a, b)
+                        for a, b in zip(parts[:depth], pparts, strict=True)
                     )
                 if hit:
                     return pat

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from recipegen.validators import facts_python, facts_shell
+from recipegen.validators import bash_check, facts_python, facts_shell
 from recipegen.validators.config import LintConfig, pin_of, sae_features_of
 from recipegen.validators.model import Ctx, Finding
 from recipegen.validators.registry import all_rules, get_rule
@@ -258,6 +258,12 @@ class _Unit:
                 self.facts = facts_python.build(display, self.text)
             else:
                 self.facts = facts_shell.build(display, self.text)
+                bad = bash_check.syntax_error(self.text)
+                if bad is not None:
+                    self.facts, self.error = (
+                        None,
+                        (bad[0], f"shell syntax error (bash -n): {bad[1]}"),
+                    )
         except SyntaxError as exc:
             self.error = (exc.lineno or 1, f"syntax error: {exc.msg}")
         except facts_shell.ShellSyntaxError as exc:
