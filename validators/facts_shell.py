@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-import bashlex
+from recipegen.validators.bashlex_tables import import_bashlex
 from recipegen.validators.sae_api import BOOL_FLAGS
 from recipegen.validators.shell_scan import Comment, ShellSyntaxError, scan
 
@@ -320,7 +320,7 @@ def _parse_group(texts: list[str], idx: list[int], out: list) -> None:
     if not idx:
         return
     try:
-        parts = call_with_budget(bashlex.parse, "\n".join(texts[i] for i in idx))
+        parts = call_with_budget(import_bashlex().parse, "\n".join(texts[i] for i in idx))
         if len(parts) == len(idx) and all(p.kind == "command" for p in parts):
             for i, p in zip(idx, parts, strict=True):
                 out[i] = [w.word for w in p.parts if w.kind in ("word", "assignment")]
