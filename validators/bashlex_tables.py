@@ -11,12 +11,10 @@ tables are built again.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 _FORMAT = 1
@@ -40,6 +38,8 @@ def _cache_file() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     pkg = Path(next(iter(spec.submodule_search_locations)))
+    import hashlib
+
     digest = hashlib.sha256()
     for name in ("parser.py", "yacc.py", "tokenizer.py"):
         try:
@@ -96,6 +96,8 @@ def _write(path: Path, data: dict) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bashlex-", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, separators=(",", ":"))
