@@ -3,10 +3,12 @@ Checks that a training script (argparse + `TopKSAE`/`TrainingConfig`) defines al
 flags of the `sae` library: `--normalize-input`, `--aggregate-loss`, `--dead-count-global`,
 `--mix-shards` and `--presample-shards`. Only scripts that use the `sae` API count (they import
 from `sae`; a Lightning module with its own `TopKSAE` does not), and only the switches the
-targeted library offers are asked for: set `[tool.recipegen] sae-version = "0.0.9"` (or
-`sae-features = [...]`) in the recipe's pyproject.toml when it is pinned to an older `sae`
-(`aggregate_loss`, `dead_count_global`, `mix_shards` and `sample(num_shards=)` arrived
-together); the default is the newest library.
+targeted library offers are asked for: when the recipe is pinned to an older `sae`, list what
+that library offers with `[tool.recipegen] sae-features = ["normalize-input"]` in the recipe's
+pyproject.toml (`aggregate_loss`, `dead_count_global`, `mix_shards` and `sample(num_shards=)`
+arrived together). Use `sae-features`, not `sae-version`: the library's version stayed 0.1.0
+while the opt-in flags arrived, so no version number tells the releases apart. The default is
+the newest library.
 
 ## Why is this bad?
 The switches default to the old behaviour. A script without them cannot turn on the fixes
@@ -68,8 +70,10 @@ that. Rules: **SAE101** (flag missing), **SAE102** (flag parsed but not wired).
 `aggregate_loss`, `dead_count_global`, `mix_shards` and `sample(num_shards=...)` arrived in the
 shared `sae` library together. A recipe pinned to an older library cannot pass those flags;
 judging it against the newest library only produces noise. Tell lint which library a recipe
-targets with `[tool.recipegen] sae-version = "..."` (or `sae-features = [...]`) in the nearest
-`pyproject.toml`; the default is the newest. Rules: **SAE101**, **SAE102**, **SAE202**.
+targets with `[tool.recipegen] sae-features = [...]` in the nearest `pyproject.toml` (e.g.
+`["normalize-input"]` for a library from before the others arrived); the default is the newest.
+The library's version number stayed 0.1.0 while these flags arrived, so `sae-version` cannot
+describe that history: only `sae-features` can. Rules: **SAE101**, **SAE102**, **SAE202**.
 """,
     ),
 }
@@ -85,7 +89,7 @@ VALID = [
     "pl.Trainer(max_epochs=1).fit(TopKSAE())\n",
     # pinned to an sae release without mix_shards / aggregate_loss / dead_count_global
     {
-        "pyproject.toml": '[tool.recipegen]\nsae-version = "0.0.9"\n',
+        "pyproject.toml": '[tool.recipegen]\nsae-features = ["normalize-input", "presample-shards"]\n',
         "train.py": WIRED_TRAIN.replace(
             '    p.add_argument("--mix-shards", type=int, default=1)\n', ""
         ).replace(

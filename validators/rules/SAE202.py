@@ -34,7 +34,7 @@ from recipegen.validators.rules._helpers import (
 
 CODE = "SAE202"
 NAME = "dead-count-global-missing"
-SEVERITY = "error"
+SEVERITY = "warning"  # an error when the run name or a comment claims dead-count-global
 SUMMARY = "Multi-process training (or a run named dcg) without --dead-count-global"
 GOTCHAS = (5, 22)
 KIND = "shell"
@@ -72,7 +72,7 @@ VALID = [
     "python train.py --cache-dir c --run-name baseline\n",
     # a recipe pinned to an sae release without dead_count_global is not asked for it
     {
-        "pyproject.toml": '[tool.recipegen]\nsae-version = "0.0.9"\n',
+        "pyproject.toml": '[tool.recipegen]\nsae-features = ["normalize-input"]\n',
         "launch.sh": "torchrun --nproc_per_node 4 train.py --dp-size 4\n",
     },
 ]
@@ -120,6 +120,7 @@ def check(ctx):
                 inv.line,
                 "the run name or a comment claims dead-count-global but "
                 "`--dead-count-global` is not passed; pass the flag",
+                severity="error",
             )
             continue
         world = world_size(f, inv)

@@ -21,7 +21,8 @@ torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size "$NPROC
 
 ## Use instead
 ```bash
-torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size $((NNODES * NPROC))
+torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size $((NNODES * NPROC)) \
+  --dead-count-global
 ```
 """
 

@@ -13,7 +13,7 @@ predict_evo2 --fasta <(zcat seqs.fa.gz) --ckpt-dir ckpt
 ## Use instead
 ```bash
 zcat seqs.fa.gz > seqs.fa
-predict_evo2 --fasta seqs.fa --ckpt-dir ckpt
+[[ -f preds/metadata.json ]] || predict_evo2 --fasta seqs.fa --ckpt-dir ckpt --output-dir preds
 ```
 """
 

@@ -14,7 +14,8 @@ python extract.py --checkpoint evo2_1b_base --chunk-size 32768
 
 ## Use instead
 ```bash
-python extract.py --checkpoint evo2_1b_base --chunk-size 8192
+[[ -f cache/metadata.json ]] || python extract.py --checkpoint evo2_1b_base --chunk-size 8192 \
+  --output cache
 ```
 """
 

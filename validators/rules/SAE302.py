@@ -129,7 +129,10 @@ def is_selected(f, expr: ast.AST, scope: ast.AST, depth: int = 0, ext=None) -> b
     if depth > 12:
         return False
     if isinstance(expr, ast.Subscript):
-        layer_index = last_name(expr.value) in ("hidden_states", "layers", "all_hidden_states")
+        # `out.hidden_states[layer]` picks a layer; `out.hidden_states[layer][mask]` selects rows
+        layer_index = isinstance(expr.value, (ast.Name, ast.Attribute)) and last_name(
+            expr.value
+        ) in ("hidden_states", "layers", "all_hidden_states")
         if not layer_index and _selective(expr.slice):
             return True
         return is_selected(f, expr.value, scope, depth + 1, ext)

@@ -15,7 +15,7 @@ python eval.py --eval-cache "$CACHE" --sae-checkpoint out/checkpoint_final.pt
 
 ## Use instead
 ```bash
-python extract.py --split eval --output "$EVAL_CACHE" ...
+[[ -f "$EVAL_CACHE/metadata.json" ]] || python extract.py --split eval --output "$EVAL_CACHE"
 python eval.py --eval-cache "$EVAL_CACHE" --sae-checkpoint out/checkpoint_final.pt
 ```
 """
