@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,3 +245,38 @@ def pin_of(pyproject: Path) -> frozenset[str] | None:
     if not ({"sae-version", "sae-features"} & set(section)):
         return None
     return _sae_target(section, f"{pyproject} [tool.recipegen]")
+
+
+_REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*([^;]*)")
+_FLOOR_OPS = re.compile(r"^\s*(>=|==|~=)\s*v?(\d+(?:\.\d+)*)")
+
+
+def dependency_floors(data: dict) -> dict[str, tuple[int, ...]]:
+    """{package: lowest version its `[project] dependencies` allow} for pins with a lower bound
+    (`torch>=2.6`, `torch==2.13.0`, `torch~=2.6`); packages without one are left out."""
+    project = data.get("project")
+    deps = project.get("dependencies") if isinstance(project, dict) else None
+    out: dict[str, tuple[int, ...]] = {}
+    for dep in deps if isinstance(deps, list) else ():
+        m = _REQ.match(dep) if isinstance(dep, str) else None
+        if not m:
+            continue
+        floors = [
+            tuple(int(x) for x in f.group(2).split("."))
+            for spec in m.group(2).split(",")
+            if (f := _FLOOR_OPS.match(spec))
+        ]
+        if floors:
+            out[m.group(1).lower().replace("_", "-")] = max(floors)
+    return out
+
+
+def floors_of(pyproject: Path) -> dict[str, tuple[int, ...]] | None:
+    """`dependency_floors` of a pyproject.toml that has a `[project]` table, else None."""
+    try:
+        if pyproject.is_symlink() or not pyproject.is_file():
+            return None
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return dependency_floors(data) if isinstance(data.get("project"), dict) else None

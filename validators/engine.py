@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from recipegen.validators import bash_check, facts_python, facts_shell
-from recipegen.validators.config import LintConfig, pin_of, sae_features_of
+from recipegen.validators.config import (
+    LintConfig,
+    dependency_floors,
+    floors_of,
+    pin_of,
+    sae_features_of,
+)
 from recipegen.validators.model import Ctx, Finding
 from recipegen.validators.registry import all_rules, get_rule
 
@@ -287,6 +293,8 @@ class Engine:
         self._cache: OrderedDict[str, _Unit | None] = OrderedDict()
         self.on_disk = False  # look up each file's own pyproject.toml for its `sae` target
         self._targets_by_dir: dict[Path, frozenset[str] | None] = {}
+        self._floors_by_dir: dict[Path, dict[str, tuple[int, ...]]] = {}
+        self.floors: dict[str, tuple[int, ...]] = {}  # in-memory sources: their pyproject's
 
     def unit(self, key: str, display: str, kind: str, data: bytes) -> _Unit:
         """The parsed file; reused when a launch script already loaded the same bytes."""
@@ -348,6 +356,26 @@ class Engine:
             self._targets_by_dir[c] = found
         return found if found is not None else self.config.sae_features
 
+    def _floors(self, key: str) -> dict[str, tuple[int, ...]]:
+        """The dependency floors of the project a file belongs to: the nearest pyproject.toml
+        with a `[project]` table."""
+        if not self.on_disk:
+            return self.floors
+        d = Path(key).resolve().parent
+        chain, found = [], None
+        for cand in [d, *d.parents]:
+            if cand in self._floors_by_dir:
+                found = self._floors_by_dir[cand]
+                break
+            chain.append(cand)
+            found = floors_of(cand / "pyproject.toml")
+            if found is not None:
+                break
+        found = found or {}
+        for c in chain:
+            self._floors_by_dir[c] = found
+        return found
+
     def _module(self, from_key: str, name: str, level: int) -> object:
         """Facts of a module of the same recipe imported by `from_key` (sibling files only)."""
         base = PurePosixPath(from_key).parent
@@ -387,6 +415,7 @@ class Engine:
             return self._module(u.key, name, level)
 
         features = self._sae_target(u.key)
+        floors = self._floors(u.key)
 
         for rule in self.rules:
             if rule.kind == u.kind:
@@ -396,7 +425,7 @@ class Engine:
             else:
                 continue
             try:
-                ctx = Ctx(rule, u.display, facts, targets, features, modules)
+                ctx = Ctx(rule, u.display, facts, targets, features, modules, floors)
                 raw.extend(rule.check(ctx))
             except Exception as exc:  # a rule bug must not hide the other files' findings
                 if self.strict:
@@ -579,6 +608,13 @@ def lint_sources(
         return (key, blobs[key]) if key in blobs else None
 
     engine = Engine(config, loader)
+    if "pyproject.toml" in blobs:
+        import tomllib
+
+        try:
+            engine.floors = dependency_floors(tomllib.loads(blobs["pyproject.toml"].decode()))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            pass
     out: list[Finding] = []
     for key, data in blobs.items():
         kind = file_kind(key, data[:128])

@@ -83,9 +83,16 @@ class Ctx:
     targets: dict[int, Any] = field(default_factory=dict)
     features: frozenset[str] = ALL_FEATURES  # what the target `sae` library offers
     modules: Callable[[str, int], Any] | None = None  # (module, level) -> facts of a sibling
+    floors: dict[str, tuple[int, ...]] = field(default_factory=dict)  # project's dependency pins
 
     def has(self, feature: str) -> bool:
         return feature in self.features
+
+    def requires_at_least(self, package: str, version: tuple[int, ...]) -> bool:
+        """True when the project's own pins (`[project] dependencies` of the nearest
+        pyproject.toml) allow only `package` >= `version`."""
+        floor = self.floors.get(package)
+        return floor is not None and floor >= version
 
     def module(self, name: str, level: int = 0) -> Any:
         """Facts of a module of the same recipe (`import helpers`, `from .x import y`), or None."""
