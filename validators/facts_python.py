@@ -118,6 +118,8 @@ class PythonFacts:
     store_targets: set[str] = field(default_factory=set)  # text of x / x.y / x["k"] = Store(...)
     tries: list[ast.AST] = field(default_factory=list)
     ifs: list[ast.If] = field(default_factory=list)
+    # `d["k"] = v` anywhere: (text of d, "k") -> [v] (entries of module-level state dicts)
+    item_assigns: dict[tuple[str, object], list[ast.expr]] = field(default_factory=dict)
     launches: object = None  # ShellFacts of torchrun argvs assembled in Python (see launches.py)
     _exit_line: int | None = field(default=None, repr=False)
     _uses_sae: bool | None = field(default=None, repr=False)
@@ -455,6 +457,12 @@ def build(path: str, text: str) -> PythonFacts:
                         facts.named_literals.append((label.lower(), node.value))
             if node.value is not None:
                 for tgt in targets:
+                    if type(tgt) in (ast.Tuple, ast.List):
+                        _unpack(assigns, id(scope), tgt, node.value)
+                        continue
+                    if type(tgt) is ast.Subscript and type(tgt.slice) is Constant:
+                        key = (unparse(tgt.value), tgt.slice.value)
+                        facts.item_assigns.setdefault(key, []).append(node.value)
                     for n in ast.walk(tgt):
                         if type(n) is Name:
                             assigns.setdefault((id(scope), n.id), []).append(node.value)
@@ -500,6 +508,27 @@ def build(path: str, text: str) -> PythonFacts:
 
 
 _PY_LAUNCHERS = ("torch.distributed.run", "torch.distributed.launch")
+
+
+def _unpack(assigns: dict, scope_id: int, target: ast.AST, value: ast.expr) -> None:
+    """`a, b = x`: a gets x's element 0 (the literal element when x is a literal tuple of the
+    same length, else the expression `x[0]`), b element 1; a starred name gets x itself."""
+    elts = target.elts
+    literal = type(value) in (ast.Tuple, ast.List) and len(value.elts) == len(elts)
+    for i, elt in enumerate(elts):
+        if type(elt) is ast.Starred:
+            elt, item = elt.value, value
+        elif literal:
+            item = value.elts[i]
+        else:
+            item = ast.Subscript(value=value, slice=ast.Constant(i), ctx=ast.Load())
+            ast.copy_location(item, value)
+        if type(elt) in (ast.Tuple, ast.List):
+            _unpack(assigns, scope_id, elt, item)
+        else:
+            for n in ast.walk(elt):
+                if type(n) is ast.Name:
+                    assigns.setdefault((scope_id, n.id), []).append(item)
 
 
 def _note_store(facts: PythonFacts, targets: list[ast.AST], value: ast.AST) -> None:
