@@ -85,8 +85,9 @@ def test_listed_severity_is_what_a_plain_finding_carries():
 
 
 def test_docs_point_at_sae_features_not_a_fictional_version():
-    from recipegen import skill_docs
     from recipegen.validators.registry import get_rule
+
+    from recipegen import skill_docs
 
     doc = get_rule("SAE101").doc
     assert "0.0.9" not in doc and 'sae-features = ["normalize-input"]' in doc

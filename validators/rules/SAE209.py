@@ -83,6 +83,18 @@ VALID = [
     '  python extract.py --split "$s" --output "$W/$s"\ndone\n',
 ]
 INVALID = [
+    # a predict CLI started through a launcher is still an extraction (torchrun --no-python)
+    Invalid(
+        'OUT=work/preds\ncompgen -G "$OUT/predictions__*.pt" >/dev/null || '
+        'torchrun --nproc_per_node 4 --no-python predict_evo2 --fasta in.fa --output-dir "$OUT"\n',
+        2,
+        "guarded by `$OUT/predictions__*.pt`",
+    ),
+    Invalid(
+        "timeout 2h nohup env CUDA_VISIBLE_DEVICES=0 python -m evo2.predict --output-dir w\n",
+        1,
+        "not guarded by its sentinel",
+    ),
     Invalid('python extract.py --output "$CACHE"\n', 1, "not guarded"),
     Invalid(
         '[[ -f "$OTHER/metadata.json" ]] || python extract.py --output "$CACHE"\n',
@@ -116,8 +128,10 @@ _FIX = 'guard it with `[[ -f "$OUT/metadata.json" ]] ||`'
 
 
 def _is_extract(inv):
-    name = script_name(inv) or inv.program
-    return "extract" in name or ("predict" in inv.program and inv.script is None)
+    """An extraction step: a script named like extract, or a predict CLI, seen through any
+    launcher (`torchrun ... --no-python predict_evo2`, `python -m`, `srun`, `env`, `timeout`)."""
+    name = inv.target or script_name(inv) or inv.program
+    return "extract" in name or ("predict" in name and inv.script is None)
 
 
 def check(ctx):

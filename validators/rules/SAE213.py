@@ -42,6 +42,13 @@ SYMPTOMS = (
 
 VALID = ["python extract.py --checkpoint evo2_1b_base --chunk-size 8192\n"]
 INVALID = [
+    # seen through launchers
+    Invalid(
+        "nohup torchrun --nproc_per_node 2 --no-python predict_evo2 --fasta a.fa "
+        "--chunk-size 16384 &\n",
+        1,
+        "`--chunk-size 16384` exceeds",
+    ),
     Invalid(
         "python extract.py --checkpoint evo2_1b_base --chunk-size 32768\n",
         1,
