@@ -75,6 +75,15 @@ VALID = [
     'srun torchrun --nnodes "$SLURM_NNODES" --nproc_per_node "$SLURM_GPUS_ON_NODE" train.py \\\n'
     "  --dp-size $((SLURM_NNODES * SLURM_GPUS_ON_NODE)) --dead-count-global\n",
     'srun python train.py --dp-size "$SLURM_NTASKS" --dead-count-global\n',
+    {
+        "run.py": "import subprocess\n"
+        "def _torchrun_prefix(nproc, nnodes=1):\n"
+        '    return ["torchrun", f"--nnodes={nnodes}", f"--nproc_per_node={nproc}"]\n'
+        "def main(cfg):\n"
+        '    cmd = [*_torchrun_prefix(cfg.nproc, nnodes=cfg.nodes), "train.py",\n'
+        '           "--dp-size", str(cfg.nodes * cfg.nproc), "--dead-count-global"]\n'
+        "    subprocess.run(cmd)\n"
+    },
     # a script that cannot be read and is not launched like an sae training recipe
     "torchrun --nproc_per_node 8 train_lm.py --lr 1e-4 --max-epochs 3\n",
     {
@@ -107,6 +116,20 @@ INVALID = [
         },
         3,
         "cfg.trainer.dp_size",
+        "run.py",
+    ),
+    # the torchrun prefix comes from a helper of the driver: followed, parameters substituted
+    Invalid(
+        {
+            "run.py": "import subprocess\n"
+            "def _torchrun_prefix(nproc, nnodes=1):\n"
+            '    return ["torchrun", f"--nnodes={nnodes}", f"--nproc_per_node={nproc}"]\n'
+            "def main(cfg):\n"
+            '    cmd = [*_torchrun_prefix(cfg.nproc), "train.py", "--dp-size", str(cfg.dp_size)]\n'
+            "    subprocess.run(cmd)\n"
+        },
+        5,
+        "`--dp-size cfg.dp_size` and the world size (cfg.nproc) can differ",
         "run.py",
     ),
 ]

@@ -53,7 +53,7 @@ INVALID = [
         "python extract.py --checkpoint evo2_1b_base --chunk-size 32768\n",
         1,
         "exceeds Evo2's trained context",
-    )
+    ),
 ]
 
 _FLAGS = (
