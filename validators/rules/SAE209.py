@@ -83,6 +83,15 @@ VALID = [
     '  python extract.py --split "$s" --output "$W/$s"\ndone\n',
 ]
 INVALID = [
+    # the extractor writes .npy files and no metadata.json: suggest writing one, not a guard on it
+    Invalid(
+        {
+            "launch.sh": 'python extract.py --output "$CACHE"\n',
+            "extract.py": "import numpy as np\nimport sys\nnp.save(sys.argv[-1] + '/acts.npy', 0)\n",
+        },
+        1,
+        "extract.py writes no metadata.json (so a metadata.json guard would never skip)",
+    ),
     # a predict CLI started through a launcher is still an extraction (torchrun --no-python)
     Invalid(
         'OUT=work/preds\ncompgen -G "$OUT/predictions__*.pt" >/dev/null || '
@@ -117,7 +126,11 @@ INVALID = [
         "not by its metadata.json sentinel",
     ),
     Invalid(
-        {"launch.sh": 'python extract.py --output "$CACHE"\n', "extract.py": "print(1)\n"},
+        {
+            "launch.sh": 'python extract.py --output "$CACHE"\n',
+            "extract.py": "from sae.activation_store import ActivationStore\n"
+            "ActivationStore('c').finalize()\n",
+        },
         1,
         "extract.py does not skip",
     ),
@@ -148,6 +161,15 @@ def check(ctx):
                 if c.words and c.words[0].raw == inv.command.function:
                     guards.extend(c.guards)
         sentinels = [g for g in guards if g.path.text.endswith("metadata.json")]
+        if not sentinels and target is not None and not writes_metadata(target):
+            name = script_name(inv)
+            yield ctx.finding(
+                inv.line,
+                f"extraction is not guarded by a completion sentinel, and {name} writes no "
+                "metadata.json (so a metadata.json guard would never skip); have it write "
+                "one last (`ActivationStore.finalize()`), then guard on that file",
+            )
+            continue
         if not sentinels:
             if guards:
                 msg = (
@@ -234,3 +256,16 @@ def _exits(body: list[ast.stmt]) -> bool:
             if isinstance(n, ast.Call) and dotted(n.func) in _EXITS:
                 return True
     return False
+
+
+_STORE_WRITERS = ("finalize", "merge_stores", "ActivationStore", "write_metadata", "save_metadata")
+
+
+def writes_metadata(f) -> bool:
+    """True when a script writes a store's metadata.json: names the file, or builds, finalizes
+    or merges an ActivationStore (directly or through a sibling helper it imports)."""
+    if any(s.endswith("metadata.json") for _, s in f.strings):
+        return True
+    if any(f.called(name) for name in _STORE_WRITERS):
+        return True
+    return any(f.own_import(name) for name in f.imports)  # a sibling may write it: assume so
