@@ -242,7 +242,7 @@ def _gc_batched() -> Iterator[None]:
 class _Unit:
     """One file: its text (or decode error), kind and facts (or the parse error)."""
 
-    def __init__(self, display: str, key: str, kind: str, data: bytes) -> None:
+    def __init__(self, display: str, key: str, kind: str, data: bytes, bash_verdict=None) -> None:
         self.display, self.key, self.kind, self.data = display, key, kind, data
         self.facts = None
         self.error: tuple[int, str] | None = None
@@ -264,7 +264,7 @@ class _Unit:
                 self.facts = facts_python.build(display, self.text)
             else:
                 self.facts = facts_shell.build(display, self.text)
-                bad = bash_check.syntax_error(self.text)
+                bad = (bash_verdict or bash_check.syntax_error)(self.text)
                 if bad is not None:
                     self.facts, self.error = (
                         None,
@@ -295,12 +295,13 @@ class Engine:
         self._targets_by_dir: dict[Path, frozenset[str] | None] = {}
         self._floors_by_dir: dict[Path, dict[str, tuple[int, ...]]] = {}
         self.floors: dict[str, tuple[int, ...]] = {}  # in-memory sources: their pyproject's
+        self.bash_verdicts: dict[bytes, object] = {}  # shell bytes -> `bash -n` started early
 
     def unit(self, key: str, display: str, kind: str, data: bytes) -> _Unit:
         """The parsed file; reused when a launch script already loaded the same bytes."""
         u = self._cache.get(key)
         if u is None or (u.display, u.kind, u.data) != (display, kind, data):
-            u = _Unit(display, key, kind, data)
+            u = _Unit(display, key, kind, data, self.bash_verdicts.get(data))
         self._remember(key, u)
         return u
 
@@ -562,7 +563,34 @@ def _lint_paths(paths: list[Path], config: LintConfig) -> LintResult:
     engine = Engine(config, loader, strict=False)
     engine.on_disk = True
     result = LintResult(files=len(files), errors=engine.errors)
-    for p, kind in files:
+    with bash_check.Prefetch() as prefetch:
+        _lint_files(files, explicit, reader, engine, result, display, prefetch)
+    result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
+    return result
+
+
+def _lint_files(files, explicit, reader, engine, result, display, prefetch) -> None:
+    """Read and lint each file; `bash -n` of the next shell scripts runs while Python works."""
+    shells = [i for i, (_, kind) in enumerate(files) if kind == "shell"]
+    ahead = 0  # shell files whose `bash -n` was started
+
+    def start_until(index: int) -> None:
+        nonlocal ahead
+        while ahead < len(shells) and shells[ahead] <= index + prefetch.window:
+            p = files[shells[ahead]][0]
+            try:
+                data = reader.read(p, explicit=p in explicit)
+            except (FileRefused, OSError):
+                data = None
+            if data is not None and len(data) <= _MAX_BYTES and b"\x00" not in data:
+                try:
+                    engine.bash_verdicts[data] = prefetch.start(data.decode("utf-8-sig"))
+                except UnicodeDecodeError:
+                    pass
+            ahead += 1
+
+    for index, (p, kind) in enumerate(files):
+        start_until(index)
         try:
             data = reader.read(p, explicit=p in explicit)
         except FileRefused as exc:
@@ -579,9 +607,8 @@ def _lint_paths(paths: list[Path], config: LintConfig) -> LintResult:
             continue
         key = os.path.normpath(str(p))
         u = engine.unit(key, display(p), kind, data)
+        engine.bash_verdicts.pop(data, None)
         result.findings.extend(engine.lint_unit(u))
-    result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
-    return result
 
 
 def lint_sources(
