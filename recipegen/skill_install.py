@@ -212,7 +212,7 @@ def show(name: str) -> None:
     raise click.BadParameter(f"no skill page {name!r}; choose one of: {choices}", param_hint="NAME")
 
 
-@skill.command("gen-rules")
+@skill.command("gen-rules", short_help="Regenerate the skill pages made from the lint rules.")
 @click.option(
     "--check", is_flag=True, help="Exit 1 if a generated page is stale instead of writing."
 )
