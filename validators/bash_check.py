@@ -9,7 +9,6 @@ reported.
 from __future__ import annotations
 
 import re
-import shutil
 from functools import lru_cache
 
 _ERROR = re.compile(r"^/dev/stdin: line (\d+): (.*)$")
@@ -18,6 +17,8 @@ _TIMEOUT_S = 10.0
 
 @lru_cache(maxsize=1)
 def _bash() -> str | None:
+    import shutil
+
     return shutil.which("bash")
 
 
