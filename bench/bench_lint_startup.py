@@ -2,7 +2,8 @@
 Python file and on one small shell script, against `ruff check --no-cache` on the same files and
 a bare `python -c pass`, each a fresh process. Contenders run interleaved (round i runs every
 contender once, in a rotated order) so load drifts hit them alike; reported per contender:
-median, min, max and the inter-quartile range, plus the load average before and after. The
+median, min, max and the inter-quartile range of wall time, the median CPU time (user+sys of
+the child: on a loaded machine the closer estimate of an idle run), and the load average. The
 modules are byte-compiled first (as `pip install` does) and PYTHONDONTWRITEBYTECODE is dropped
 for the children. The shell parser's table cache is warmed once first (a first run builds it).
 Writes bench/results/lint_startup.json.
@@ -17,6 +18,7 @@ import compileall
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,10 +51,15 @@ def contenders() -> dict[str, list[str]]:
     }
 
 
-def _time(cmd: list[str], env: dict[str, str]) -> float:
+def _time(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user+sys) of one run of `cmd`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def _summary(xs: list[float]) -> dict[str, float]:
@@ -77,13 +84,19 @@ def main() -> None:
         _time(cmd, env)
     load_before = os.getloadavg()
     times: dict[str, list[float]] = {name: [] for name in cmds}
+    cpu: dict[str, list[float]] = {name: [] for name in cmds}
     names = list(cmds)
     for i in range(args.rounds):
         order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
-            times[name].append(_time(cmds[name], env))
+            wall, used = _time(cmds[name], env)
+            times[name].append(wall)
+            cpu[name].append(used)
     load_after = os.getloadavg()
-    res = {name: _summary(xs) for name, xs in times.items()}
+    res = {
+        name: {**_summary(xs), "cpu_median_s": round(statistics.median(cpu[name]), 4)}
+        for name, xs in times.items()
+    }
     ruff_py = res["ruff check --no-cache <py>"]["median_s"]
     out = {
         "bench": "lint_startup",
@@ -99,7 +112,10 @@ def main() -> None:
     dest = ROOT / "bench" / "results" / "lint_startup.json"
     dest.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     for name, r in res.items():
-        print(f"{name:30s} median {r['median_s'] * 1000:7.1f} ms  IQR {r['iqr_s'] * 1000:6.1f} ms")
+        print(
+            f"{name:30s} median {r['median_s'] * 1000:7.1f} ms  IQR {r['iqr_s'] * 1000:6.1f} ms"
+            f"  CPU {r['cpu_median_s'] * 1000:6.1f} ms"
+        )
     print(f"load {load_before} -> {load_after}; wrote {dest}")
 
 
