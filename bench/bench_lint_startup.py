@@ -8,7 +8,10 @@ modules are byte-compiled first (as `pip install` does) and PYTHONDONTWRITEBYTEC
 for the children. The shell parser's table cache is warmed once first (a first run builds it).
 Writes bench/results/lint_startup.json.
 
-    python bench/bench_lint_startup.py [--rounds N]
+    python bench/bench_lint_startup.py [--rounds N] [--baseline REF]
+
+With `--baseline REF` the CLI of git revision REF (extracted to a temporary folder, byte-compiled,
+run as `python -c "from recipegen.cli import main; main()"` from there) joins the rotation.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,11 +55,29 @@ def contenders() -> dict[str, list[str]]:
     }
 
 
-def _time(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+_RUN_CLI = "import sys; from recipegen.cli import main; sys.argv[0] = 'recipegen'; main()"
+
+
+def baseline_contenders(ref: str, dest: Path) -> dict[str, list[str]]:
+    """The CLI of git revision `ref`, extracted under `dest` (run with it as the cwd)."""
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    for folder in ("recipegen", "validators", "generator"):
+        compileall.compile_dir(dest / folder, quiet=1)
+    py = [sys.executable, "-c", _RUN_CLI]
+    return {
+        f"{ref} --version": [*py, "--version"],
+        f"{ref} lint <py>": [*py, "lint", str(PY_FILE)],
+    }
+
+
+def _time(cmd: list[str], env: dict[str, str], cwd: str | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds user+sys) of one run of `cmd`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    subprocess.run(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd, check=False
+    )
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -75,13 +97,20 @@ def _summary(xs: list[float]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--baseline", help="a git revision whose CLI joins the comparison")
     args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory() if args.baseline else None
     for folder in ("recipegen", "validators", "generator"):
         compileall.compile_dir(ROOT / folder, quiet=1)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     cmds = contenders()
-    for cmd in cmds.values():  # warm the page cache, .pyc files and the shell-table cache
-        _time(cmd, env)
+    cwds: dict[str, str | None] = dict.fromkeys(cmds)
+    if tmp is not None:
+        extra = baseline_contenders(args.baseline, Path(tmp.name))
+        cmds.update(extra)
+        cwds.update(dict.fromkeys(extra, tmp.name))
+    for name, cmd in cmds.items():  # warm the page cache, .pyc files and the shell-table cache
+        _time(cmd, env, cwds[name])
     load_before = os.getloadavg()
     times: dict[str, list[float]] = {name: [] for name in cmds}
     cpu: dict[str, list[float]] = {name: [] for name in cmds}
@@ -89,7 +118,7 @@ def main() -> None:
     for i in range(args.rounds):
         order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
-            wall, used = _time(cmds[name], env)
+            wall, used = _time(cmds[name], env, cwds[name])
             times[name].append(wall)
             cpu[name].append(used)
     load_after = os.getloadavg()
@@ -109,6 +138,9 @@ def main() -> None:
         "ratio_lint_py_to_ruff": round(res["recipegen lint <py>"]["median_s"] / ruff_py, 2),
         "targets_s": {"--version": 0.1, "--help": 0.1, "lint one small file": 0.12},
     }
+    if tmp is not None:
+        out["baseline"] = args.baseline
+        tmp.cleanup()
     dest = ROOT / "bench" / "results" / "lint_startup.json"
     dest.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     for name, r in res.items():
