@@ -67,7 +67,7 @@ def _valid(data: object) -> bool:
             and isinstance(p[0], str)
             and isinstance(p[1], int)
             and isinstance(p[2], str)
-            and (p[3] is None or isinstance(p[3], str))
+            and (p[3] is None or (isinstance(p[3], str) and p[3].startswith("p_")))
             for p in prods
         )
     )

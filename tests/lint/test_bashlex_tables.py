@@ -47,7 +47,12 @@ def test_cached_tables_parse_like_freshly_built_ones(tmp_path):
 def test_a_corrupt_or_hostile_cache_is_rebuilt(tmp_path):
     reference = _run(tmp_path)
     (cache,) = (tmp_path / "recipegen").glob("bashlex-tables-*.json")
-    for junk in ("not json", '{"format": 1, "action": 1}', '{"format": 1, "action": [[1]]}'):
+    for junk in (
+        "not json",
+        '{"format": 1, "action": 1}',
+        '{"format": 1, "action": [[1]]}',
+        '{"format": 1, "action": [], "goto": [], "productions": [["a", 1, "a", "os"]]}',
+    ):
         cache.write_text(junk)
         assert _run(tmp_path) == reference
         assert json.loads(cache.read_text())["format"] == 1  # rewritten
