@@ -212,36 +212,44 @@ def show(name: str) -> None:
     raise click.BadParameter(f"no skill page {name!r}; choose one of: {choices}", param_hint="NAME")
 
 
-@skill.command("gen-rules")
+@skill.command("gen-rules", short_help="Regenerate the skill pages made from the lint rules.")
 @click.option(
-    "--check", is_flag=True, help="Exit 1 if references/rules.md is stale instead of writing it."
+    "--check", is_flag=True, help="Exit 1 if a generated page is stale instead of writing."
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write here instead of the skill's references/rules.md (a source checkout).",
+    help="Write only references/rules.md, here (default: every generated page of the skill).",
 )
 def gen_rules(check: bool, out: Path | None) -> None:
-    """Regenerate references/rules.md from the lint rule registry."""
+    """Regenerate the pages made from the lint rule modules: references/rules.md,
+    references/gotchas.md (and docs/gotchas.md in a source checkout), references/troubleshooting.md
+    and the rule table of SKILL.md."""
     from recipegen import skill_docs
 
-    target = out if out is not None else Path(str(skill_source())) / "references" / "rules.md"
-    fresh = skill_docs.render_rules_markdown()
-    current = target.read_text(encoding="utf-8") if target.is_file() else None
+    if out is not None:
+        pages = {out: skill_docs.render_rules_markdown()}
+    else:
+        skill_dir = Path(str(skill_source()))
+        root = skill_dir.parent.parent
+        pages = skill_docs.generated_pages(skill_dir, root if (root / "docs").is_dir() else None)
+    stale = skill_docs.stale_pages(pages)
     if check:
-        if current != fresh:
+        if stale:
+            names = ", ".join(str(p) for p in stale)
             raise click.ClickException(
-                f"{target} is stale: run `recipegen skill gen-rules` and commit the result"
+                f"{names} is stale: run `recipegen skill gen-rules` and commit the result"
             )
-        click.echo(f"up to date: {target}")
+        click.echo("up to date: " + ", ".join(str(p) for p in pages))
         return
-    if current == fresh:
-        click.echo(f"unchanged: {target}")
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(fresh, encoding="utf-8")
-    click.echo(f"wrote: {target}")
+    for target in pages:
+        if target not in stale:
+            click.echo(f"unchanged: {target}")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(pages[target], encoding="utf-8")
+        click.echo(f"wrote: {target}")
 
 
 @skill.command("gen-specs", short_help="Regenerate the knob reference in specs.md.")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from recipegen.validators import reporters
 from recipegen.validators.config import ConfigError, check_prefixes, load_config
-from recipegen.validators.engine import lint_paths
+from recipegen.validators.engine import NothingToLint, lint_paths
 from recipegen.validators.registry import all_rules, get_rule
 
 from recipegen.textsafe import printable
@@ -36,7 +36,14 @@ def _codes(value: str | None, where: str) -> list[str]:
     type=click.Path(path_type=Path),
     help="TOML file with [tool.recipegen.lint] (default: nearest pyproject.toml).",
 )
-def lint(paths, select, ignore, extend_select, output_format, statistics, config_path):
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply `exclude` to paths named on the command line too (for pre-commit hooks).",
+)
+def lint(
+    paths, select, ignore, extend_select, output_format, statistics, config_path, force_exclude
+):
     """Lint recipe scripts (.py, .sh, bash shebang) for flag drift and known SAE gotchas.
 
     Exit status: 0 clean, 1 findings, 2 usage or tool error.
@@ -50,8 +57,9 @@ def lint(paths, select, ignore, extend_select, output_format, statistics, config
             config.ignore += _codes(ignore, "--ignore")
         if extend_select:
             config.extend_select += _codes(extend_select, "--extend-select")
+        config.force_exclude = force_exclude
         result = lint_paths(roots, config)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, FileNotFoundError, NothingToLint) as exc:
         click.echo(printable(f"error: {exc}"), err=True)
         sys.exit(2)
     except OSError as exc:  # e.g. a path that cannot be listed: a named error, not a traceback

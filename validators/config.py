@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,9 @@ class LintConfig:
     extend_select: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     exclude: list[str] = field(default_factory=list)
+    force_exclude: bool = False  # exclude named paths too (ruff's --force-exclude)
     root: Path = field(default_factory=Path.cwd)
+    path: Path | None = None  # the file the settings came from (for messages)
     # what the target `sae` library offers ([tool.recipegen] sae-version / sae-features)
     sae_features: frozenset[str] = ALL_FEATURES
 
@@ -52,11 +55,32 @@ class LintConfig:
                 out.extend(codes)
         return out
 
-    def excluded(self, relpath: str) -> bool:
-        return any(
-            fnmatch.fnmatch(relpath, p) or fnmatch.fnmatch(relpath, p.rstrip("/") + "/*")
-            for p in self.exclude
-        )
+    def excluding(self, relpath: str, named_depth: int = 0) -> str | None:
+        """The `exclude` pattern that matches `relpath` (posix, relative to the config root), or
+        None. A pattern matches a path component by name (`tests`, `*_old.py`) or a leading run
+        of components as a whole (`recipes/*/work`, one `*` per component), which excludes
+        everything below it. The first `named_depth` components are the path named on the
+        command line: like ruff, a named path is linted even when an exclude matches it or a
+        folder above it; only what lies below it can be excluded (see `force_exclude`)."""
+        if relpath in ("", "."):
+            return None
+        parts = relpath.split("/")
+        for pat in self.exclude:
+            pparts = pat.strip("/").split("/")
+            for depth in range(max(named_depth, 0) + 1, len(parts) + 1):
+                if len(pparts) == 1:
+                    hit = fnmatch.fnmatchcase(parts[depth - 1], pparts[0])
+                else:
+                    hit = len(pparts) == depth and all(
+                        fnmatch.fnmatchcase(a, b)
+                        for a, b in zip(parts[:depth], pparts, strict=True)
+                    )
+                if hit:
+                    return pat
+        return None
+
+    def excluded(self, relpath: str, named_depth: int = 0) -> bool:
+        return self.excluding(relpath, named_depth) is not None
 
 
 def check_prefixes(prefixes: list[str], where: str) -> list[str]:
@@ -115,13 +139,17 @@ def load_config(path: Path | None = None, start: Path | None = None) -> LintConf
         raise ConfigError(
             f"{path}: not valid TOML ({exc}); fix the file or pass --config"
         ) from None
-    section = data.get("tool", {}).get("recipegen", {})
-    table = section.get("lint") if isinstance(section, dict) else None
+    section = _tool_recipegen(data, str(path))
+    table = section.get("lint")
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(
+            f"{path}: `tool.recipegen.lint` must be a table ([tool.recipegen.lint]), "
+            f"not {_kind(table)}"
+        )
     if table is None and explicit and ("select" in data or "ignore" in data):
         table = data  # a standalone recipegen-lint.toml
-    cfg = LintConfig(root=Path(path).resolve().parent)
-    if isinstance(section, dict):
-        cfg.sae_features = _sae_target(section, f"{path} [tool.recipegen]")
+    cfg = LintConfig(root=Path(path).resolve().parent, path=Path(path))
+    cfg.sae_features = _sae_target(section, f"{path} [tool.recipegen]")
     if not table:
         return cfg
     where = f"{path} [tool.recipegen.lint]"
@@ -133,7 +161,7 @@ def load_config(path: Path | None = None, start: Path | None = None) -> LintConf
     cfg.ignore = _list(table, "ignore", where)
     cfg.extend_select = _list(table, "extend-select", where)
     pfi = table.get("per-file-ignores", {})
-    if not isinstance(pfi, dict):
+    if not isinstance(pfi, dict) or not all(isinstance(v, list) for v in pfi.values()):
         raise ConfigError(f"{where}: `per-file-ignores` must be a table of glob = [codes]")
     cfg.per_file_ignores = {g: _list(pfi, g, f"{where} per-file-ignores") for g in pfi}
     excl = table.get("exclude", [])
@@ -141,6 +169,26 @@ def load_config(path: Path | None = None, start: Path | None = None) -> LintConf
         raise ConfigError(f"{where}: `exclude` must be a list of glob patterns")
     cfg.exclude = excl
     return cfg
+
+
+def _kind(value: object) -> str:
+    return {str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), "a list" if isinstance(value, list) else type(value).__name__
+    )
+
+
+def _tool_recipegen(data: dict, where: str) -> dict:
+    """`[tool.recipegen]` of a parsed TOML document ({} when absent); ConfigError naming the key
+    when `tool` or `tool.recipegen` is not a table."""
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{where}: `tool` must be a table ([tool.*] sections), not {_kind(tool)}")
+    section = tool.get("recipegen", {})
+    if not isinstance(section, dict):
+        raise ConfigError(
+            f"{where}: `tool.recipegen` must be a table ([tool.recipegen]), not {_kind(section)}"
+        )
+    return section
 
 
 def _sae_target(section: dict, where: str) -> frozenset[str]:
@@ -154,6 +202,11 @@ def _sae_target(section: dict, where: str) -> frozenset[str]:
             raise ConfigError(
                 f'{where}: `sae-features` must be a list such as ["normalize-input", "mix-shards"]'
             )
+        if not all(isinstance(f, str) for f in feats):
+            raise ConfigError(
+                f"{where}: `sae-features` must be a list of strings such as "
+                f'["normalize-input", "mix-shards"]'
+            )
         unknown = sorted(str(f) for f in feats if f not in ALL_FEATURES)
         if unknown:
             raise ConfigError(
@@ -162,7 +215,9 @@ def _sae_target(section: dict, where: str) -> frozenset[str]:
         return frozenset(feats)
     if version is not None:
         try:
-            return features_for_version(str(version))
+            if not isinstance(version, str):
+                raise ValueError(f"`sae-version` must be a string, not {_kind(version)}")
+            return features_for_version(version)
         except ValueError as exc:
             raise ConfigError(f'{where}: {exc}; write e.g. sae-version = "0.1.0"') from None
     return ALL_FEATURES
@@ -174,12 +229,7 @@ def sae_features_of(pyproject_text: str, where: str = "pyproject.toml") -> froze
         data = tomllib.loads(pyproject_text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML ({exc})") from None
-    section = data.get("tool", {}).get("recipegen", {})
-    return (
-        _sae_target(section, f"{where} [tool.recipegen]")
-        if isinstance(section, dict)
-        else ALL_FEATURES
-    )
+    return _sae_target(_tool_recipegen(data, where), f"{where} [tool.recipegen]")
 
 
 def pin_of(pyproject: Path) -> frozenset[str] | None:
@@ -191,7 +241,42 @@ def pin_of(pyproject: Path) -> frozenset[str] | None:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
-    section = data.get("tool", {}).get("recipegen", {})
-    if not isinstance(section, dict) or not ({"sae-version", "sae-features"} & set(section)):
+    section = _tool_recipegen(data, str(pyproject))
+    if not ({"sae-version", "sae-features"} & set(section)):
         return None
     return _sae_target(section, f"{pyproject} [tool.recipegen]")
+
+
+_REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*([^;]*)")
+_FLOOR_OPS = re.compile(r"^\s*(>=|==|~=)\s*v?(\d+(?:\.\d+)*)")
+
+
+def dependency_floors(data: dict) -> dict[str, tuple[int, ...]]:
+    """{package: lowest version its `[project] dependencies` allow} for pins with a lower bound
+    (`torch>=2.6`, `torch==2.13.0`, `torch~=2.6`); packages without one are left out."""
+    project = data.get("project")
+    deps = project.get("dependencies") if isinstance(project, dict) else None
+    out: dict[str, tuple[int, ...]] = {}
+    for dep in deps if isinstance(deps, list) else ():
+        m = _REQ.match(dep) if isinstance(dep, str) else None
+        if not m:
+            continue
+        floors = [
+            tuple(int(x) for x in f.group(2).split("."))
+            for spec in m.group(2).split(",")
+            if (f := _FLOOR_OPS.match(spec))
+        ]
+        if floors:
+            out[m.group(1).lower().replace("_", "-")] = max(floors)
+    return out
+
+
+def floors_of(pyproject: Path) -> dict[str, tuple[int, ...]] | None:
+    """`dependency_floors` of a pyproject.toml that has a `[project]` table, else None."""
+    try:
+        if pyproject.is_symlink() or not pyproject.is_file():
+            return None
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return dependency_floors(data) if isinstance(data.get("project"), dict) else None

@@ -16,8 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from recipegen.validators import facts_python, facts_shell
-from recipegen.validators.config import LintConfig, pin_of, sae_features_of
+from recipegen.validators import bash_check, facts_python, facts_shell
+from recipegen.validators.config import (
+    LintConfig,
+    dependency_floors,
+    floors_of,
+    pin_of,
+    sae_features_of,
+)
 from recipegen.validators.model import Ctx, Finding
 from recipegen.validators.registry import all_rules, get_rule
 
@@ -110,17 +116,39 @@ class FileReader:
             return b""
 
 
+_SPECIAL_TREES = ("/proc", "/sys", "/dev")
+
+
+class NothingToLint(ValueError):
+    """A path named on the command line gave no file because `exclude` matched it."""
+
+
+def _special(real: str) -> bool:
+    return any(real == t or real.startswith(t + "/") for t in _SPECIAL_TREES)
+
+
+def _depth(rel: str) -> int:
+    return 0 if rel in ("", ".") else len(rel.split("/"))
+
+
 def discover(
     paths: Iterable[Path], config: LintConfig, reader: FileReader | None = None
 ) -> list[tuple[Path, str]]:
-    """Files to lint under `paths` (explicit files always count), sorted, deduplicated.
-    Directory walks skip FIFOs, sockets and devices, and never descend into symlinked
-    directories; symlinked files are kept (by name) and refused or followed when read."""
+    """Files to lint under `paths`, sorted, deduplicated. A named path is linted even when an
+    `exclude` pattern matches it (ruff's convention) unless `config.force_exclude`; below it,
+    excluded folders are pruned. Walks stay on the named folder's filesystem (never into
+    /proc, /sys, /dev or another mount), skip FIFOs, sockets and devices, and never descend into
+    symlinked directories; symlinked files are kept (by name) and refused or followed when read.
+    NothingToLint when a named path gives no file because an exclude matched."""
     paths = list(paths)
     reader = reader or FileReader([config.root, *paths])
     out: dict[Path, str] = {}
     root = os.path.realpath(config.root)
     for p in paths:
+        rel = _rel(p, config.root, root)
+        named = 0 if config.force_exclude else _depth(rel)
+        if config.force_exclude and config.excluding(rel, 0) is not None:
+            continue  # asked for: excluded even when named (pre-commit passes every file)
         if os.path.lexists(p) and not p.is_dir():
             kind = file_kind(p.name, reader.head(p, explicit=True))
             if kind:
@@ -128,10 +156,31 @@ def discover(
             continue
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or directory")
-        for dirpath, dirnames, filenames in os.walk(p):
-            dirnames[:] = sorted(
-                d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
+        if _special(os.path.realpath(p)):
+            raise NothingToLint(
+                f"{p}: a special filesystem ({os.path.realpath(p)}), not source files; "
+                "name the recipe folder to lint"
             )
+        before, excluded_by = len(out), None
+        top_dev = os.stat(p).st_dev
+        for dirpath, dirnames, filenames in os.walk(p):
+            keep = []
+            for d in sorted(dirnames):
+                if d in _SKIP_DIRS or d.endswith(".egg-info"):
+                    continue
+                dp = os.path.join(dirpath, d)
+                try:
+                    st = os.lstat(dp)
+                except OSError:
+                    continue
+                if st.st_dev != top_dev or _special(os.path.realpath(dp)):
+                    continue  # another filesystem (/proc, /sys, a mount): never walked
+                pat = config.excluding(_rel(Path(dp), config.root, root), named)
+                if pat is not None:
+                    excluded_by = excluded_by or pat
+                    continue
+                keep.append(d)
+            dirnames[:] = keep
             for name in sorted(filenames):
                 fp = Path(dirpath) / name
                 try:
@@ -140,12 +189,25 @@ def discover(
                     continue
                 if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
                     continue  # FIFO, socket, device: never opened
-                if config.excluded(_rel(fp, config.root, root)):
-                    continue
                 kind = file_kind(name, reader.head(fp) if "." not in name else b"")
-                if kind:
-                    out[fp] = kind
+                if not kind:
+                    continue
+                pat = config.excluding(_rel(fp, config.root, root), named)
+                if pat is not None:
+                    excluded_by = excluded_by or pat
+                    continue
+                out[fp] = kind
+        if len(out) == before and excluded_by is not None and not config.force_exclude:
+            raise NothingToLint(_excluded_msg(p, excluded_by, config))
     return sorted(out.items())
+
+
+def _excluded_msg(p: Path, pattern: str, config: LintConfig) -> str:
+    where = f"{config.path} " if getattr(config, "path", None) else ""
+    return (
+        f"{p}: nothing to lint: every file under it matches the exclude pattern {pattern!r} "
+        f"({where}[tool.recipegen.lint] exclude); name the files directly or change the pattern"
+    )
 
 
 def _rel(p: Path, root: Path, root_resolved: str | None = None) -> str:
@@ -180,7 +242,7 @@ def _gc_batched() -> Iterator[None]:
 class _Unit:
     """One file: its text (or decode error), kind and facts (or the parse error)."""
 
-    def __init__(self, display: str, key: str, kind: str, data: bytes) -> None:
+    def __init__(self, display: str, key: str, kind: str, data: bytes, bash_verdict=None) -> None:
         self.display, self.key, self.kind, self.data = display, key, kind, data
         self.facts = None
         self.error: tuple[int, str] | None = None
@@ -202,6 +264,12 @@ class _Unit:
                 self.facts = facts_python.build(display, self.text)
             else:
                 self.facts = facts_shell.build(display, self.text)
+                bad = (bash_verdict or bash_check.syntax_error)(self.text)
+                if bad is not None:
+                    self.facts, self.error = (
+                        None,
+                        (bad[0], f"shell syntax error (bash -n): {bad[1]}"),
+                    )
         except SyntaxError as exc:
             self.error = (exc.lineno or 1, f"syntax error: {exc.msg}")
         except facts_shell.ShellSyntaxError as exc:
@@ -225,12 +293,15 @@ class Engine:
         self._cache: OrderedDict[str, _Unit | None] = OrderedDict()
         self.on_disk = False  # look up each file's own pyproject.toml for its `sae` target
         self._targets_by_dir: dict[Path, frozenset[str] | None] = {}
+        self._floors_by_dir: dict[Path, dict[str, tuple[int, ...]]] = {}
+        self.floors: dict[str, tuple[int, ...]] = {}  # in-memory sources: their pyproject's
+        self.bash_verdicts: dict[bytes, object] = {}  # shell bytes -> `bash -n` started early
 
     def unit(self, key: str, display: str, kind: str, data: bytes) -> _Unit:
         """The parsed file; reused when a launch script already loaded the same bytes."""
         u = self._cache.get(key)
         if u is None or (u.display, u.kind, u.data) != (display, kind, data):
-            u = _Unit(display, key, kind, data)
+            u = _Unit(display, key, kind, data, self.bash_verdicts.get(data))
         self._remember(key, u)
         return u
 
@@ -286,6 +357,26 @@ class Engine:
             self._targets_by_dir[c] = found
         return found if found is not None else self.config.sae_features
 
+    def _floors(self, key: str) -> dict[str, tuple[int, ...]]:
+        """The dependency floors of the project a file belongs to: the nearest pyproject.toml
+        with a `[project]` table."""
+        if not self.on_disk:
+            return self.floors
+        d = Path(key).resolve().parent
+        chain, found = [], None
+        for cand in [d, *d.parents]:
+            if cand in self._floors_by_dir:
+                found = self._floors_by_dir[cand]
+                break
+            chain.append(cand)
+            found = floors_of(cand / "pyproject.toml")
+            if found is not None:
+                break
+        found = found or {}
+        for c in chain:
+            self._floors_by_dir[c] = found
+        return found
+
     def _module(self, from_key: str, name: str, level: int) -> object:
         """Facts of a module of the same recipe imported by `from_key` (sibling files only)."""
         base = PurePosixPath(from_key).parent
@@ -325,6 +416,7 @@ class Engine:
             return self._module(u.key, name, level)
 
         features = self._sae_target(u.key)
+        floors = self._floors(u.key)
 
         for rule in self.rules:
             if rule.kind == u.kind:
@@ -334,7 +426,7 @@ class Engine:
             else:
                 continue
             try:
-                ctx = Ctx(rule, u.display, facts, targets, features, modules)
+                ctx = Ctx(rule, u.display, facts, targets, features, modules, floors)
                 raw.extend(rule.check(ctx))
             except Exception as exc:  # a rule bug must not hide the other files' findings
                 if self.strict:
@@ -471,7 +563,34 @@ def _lint_paths(paths: list[Path], config: LintConfig) -> LintResult:
     engine = Engine(config, loader, strict=False)
     engine.on_disk = True
     result = LintResult(files=len(files), errors=engine.errors)
-    for p, kind in files:
+    with bash_check.Prefetch() as prefetch:
+        _lint_files(files, explicit, reader, engine, result, display, prefetch)
+    result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
+    return result
+
+
+def _lint_files(files, explicit, reader, engine, result, display, prefetch) -> None:
+    """Read and lint each file; `bash -n` of the next shell scripts runs while Python works."""
+    shells = [i for i, (_, kind) in enumerate(files) if kind == "shell"]
+    ahead = 0  # shell files whose `bash -n` was started
+
+    def start_until(index: int) -> None:
+        nonlocal ahead
+        while ahead < len(shells) and shells[ahead] <= index + prefetch.window:
+            p = files[shells[ahead]][0]
+            try:
+                data = reader.read(p, explicit=p in explicit)
+            except (FileRefused, OSError):
+                data = None
+            if data is not None and len(data) <= _MAX_BYTES and b"\x00" not in data:
+                try:
+                    engine.bash_verdicts[data] = prefetch.start(data.decode("utf-8-sig"))
+                except UnicodeDecodeError:
+                    pass
+            ahead += 1
+
+    for index, (p, kind) in enumerate(files):
+        start_until(index)
         try:
             data = reader.read(p, explicit=p in explicit)
         except FileRefused as exc:
@@ -488,9 +607,8 @@ def _lint_paths(paths: list[Path], config: LintConfig) -> LintResult:
             continue
         key = os.path.normpath(str(p))
         u = engine.unit(key, display(p), kind, data)
+        engine.bash_verdicts.pop(data, None)
         result.findings.extend(engine.lint_unit(u))
-    result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
-    return result
 
 
 def lint_sources(
@@ -517,6 +635,13 @@ def lint_sources(
         return (key, blobs[key]) if key in blobs else None
 
     engine = Engine(config, loader)
+    if "pyproject.toml" in blobs:
+        import tomllib
+
+        try:
+            engine.floors = dependency_floors(tomllib.loads(blobs["pyproject.toml"].decode()))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            pass
     out: list[Finding] = []
     for key, data in blobs.items():
         kind = file_kind(key, data[:128])

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-import bashlex
+from recipegen.validators.bashlex_tables import import_bashlex
 from recipegen.validators.sae_api import BOOL_FLAGS
 from recipegen.validators.shell_scan import Comment, ShellSyntaxError, scan
 
@@ -82,6 +82,7 @@ class Invocation:
     launcher_opts: dict[str, Word | None]
     opaque: bool = False  # arguments include an unknown expansion such as "$@"
     wrapper: str = ""  # "srun" when Slurm starts the launcher (one per task)
+    target: str = ""  # what really runs: script or module name, `--no-python` program, program
 
     @property
     def line(self) -> int:
@@ -320,7 +321,7 @@ def _parse_group(texts: list[str], idx: list[int], out: list) -> None:
     if not idx:
         return
     try:
-        parts = call_with_budget(bashlex.parse, "\n".join(texts[i] for i in idx))
+        parts = call_with_budget(import_bashlex().parse, "\n".join(texts[i] for i in idx))
         if len(parts) == len(idx) and all(p.kind == "command" for p in parts):
             for i, p in zip(idx, parts, strict=True):
                 out[i] = [w.word for w in p.parts if w.kind in ("word", "assignment")]
@@ -588,26 +589,78 @@ def build(path: str, text: str) -> ShellFacts:
     return facts
 
 
+# Launcher words seen through before the command that really runs (shared by every shell rule
+# and by the launches Python drivers assemble): prefixes, then how many operands each takes.
+_PREFIX = {"exec", "nohup", "time", "command", "builtin"}
+_ENV_VALUED = {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}
+_TIMEOUT_VALUED = {"-s", "--signal", "-k", "--kill-after"}
+_NICE_VALUED = {"-n", "--adjustment"}
+_SRUN_NOVALUE = {
+    "-l", "--label", "-u", "--unbuffered", "-v", "--verbose", "-Q", "--quiet", "--pty",
+    "--exclusive", "--overlap", "-K", "--kill-on-bad-exit", "-X", "--disable-status", "-Z",
+    "--no-allocate", "-O", "--overcommit", "-E", "--preserve-env", "-s", "--oversubscribe",
+    "--mpi=none", "-H", "--hold", "--multi-prog",
+}  # fmt: skip
+
+
+def _skip_options(words: list[Word], valued: set[str], novalue: set[str] | None = None) -> int:
+    """Index of the first operand after options (`--x=v` one word; `valued` options, or with
+    `novalue` given every option not in it, take the next word)."""
+    i = 0
+    while i < len(words) and words[i].text.startswith("-") and words[i].text != "-":
+        t = words[i].text
+        if t == "--":
+            return i + 1
+        takes = t in valued if novalue is None else t not in novalue
+        i += 2 if takes and "=" not in t else 1
+    return i
+
+
+def unwrap(words: list[Word]) -> tuple[list[Word], list[str]]:
+    """The words of the command a line really runs, and the launchers seen through: variable
+    assignments, `exec`/`nohup`/`time`/`command`, `env [opts] [NAME=V...]`, `timeout [opts] D`,
+    `nice [-n N]`, `stdbuf -oL`, `srun [opts]`. Interpreters (`python`, `torchrun`) are kept:
+    `_invocation` reads their scripts, modules and `--no-python` programs."""
+    seen: list[str] = []
+    for _ in range(16):
+        if not words:
+            break
+        head = PurePosixPath(words[0].text).name
+        if _ASSIGN.match(words[0].text) or words[0].text in _PREFIX:
+            if not _ASSIGN.match(words[0].text):
+                seen.append(head)
+            words = words[1:]
+        elif head == "env":
+            rest = words[1:]
+            i = _skip_options(rest, _ENV_VALUED)
+            while i < len(rest) and _ASSIGN.match(rest[i].text):
+                i += 1
+            seen.append("env")
+            words = rest[i:]
+        elif head == "timeout":
+            rest = words[1:]
+            i = _skip_options(rest, _TIMEOUT_VALUED)
+            seen.append("timeout")
+            words = rest[i + 1 :]  # the duration
+        elif head == "nice":
+            seen.append("nice")
+            words = words[1:][_skip_options(words[1:], _NICE_VALUED) :]
+        elif head == "stdbuf":
+            seen.append("stdbuf")
+            words = words[1:][_skip_options(words[1:], set()) :]
+        elif head == "srun":
+            seen.append("srun")
+            words = words[1:][_skip_options(words[1:], set(), _SRUN_NOVALUE) :]
+        else:
+            break
+    return words, seen
+
+
 def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
-    words = list(cmd.words)
-    while words and (
-        words[0].text in ("exec", "nohup", "time", "command", "env") or _ASSIGN.match(words[0].text)
-    ):
-        words = words[1:]
+    words, seen = unwrap(list(cmd.words))
     if not words:
         return None
-    wrapper = ""
-    if PurePosixPath(words[0].text).name == "srun":
-        at = next(
-            (
-                i
-                for i, w in enumerate(words[1:], 1)
-                if PurePosixPath(w.text).name == "torchrun" or _PY.match(PurePosixPath(w.text).name)
-            ),
-            None,
-        )
-        if at is not None:
-            wrapper, words = "srun", words[at:]
+    wrapper = "srun" if "srun" in seen else ""
     prog = PurePosixPath(words[0].text).name
     rest = words[1:]
     if (
@@ -659,4 +712,13 @@ def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
             script, rest = rest[i], rest[i + 1 :]
         else:
             rest = []
-    return Invocation(cmd, prog, script, rest, opts, opaque, wrapper)
+    if prog == "torchrun" and ("--no-python" in opts or "--no_python" in opts) and script:
+        target = PurePosixPath(script.text).name  # torchrun ... --no-python predict_evo2 ...
+        script = None
+    elif script is not None:
+        target = PurePosixPath(script.text).name
+    elif prog == "python" and opts.get("-m") is not None:
+        target = opts["-m"].text  # python -m mypkg.predict
+    else:
+        target = prog
+    return Invocation(cmd, prog, script, rest, opts, opaque, wrapper, target)

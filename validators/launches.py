@@ -12,6 +12,7 @@ the same shell variable; `labels` maps each such variable back to the Python tex
 from __future__ import annotations
 
 import ast
+import copy
 import re
 
 from recipegen.validators import facts_shell
@@ -24,6 +25,50 @@ def _is_python(expr: ast.AST) -> bool:
     if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
         return re.match(r"^python(\d(\.\d+)?)?$", expr.value.rsplit("/", 1)[-1]) is not None
     return ast.unparse(expr) == "sys.executable"
+
+
+def _returned_list(facts, fn: ast.AST) -> ast.List | None:
+    """The list literal a helper returns (its only `return`, directly or through one name)."""
+    rets = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return) and n.value is not None]
+    if len(rets) != 1:
+        return None
+    value = rets[0]
+    if isinstance(value, ast.Name):
+        vals = facts.values_of(value, fn)
+        value = vals[0] if len(vals) == 1 else None
+    return value if isinstance(value, ast.List) else None
+
+
+class _Params(ast.NodeTransformer):
+    def __init__(self, mapping: dict[str, ast.AST]) -> None:
+        self.mapping = mapping
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return self.mapping.get(node.id, node)
+
+
+def _inline(facts, elems: list[ast.AST], inlined: set[int], depth: int = 0) -> list[ast.AST]:
+    """`[*_torchrun_prefix(cfg.nproc), "train.py"]`: a same-module helper's returned list is
+    spliced in, its parameters replaced by the call's arguments (so `n` becomes `cfg.nproc`)."""
+    out: list[ast.AST] = []
+    for e in elems:
+        call = e.value if isinstance(e, ast.Starred) else None
+        fn = None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and depth < 4:
+            fn = facts.functions.get(call.func.id)
+        lst = _returned_list(facts, fn) if fn is not None else None
+        if lst is None:
+            out.append(e)
+            continue
+        inlined.add(id(lst))
+        params = facts.params.get(id(fn), [])
+        mapping = dict(zip(params, call.args, strict=False))
+        mapping.update({k.arg: k.value for k in call.keywords if k.arg in params})
+        for a, d in zip(reversed(fn.args.args), reversed(fn.args.defaults), strict=False):
+            mapping.setdefault(a.arg, d)
+        spliced = [_Params(mapping).visit(copy.deepcopy(x)) for x in lst.elts]
+        out.extend(_inline(facts, spliced, inlined, depth + 1))
+    return out
 
 
 def _seed_list(node: ast.List) -> bool:
@@ -204,10 +249,20 @@ def build(facts) -> facts_shell.ShellFacts | None:
             parents[id(child)] = node
             scopes[id(child)] = inner
             stack.append((child, inner))
+    inlined: set[int] = set()
+    expanded: dict[int, list[ast.AST]] = {}
+    for node in ast.walk(facts.tree):
+        if isinstance(node, ast.List) and any(isinstance(e, ast.Starred) for e in node.elts):
+            expanded[id(node)] = _inline(facts, list(node.elts), inlined)
     for node in ast.walk(facts.tree):
         scope = scopes.get(id(node), facts.tree)
-        if isinstance(node, ast.List) and _seed_list(node):
-            elems = list(node.elts)
+        if id(node) in inlined:
+            continue  # a helper's prefix: checked where it is spliced in
+        elems = expanded.get(id(node))
+        if isinstance(node, ast.List) and _seed_list(
+            ast.List(elts=elems, ctx=ast.Load()) if elems is not None else node
+        ):
+            elems = list(elems if elems is not None else node.elts)
             end = node.end_lineno or node.lineno
             parent = parents.get(id(node))
             if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add):

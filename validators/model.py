@@ -32,6 +32,26 @@ class Invalid:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """A numbered domain fact of docs/gotchas.md, kept in the rule module that enforces it."""
+
+    section: str  # the page section it is listed under
+    title: str
+    text: str  # Markdown, ending with the rules that enforce it (**SAEnnn**)
+
+
+@dataclass(frozen=True)
+class Symptom:
+    """A troubleshooting row: what a user sees at run time, and the fix (`codes` default: the
+    rule's own code)."""
+
+    section: str
+    symptom: str
+    fix: str
+    codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Rule:
     """A lint rule: metadata, examples and a pure `check(ctx) -> findings` function."""
 
@@ -48,6 +68,9 @@ class Rule:
     check: Callable[[Ctx], Iterable[Finding]] = field(repr=False, compare=False)
     EXPECT: tuple[Invalid, ...] = ()  # per INVALID example: the line and message it must carry
     launch: bool = False  # a shell rule that also checks launches assembled in Python
+    skill_row: str = ""  # the gotcha in one line (the SKILL.md rule table)
+    symptoms: tuple[Symptom, ...] = ()  # troubleshooting rows
+    facts: dict[int, Fact] = field(default_factory=dict, compare=False)  # facts this rule owns
 
 
 @dataclass
@@ -60,9 +83,16 @@ class Ctx:
     targets: dict[int, Any] = field(default_factory=dict)
     features: frozenset[str] = ALL_FEATURES  # what the target `sae` library offers
     modules: Callable[[str, int], Any] | None = None  # (module, level) -> facts of a sibling
+    floors: dict[str, tuple[int, ...]] = field(default_factory=dict)  # project's dependency pins
 
     def has(self, feature: str) -> bool:
         return feature in self.features
+
+    def requires_at_least(self, package: str, version: tuple[int, ...]) -> bool:
+        """True when the project's own pins (`[project] dependencies` of the nearest
+        pyproject.toml) allow only `package` >= `version`."""
+        floor = self.floors.get(package)
+        return floor is not None and floor >= version
 
     def module(self, name: str, level: int = 0) -> Any:
         """Facts of a module of the same recipe (`import helpers`, `from .x import y`), or None."""

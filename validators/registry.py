@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
@@ -44,6 +45,12 @@ def _load() -> dict[str, Rule]:
                 mod, "EXAMPLE_PATH", "launch.sh" if mod.KIND == "shell" else "train.py"
             ),
             check=getattr(mod, "check", _no_check),
+            skill_row=getattr(mod, "SKILL_ROW", ""),
+            symptoms=tuple(
+                s if s.codes else dataclasses.replace(s, codes=(code,))
+                for s in getattr(mod, "SYMPTOMS", ())
+            ),
+            facts=dict(getattr(mod, "FACTS", {})),
         )
     return dict(sorted(out.items()))
 

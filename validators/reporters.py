@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
-from urllib.parse import quote
 
 from recipegen.validators.model import Finding
 from recipegen.validators.registry import all_rules, get_rule
@@ -61,12 +59,16 @@ def github(findings: list[Finding], files: int) -> str:
 def fingerprint(f: Finding, occurrence: int) -> str:
     """Stable across line shifts: rule, file, the offending line's text and its occurrence."""
     key = "\x1f".join((f.code, f.path, " ".join(f.snippet.split()), str(occurrence)))
+    import hashlib  # SARIF output only
+
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def sarif_uri(path: str) -> str:
     """A relative URI reference for `path` (RFC 3986): every byte outside the unreserved set and
     `/` is percent-encoded, so `#`, `?`, `%` and spaces in file names survive."""
+    from urllib.parse import quote  # SARIF output only
+
     return quote(path.replace("\\", "/"), safe="/", errors="surrogateescape")
 
 

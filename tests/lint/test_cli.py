@@ -195,7 +195,9 @@ def test_pre_commit_hook_manifest(repo_root):
     import yaml
 
     (hook,) = yaml.safe_load((repo_root / ".pre-commit-hooks.yaml").read_text())
-    assert hook["id"] == "recipegen-lint" and hook["entry"] == "recipegen lint"
+    assert (
+        hook["id"] == "recipegen-lint" and hook["entry"] == "recipegen lint --force-exclude"
+    )  # ruff-style hook
     assert hook["language"] == "python" and set(hook["types_or"]) == {"python", "shell"}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 
 from recipegen.validators.facts_python import build
+from recipegen.validators.rules.SAE301 import cast_kind
+from recipegen.validators.rules.SAE302 import is_selected
 
 SRC = """
 import argparse
@@ -64,10 +66,10 @@ def test_flow_through_parameters_and_positional_args():
 def test_casts_and_selection():
     f = _facts()
     first, second = f.store_appends
-    assert f.cast_kind(first.node.args[0], first.scope) == "cast"
-    assert f.is_selected(first.node.args[0], first.scope)
-    assert f.cast_kind(second.node.args[0], second.scope) == "bf16"
-    assert not f.is_selected(second.node.args[0], second.scope)
+    assert cast_kind(f, first.node.args[0], first.scope) == "cast"
+    assert is_selected(f, first.node.args[0], first.scope)
+    assert cast_kind(f, second.node.args[0], second.scope) == "bf16"
+    assert not is_selected(f, second.node.args[0], second.scope)
 
 
 def test_deep_trees_do_not_recurse():

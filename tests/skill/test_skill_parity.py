@@ -99,3 +99,68 @@ def test_render_changes_when_the_registry_changes():
     assert skill_docs.render_rules_markdown(base) != skill_docs.render_rules_markdown(renamed)
     extra = [*base, _rule("SAE103")]
     assert "## SAE103" in skill_docs.render_rules_markdown(extra)
+
+
+def test_every_generated_page_is_fresh():
+    """rules.md, gotchas.md (both copies), troubleshooting.md and the SKILL.md rule table are
+    rendered from the rule modules; `python -m recipegen.skill_docs --write` regenerates them."""
+    stale = skill_docs.stale_pages(skill_docs.checkout_pages())
+    assert not stale, f"stale: {stale}; run `recipegen skill gen-rules`"
+
+
+def test_every_rule_module_carries_its_skill_row_symptom_and_facts():
+    owned = skill_docs.all_facts()
+    in_rows = {code for rule in all_rules() for sym in rule.symptoms for code in sym.codes}
+    for rule in all_rules():
+        assert rule.skill_row, f"{rule.code}: no SKILL_ROW"
+        assert rule.code in in_rows, f"{rule.code}: no SYMPTOMS (troubleshooting row) names it"
+        for number in rule.gotchas:
+            assert number in owned, f"{rule.code} cites fact {number}, which no module defines"
+            assert f"**{rule.code}**" in owned[number].text, f"fact {number} omits {rule.code}"
+
+
+def test_a_fact_defined_twice_is_refused():
+    from recipegen.validators.model import Fact
+
+    fact = Fact("Evaluation and sanity", "t", "x")
+    twice = [
+        SimpleNamespace(code="SAE998", facts={1: fact}),
+        SimpleNamespace(code="SAE999", facts={1: fact}),
+    ]
+    try:
+        skill_docs.all_facts(twice)
+    except ValueError as exc:
+        assert "defined twice" in str(exc)
+    else:
+        raise AssertionError("two modules claimed fact 1 and nothing complained")
+
+
+def test_a_rule_change_reaches_every_page(tmp_path, monkeypatch):
+    """Editing one rule module's row/symptom changes the SKILL table and troubleshooting page."""
+    import dataclasses
+
+    from recipegen.validators.model import Symptom
+
+    rules = all_rules()
+    first = dataclasses.replace(
+        rules[0],
+        skill_row="ROW-CHANGED",
+        symptoms=(Symptom("Evaluation", "SYMPTOM-CHANGED", "FIX", (rules[0].code,)),),
+    )
+    changed = [first, *rules[1:]]
+    assert "| SAE101 | ROW-CHANGED |" in skill_docs.render_skill_table(changed)
+    page = skill_docs.render_troubleshooting_markdown(changed)
+    assert "| SYMPTOM-CHANGED | SAE101 | FIX |" in page
+    assert page.index("## Evaluation") < page.index("SYMPTOM-CHANGED")
+
+
+def test_gen_rules_check_flags_a_stale_troubleshooting_page(tmp_path):
+    import shutil
+
+    skill = tmp_path / "skill" / "sae-recipe"
+    shutil.copytree(REFERENCES.parent, skill)
+    page = skill / "references" / "troubleshooting.md"
+    page.write_text(page.read_text(encoding="utf-8").replace("SAE201", "SAE2O1"), encoding="utf-8")
+    pages = skill_docs.generated_pages(skill)
+    assert skill_docs.stale_pages(pages) == [page]
+    assert skill_docs.main(["--check"]) == 0  # the checkout itself is fresh

@@ -38,6 +38,9 @@ GOTCHAS = (1, 22)
 KIND = "python"
 EXAMPLE_PATH = "train.py"
 
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = 'an opt-in flag is defined but `args.<dest>` never reaches `TopKSAE(...)`, `get_streaming_dataloader(mix_shards=)` or `sample(num_shards=)`: "reproduce the winner" silently trains the baseline'
+
 VALID = [
     WIRED_TRAIN,
     # wired through a kwargs dict

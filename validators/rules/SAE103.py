@@ -21,7 +21,7 @@ TrainingConfig(lr_schedule="cosine", lr_decay_steps=args.lr_decay_steps, max_ste
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import WIRED_TRAIN
 from recipegen.validators.sae_api import DEFAULT_LR_SCHEDULE
 
@@ -32,6 +32,30 @@ SUMMARY = "lr_decay_steps/max_steps hard-coded or derived from nothing in the tr
 GOTCHAS = (2,)
 KIND = "python"
 EXAMPLE_PATH = "train.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = (
+    "`train.py` hard-codes `lr_decay_steps`/`max_steps`; the horizon must come from the data"
+)
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "same, and no launch flag caps it",
+        "`train.py` must derive the horizon from epochs x batches, never a literal",
+    ),
+)
+FACTS = {
+    2: Fact(
+        "Training script (`train.py`)",
+        "A cosine schedule must cover the whole run",
+        """\
+`--max-steps`, or a `--lr-decay-steps` shorter than the run, with `--lr-schedule cosine` ends the
+cosine early: the learning rate sits at `lr_min` for the rest of training and FVU plateaus high.
+The horizon must come from the data (epochs x batches per epoch), never a constant.
+Rules: **SAE103** (hard-coded horizon), **SAE201** (cosine with a step cap).
+""",
+    ),
+}
 
 VALID = [
     WIRED_TRAIN,

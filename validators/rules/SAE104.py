@@ -18,7 +18,7 @@ TopKSAE(input_dim=256, hidden_dim=4096, top_k=32, auxk=2048)  # expansion 16
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE104"
 NAME = "topk-exceeds-latents"
@@ -27,6 +27,29 @@ SUMMARY = "TopKSAE top_k or auxk is not below the number of latents"
 GOTCHAS = (4,)
 KIND = "python"
 EXAMPLE_PATH = "train.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`TopKSAE` top-k or auxk not below the number of latents (they scale with `hidden_dim`)"
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "`top_k`/`auxk` errors, or every latent fires (L0 = number of latents)",
+        "keep top-k and auxk below `expansion_factor x hidden_dim`; scale them with `hidden_dim`",
+    ),
+)
+FACTS = {
+    4: Fact(
+        "Training script (`train.py`)",
+        "Values belong to a model; flags are general",
+        """\
+Good values differ per model. Evo2-7B layer 26 did best with expansion 16, top-k 128, auxk 2048,
+auxk coefficient 1/32, mix 10, presample 8, lr 1e-4 cosine down to 1e-5, 1000 warm-up steps,
+gradient norm 1.0 and one epoch (about 21% dead, FVU about 0.10); CodonFM trained well with no
+opt-in flag at all. Expansion, top-k and auxk scale with the hidden size, and top-k and auxk must
+stay below the number of latents. Rule: **SAE104**; the generator refuses such a spec too.
+""",
+    ),
+}
 
 VALID = [
     "from sae.architectures import TopKSAE\nTopKSAE(input_dim=256, hidden_dim=4096, top_k=32, "

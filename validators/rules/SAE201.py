@@ -20,7 +20,7 @@ torchrun --nproc_per_node 1 train.py --lr-schedule cosine --n-epochs 1
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags, flag_pos, script_name
 
 CODE = "SAE201"
@@ -31,6 +31,16 @@ GOTCHAS = (2,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 LAUNCH = True
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`--lr-schedule cosine` with `--max-steps` or `--lr-decay-steps`: LR collapses early, FVU plateaus high"
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "FVU plateaus high, LR at `lr_min` long before the end",
+        "drop `--max-steps` / `--lr-decay-steps` from a cosine launch",
+    ),
+)
 
 _RENDERED = (
     "D_LR_SCHEDULE=cosine\n"

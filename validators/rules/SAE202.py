@@ -23,7 +23,7 @@ torchrun --nproc_per_node 8 train.py --dp-size 8 --dead-count-global --run-name 
 
 import re
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import (
     DP_FLAGS,
     int_of,
@@ -34,12 +34,35 @@ from recipegen.validators.rules._helpers import (
 
 CODE = "SAE202"
 NAME = "dead-count-global-missing"
-SEVERITY = "error"
+SEVERITY = "warning"  # an error when the run name or a comment claims dead-count-global
 SUMMARY = "Multi-process training (or a run named dcg) without --dead-count-global"
 GOTCHAS = (5, 22)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 LAUNCH = True
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = (
+    "multi-process training without `--dead-count-global` (an error when the run name says `dcg`)"
+)
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "dead latents stay high on a multi-GPU run, even though the run is named `dcg`",
+        "pass `--dead-count-global` whenever more than one process trains (rendered recipes do this by default: `DEAD_COUNT_GLOBAL=auto`; check it is not `0`)",
+    ),
+)
+FACTS = {
+    5: Fact(
+        "Launch script (`launch.sh` and other orchestrators)",
+        "`--dead-count-global` must be passed, not just named",
+        """\
+A run called `...dcg...` that does not pass the flag counts dead latents per rank, so AuxK revives
+them world-size times too late. With one process the flag changes nothing.
+Rules: **SAE202** (missing on a multi-process run), **SAE203** (no-op at one process).
+""",
+    ),
+}
 
 VALID = [
     "torchrun --nproc_per_node 4 train.py --dp-size 4 --dead-count-global\n",
@@ -49,7 +72,7 @@ VALID = [
     "python train.py --cache-dir c --run-name baseline\n",
     # a recipe pinned to an sae release without dead_count_global is not asked for it
     {
-        "pyproject.toml": '[tool.recipegen]\nsae-version = "0.0.9"\n',
+        "pyproject.toml": '[tool.recipegen]\nsae-features = ["normalize-input"]\n',
         "launch.sh": "torchrun --nproc_per_node 4 train.py --dp-size 4\n",
     },
 ]
@@ -97,6 +120,7 @@ def check(ctx):
                 inv.line,
                 "the run name or a comment claims dead-count-global but "
                 "`--dead-count-global` is not passed; pass the flag",
+                severity="error",
             )
             continue
         world = world_size(f, inv)

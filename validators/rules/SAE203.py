@@ -16,7 +16,7 @@ torchrun --nproc_per_node 4 train.py --dp-size 4 --dead-count-global
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 from recipegen.validators.rules._helpers import DP_FLAGS, int_of, training_launches, world_size
 
 CODE = "SAE203"
@@ -27,6 +27,16 @@ GOTCHAS = (5,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 LAUNCH = True
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`--dead-count-global` on a single process does nothing"
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "`--dead-count-global` passed on one process",
+        "remove it (a no-op) or launch more processes",
+    ),
+)
 
 VALID = [
     "torchrun --nproc_per_node 2 train.py --dp-size 2 --dead-count-global\n",

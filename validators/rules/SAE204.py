@@ -17,7 +17,7 @@ python train.py --cache-dir c --mix-shards 10 --presample-shards 8 --init-pre-bi
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags, flag_pos, int_of
 
 CODE = "SAE204"
@@ -28,6 +28,28 @@ GOTCHAS = (3,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 LAUNCH = True
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`--presample-shards N` without `--init-pre-bias` does nothing"
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "presample changes nothing; dead latents high on a corpus-ordered cache",
+        "add `--init-pre-bias` next to `--presample-shards N`",
+    ),
+)
+FACTS = {
+    3: Fact(
+        "Training script (`train.py`)",
+        "Pre-bias sampling needs the pre-bias",
+        """\
+`--presample-shards N` only matters with `--init-pre-bias`. Sampling the pre-bias from shard 0
+alone is biased when the cache is ordered by corpus (all prokaryotes first, then eukaryotes) and
+costs dead latents; on a cache whose shards are already shuffled, 1 and 1 are right.
+Rule: **SAE204**.
+""",
+    ),
+}
 
 VALID = [
     "python train.py --cache-dir c --presample-shards 8 --init-pre-bias\n",

@@ -21,11 +21,12 @@ torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size "$NPROC
 
 ## Use instead
 ```bash
-torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size $((NNODES * NPROC))
+torchrun --nnodes "$NNODES" --nproc_per_node "$NPROC" train.py --dp-size $((NNODES * NPROC)) \
+  --dead-count-global
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import (
     DP_FLAGS,
     int_of,
@@ -45,6 +46,25 @@ KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 LAUNCH = True
 
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`--dp-size` differs from `--nproc_per_node` x `--nnodes`"
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "N SAEs trained instead of one; per-rank checkpoints disagree",
+        "`--dp-size` must equal `--nproc_per_node` x `--nnodes` (recipes use one variable for both)",
+    ),
+)
+FACTS = {
+    6: Fact(
+        "Launch script (`launch.sh` and other orchestrators)",
+        "`--dp-size` equals the number of training processes",
+        """\
+Processes per node times nodes. Rule: **SAE205**.
+""",
+    ),
+}
+
 VALID = [
     'NPROC="${NPROC:-1}"\ntorchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC"\n',
     'NPROC="${NPROC:-4}"\ntorchrun --nproc_per_node="$NPROC" train.py --dp-size "$NPROC"\n',
@@ -55,6 +75,15 @@ VALID = [
     'srun torchrun --nnodes "$SLURM_NNODES" --nproc_per_node "$SLURM_GPUS_ON_NODE" train.py \\\n'
     "  --dp-size $((SLURM_NNODES * SLURM_GPUS_ON_NODE)) --dead-count-global\n",
     'srun python train.py --dp-size "$SLURM_NTASKS" --dead-count-global\n',
+    {
+        "run.py": "import subprocess\n"
+        "def _torchrun_prefix(nproc, nnodes=1):\n"
+        '    return ["torchrun", f"--nnodes={nnodes}", f"--nproc_per_node={nproc}"]\n'
+        "def main(cfg):\n"
+        '    cmd = [*_torchrun_prefix(cfg.nproc, nnodes=cfg.nodes), "train.py",\n'
+        '           "--dp-size", str(cfg.nodes * cfg.nproc), "--dead-count-global"]\n'
+        "    subprocess.run(cmd)\n"
+    },
     # a script that cannot be read and is not launched like an sae training recipe
     "torchrun --nproc_per_node 8 train_lm.py --lr 1e-4 --max-epochs 3\n",
     {
@@ -87,6 +116,20 @@ INVALID = [
         },
         3,
         "cfg.trainer.dp_size",
+        "run.py",
+    ),
+    # the torchrun prefix comes from a helper of the driver: followed, parameters substituted
+    Invalid(
+        {
+            "run.py": "import subprocess\n"
+            "def _torchrun_prefix(nproc, nnodes=1):\n"
+            '    return ["torchrun", f"--nnodes={nnodes}", f"--nproc_per_node={nproc}"]\n'
+            "def main(cfg):\n"
+            '    cmd = [*_torchrun_prefix(cfg.nproc), "train.py", "--dp-size", str(cfg.dp_size)]\n'
+            "    subprocess.run(cmd)\n"
+        },
+        5,
+        "`--dp-size cfg.dp_size` and the world size (cfg.nproc) can differ",
         "run.py",
     ),
 ]

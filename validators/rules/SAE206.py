@@ -25,7 +25,7 @@ fi
 
 import re
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import bool_flags, flag_line
 
 CODE = "SAE206"
@@ -35,6 +35,27 @@ SUMMARY = "--wandb without unset WANDB_API_KEY and WANDB_ENTITY, or enabled by t
 GOTCHAS = (7,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`--wandb` without `unset WANDB_API_KEY` and a `WANDB_ENTITY`"
+SYMPTOMS = (
+    Symptom(
+        "Launch and environment",
+        "runs log under someone else's wandb account, or `wandb.init` fails on entity",
+        "`unset WANDB_API_KEY` and `export WANDB_ENTITY=...` before `--wandb`; never enable wandb just because the key is set",
+    ),
+)
+FACTS = {
+    7: Fact(
+        "Launch script (`launch.sh` and other orchestrators)",
+        "wandb hygiene",
+        """\
+A `WANDB_API_KEY` left in a shared environment beats `~/.netrc`, so runs land in someone else's
+account; an account without a default entity fails at `wandb.init`. Unset the key and export
+`WANDB_ENTITY` wherever `--wandb` is on. Rule: **SAE206**.
+""",
+    ),
+}
 
 VALID = [
     "unset WANDB_API_KEY\nexport WANDB_ENTITY=team\npython train.py --cache-dir c --wandb\n",

@@ -21,7 +21,7 @@ torchrun --nproc_per_node 1 train.py --aggregate-loss
 
 import difflib
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags, flag_pos
 
 CODE = "SAE207"
@@ -31,6 +31,26 @@ SUMMARY = "A launch passes a flag the target script's argparse does not define"
 GOTCHAS = (10,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "a launch passes a flag the target script does not define (a crash hours into a queue)"
+SYMPTOMS = (
+    Symptom(
+        "Launch and environment",
+        "`error: unrecognized arguments` hours into a queue",
+        "fix the flag spelling (`--no-` forms only for boolean flags)",
+    ),
+)
+FACTS = {
+    10: Fact(
+        "Launch script (`launch.sh` and other orchestrators)",
+        "Every flag passed must exist, every required one must be passed",
+        """\
+A typo in a flag crashes hours into a queue. Rules: **SAE207** (unknown flag), **SAE208**
+(required argument missing).
+""",
+    ),
+}
 
 VALID = [
     {

@@ -16,7 +16,7 @@ python train.py --cache-dir "$CACHE" --lr 1e-4
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags
 
 CODE = "SAE208"
@@ -26,6 +26,16 @@ SUMMARY = "A launch omits a required argument of the target script"
 GOTCHAS = (10,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "a launch omits a required argument of the target script"
+SYMPTOMS = (
+    Symptom(
+        "Launch and environment",
+        "`error: the following arguments are required`",
+        "pass the required argument (`train.py` needs `--cache-dir`)",
+    ),
+)
 
 VALID = [
     {"launch.sh": "python train.py --cache-dir c\n", "train.py": WIRED_TRAIN},

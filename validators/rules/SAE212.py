@@ -22,7 +22,7 @@ wait
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE212"
 NAME = "parallel-runs-same-port"
@@ -31,6 +31,26 @@ SUMMARY = "Background torchrun runs without distinct --master-port"
 GOTCHAS = (9,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "background `torchrun`s without distinct `--master-port`s"
+SYMPTOMS = (
+    Symptom(
+        "Launch and environment",
+        "`EADDRINUSE` / a hung rendezvous when two runs start together",
+        "give each background `torchrun` its own `--master-port`, or run sweeps one at a time",
+    ),
+)
+FACTS = {
+    9: Fact(
+        "Launch script (`launch.sh` and other orchestrators)",
+        "Sweeps",
+        """\
+Run one configuration at a time per GPU group; concurrent `torchrun`s contend for the same cache
+and need distinct `--master-port`s. Rule: **SAE212**.
+""",
+    ),
+}
 
 VALID = [
     "torchrun --master-port 29501 train.py --top-k 32 &\n"

@@ -14,11 +14,12 @@ python extract.py --checkpoint evo2_1b_base --chunk-size 32768
 
 ## Use instead
 ```bash
-python extract.py --checkpoint evo2_1b_base --chunk-size 8192
+[[ -f cache/metadata.json ]] || python extract.py --checkpoint evo2_1b_base --chunk-size 8192 \
+  --output cache
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 from recipegen.validators.rules._helpers import flag_pos, int_of
 
 CODE = "SAE213"
@@ -29,13 +30,30 @@ GOTCHAS = (11,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
 
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "Evo2 input chunks longer than the trained context (8,192 bp): out of memory or garbage"
+SYMPTOMS = (
+    Symptom(
+        "Launch and environment",
+        "out of memory or a crawl on long Evo2 inputs",
+        "chunk inputs to the trained context (`CHUNK_SIZE`, Evo2 1B: 8192 bp)",
+    ),
+)
+
 VALID = ["python extract.py --checkpoint evo2_1b_base --chunk-size 8192\n"]
 INVALID = [
+    # seen through launchers
+    Invalid(
+        "nohup torchrun --nproc_per_node 2 --no-python predict_evo2 --fasta a.fa "
+        "--chunk-size 16384 &\n",
+        1,
+        "`--chunk-size 16384` exceeds",
+    ),
     Invalid(
         "python extract.py --checkpoint evo2_1b_base --chunk-size 32768\n",
         1,
         "exceeds Evo2's trained context",
-    )
+    ),
 ]
 
 _FLAGS = (

@@ -22,7 +22,11 @@ store.append(hidden[valid_mask].float())
 ```
 """
 
-from recipegen.validators.model import Invalid
+import ast
+
+from recipegen.validators.facts_python import CHAIN, FROM_STORE, JOIN, last_name
+from recipegen.validators.model import Fact, Invalid, Symptom
+from recipegen.validators.rules._values import helper_origin, imported_function, joined
 
 CODE = "SAE302"
 NAME = "unmasked-append"
@@ -31,6 +35,28 @@ SUMMARY = "Hidden states appended to the store without selecting valid positions
 GOTCHAS = (13,)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "hidden states appended without selecting valid positions (padding, CLS/BOS/EOS)"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "variance explained > 95%, norms dominated by a few positions",
+        "append `hidden[mask]` only: drop padding and CLS/BOS/EOS (Evo2: `pad_mask` 1 = valid)",
+    ),
+)
+FACTS = {
+    13: Fact(
+        "Extractor (`extract.py`)",
+        "Append valid positions only",
+        """\
+Select `hidden[mask]`. For the Evo2 predict CLI the batch carries `hidden_embeddings [B,S,H]`,
+`pad_mask [B,S]`, `seq_idx [B]`, `tokens [B,S]`, and `pad_mask` is a loss mask (1 = a real token),
+not an HF attention mask. For HF models drop padding and special tokens (CLS, BOS, EOS) unless the
+recipe wants them. Rule: **SAE302**.
+""",
+    ),
+}
 
 _IMP = "from sae.activation_store import ActivationStore\n"
 
@@ -80,9 +106,9 @@ def check(ctx):
         if not site.node.args:
             continue
         value = site.node.args[0]
-        if f.is_selected(value, site.scope, ext=ctx.module):
+        if is_selected(f, value, site.scope, ext=ctx.module):
             continue
-        origin = f.helper_origin(value, site.scope, ctx.module)
+        origin = helper_origin(f, value, site.scope, ctx.module)
         where = f" (it comes from {origin})" if origin else ""
         yield ctx.finding(
             site.line,
@@ -90,3 +116,78 @@ def check(ctx):
             "`hidden[mask]` (drop padding and special tokens)",
             site.col,
         )
+
+
+# --- queries of this rule ---
+_SELECT = {"masked_select", "index_select", "compress", "boolean_mask", "nonzero", "where"}
+
+_CASTS = {"float", "half", "double", "to", "type", "astype", "bfloat16"}
+
+
+def is_selected(f, expr: ast.AST, scope: ast.AST, depth: int = 0, ext=None) -> bool:
+    """True when the appended value keeps only chosen positions (`h[mask]`, masked_select)."""
+    if depth > 12:
+        return False
+    if isinstance(expr, ast.Subscript):
+        # `out.hidden_states[layer]` picks a layer; `out.hidden_states[layer][mask]` selects rows
+        layer_index = isinstance(expr.value, (ast.Name, ast.Attribute)) and last_name(
+            expr.value
+        ) in ("hidden_states", "layers", "all_hidden_states")
+        if not layer_index and _selective(expr.slice):
+            return True
+        return is_selected(f, expr.value, scope, depth + 1, ext)
+    if isinstance(expr, ast.Call):
+        name = last_name(expr.func)
+        if name in _SELECT or name in FROM_STORE:
+            return True
+        if name in JOIN and expr.args:
+            parts = joined(f, expr.args[0], scope)
+            return parts is None or all(is_selected(f, p, s, depth + 1, ext) for p, s in parts)
+        if isinstance(expr.func, ast.Name) and name not in f.functions:
+            other = imported_function(f, name, ext)
+            if other is not None:
+                ofacts, ofn = other
+                return ofn is None or any(
+                    is_selected(ofacts, n.value, ofn, depth + 1)
+                    for n in ast.walk(ofn)
+                    if isinstance(n, ast.Return) and n.value is not None
+                )
+        if isinstance(expr.func, ast.Name) and name in f.functions:
+            fn = f.functions[name]
+            return any(
+                is_selected(f, n.value, fn, depth + 1, ext)
+                for n in ast.walk(fn)
+                if isinstance(n, ast.Return) and n.value is not None
+            )
+        is_method = isinstance(expr.func, ast.Attribute)
+        parts = [] if is_method and name in CHAIN | _CASTS else list(expr.args)
+        if is_method:
+            parts.append(expr.func.value)
+        return any(is_selected(f, p, scope, depth + 1, ext) for p in parts)
+    if isinstance(expr, ast.Name):
+        vals = f.values_of(expr, scope)
+        if vals == [expr]:
+            if expr.id in f.params.get(id(scope), []) and not _selective(expr):
+                return any(
+                    is_selected(f, a, s, depth + 1, ext) for a, s in f._param_args(scope, expr.id)
+                )
+            return _selective(expr)  # a value named like a mask (`mask`, `valid_pos`)
+        return any(is_selected(f, v, scope, depth + 1, ext) for v in vals)
+    if isinstance(expr, (ast.BinOp, ast.Tuple, ast.List)):
+        return any(is_selected(f, c, scope, depth + 1, ext) for c in ast.iter_child_nodes(expr))
+    return False
+
+
+def _selective(s: ast.AST) -> bool:
+    if isinstance(s, ast.Constant):
+        return False
+    if isinstance(s, ast.Slice):
+        return any(b is not None for b in (s.lower, s.upper))
+    if isinstance(s, ast.Tuple):
+        return any(_selective(e) for e in s.elts)
+    if isinstance(s, (ast.Compare, ast.BoolOp, ast.UnaryOp)):
+        return True
+    if isinstance(s, ast.Name):
+        text = s.id.lower()
+        return any(k in text for k in ("mask", "valid", "keep", "sel", "idx", "index", "pos"))
+    return True

@@ -19,7 +19,12 @@ Replace the predict entry point's per-batch writer with one that calls
 `store.append(hidden[mask].half())`.
 """
 
-from recipegen.validators.model import Invalid
+import ast
+import re
+
+from recipegen.validators.facts_python import const_of
+from recipegen.validators.model import Fact, Invalid, Symptom
+from recipegen.validators.rules._values import predict_calls
 
 CODE = "SAE304"
 NAME = "pt-intermediate"
@@ -28,6 +33,26 @@ SUMMARY = "An extractor writes .pt intermediates instead of streaming into the s
 GOTCHAS = (14,)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "an extractor writing `.pt` intermediates instead of streaming into the store"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "disk fills with `.pt` files; a slow conversion pass",
+        "stream: replace the predict writer with one that appends to the store",
+    ),
+)
+FACTS = {
+    14: Fact(
+        "Extractor (`extract.py`)",
+        "Stream into the store, no `.pt` files",
+        """\
+Replace the predict entry point's per-batch writer with one that appends to the store: half the
+disk, no conversion pass. Rule: **SAE304**.
+""",
+    ),
+}
 
 _IMP = "import torch\nfrom sae.activation_store import ActivationStore\n"
 
@@ -57,7 +82,7 @@ INVALID = [
 
 def check(ctx):
     f = ctx.facts
-    if not f.is_extractor:
+    if not is_extractor(f):
         return
     seen = set()
     for site in f.called("save"):
@@ -69,12 +94,48 @@ def check(ctx):
                 "stream into the ActivationStore instead",
                 site.col,
             )
-    if not f.predict_calls:
+    if not predict_calls(f):
         return
-    for line, s in f.pt_writes:
+    for line, s in pt_writes(f):
         if line not in seen:
             seen.add(line)
             yield ctx.finding(
                 line,
                 f"extractor writes `.pt` output ({s!r}); stream into the ActivationStore instead",
             )
+
+
+# --- queries of this rule ---
+_WRITE_KW = re.compile(r"(^|_)(out|output|save|suffix|dest|write|dump)", re.I)
+
+_READERS = {"add_argument", "glob", "rglob", "iglob", "load", "exists", "is_file", "print"}
+
+
+def pt_writes(f) -> list[tuple[int, str]]:
+    """'.pt' strings used where a file is written: `torch.save(x, "a.pt")`, an `open(..., "w")`
+    or a keyword naming an output (`suffix=`, `output_file=`); reads (globs, loads, help
+    texts, membership tests) do not count."""
+    out = []
+    for name, sites in f.calls.items():
+        for site in sites:
+            node = site.node
+            parts: list[ast.AST] = []
+            if name == "save" and len(node.args) > 1:
+                parts.append(node.args[1])
+            if name == "open" and any("w" in str(const_of(a)) for a in node.args[1:2]):
+                parts.append(node.args[0])
+            for k in node.keywords:
+                if k.arg and _WRITE_KW.search(k.arg) and name not in _READERS:
+                    parts.append(k.value)
+            for part in parts:
+                for n in ast.walk(part):
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str):
+                        if n.value.endswith(".pt") and "*" not in n.value:
+                            out.append((n.lineno, n.value))
+    return sorted(set(out))
+
+
+def is_extractor(f) -> bool:
+    if f.called("TopKSAE") or f.called("Trainer"):
+        return False
+    return bool(f.store_appends or predict_calls(f))

@@ -23,7 +23,10 @@ store.finalize(metadata)  # only reached on success
 ```
 """
 
-from recipegen.validators.model import Invalid
+import ast
+
+from recipegen.validators.facts_python import last_name
+from recipegen.validators.model import Invalid, Symptom
 
 CODE = "SAE305"
 NAME = "metadata-in-finally"
@@ -32,6 +35,16 @@ SUMMARY = "metadata.json (the completion sentinel) written in a finally: block"
 GOTCHAS = (8, 23)
 KIND = "python"
 EXAMPLE_PATH = "extract.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`metadata.json` written in a `finally:` block: a crashed extraction looks complete"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "a crashed extraction is skipped on rerun as if complete",
+        "write `metadata.json` last in `finalize()`, never in `finally:`; delete the half-written cache",
+    ),
+)
 
 VALID = [
     "def go(store, meta):\n    run(store)\n    store.finalize(meta)\n",
@@ -62,14 +75,63 @@ INVALID = [
 ]
 
 
+def finally_writes(facts) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(line, what) of metadata.json writes / finalize() calls in `finally:` blocks, and
+    (line, "helper()") of same-module helpers called there that write it."""
+    writes: list[tuple[int, str]] = []
+    calls: list[tuple[int, str]] = []
+    for stmt in facts.finally_stmts:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Call):
+                helper = last_name(n.func)
+                if helper in facts.functions and _writes_sentinel(facts, helper, set()):
+                    calls.append((n.lineno, helper + "()"))
+            if (
+                isinstance(n, ast.Constant)
+                and isinstance(n.value, str)
+                and "metadata.json" in n.value
+            ):
+                writes.append((n.lineno, "metadata.json"))
+            elif isinstance(n, ast.Call) and last_name(n.func) in (
+                "finalize",
+                "merge_stores",
+                "write_metadata",
+                "save_metadata",
+            ):
+                writes.append((n.lineno, last_name(n.func) + "()"))
+    return writes, calls
+
+
+_SENTINEL_CALLS = ("finalize", "merge_stores", "write_metadata", "save_metadata")
+
+
+def _writes_sentinel(facts, fname: str, seen: set[str]) -> bool:
+    """True when function `fname` of this module (or one it calls, transitively) writes
+    metadata.json or calls finalize()/merge_stores()."""
+    if fname in seen or len(seen) > 50:
+        return False
+    seen.add(fname)
+    for n in ast.walk(facts.functions[fname]):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and "metadata.json" in n.value:
+            return True
+        if isinstance(n, ast.Call):
+            callee = last_name(n.func)
+            if callee in _SENTINEL_CALLS:
+                return True
+            if callee in facts.functions and _writes_sentinel(facts, callee, seen):
+                return True
+    return False
+
+
 def check(ctx):
-    for line, what in ctx.facts.finally_writes:
+    writes, calls = finally_writes(ctx.facts)
+    for line, what in writes:
         yield ctx.finding(
             line,
             f"{what} in a `finally:` block marks a failed run complete; "
             "write metadata.json only after success",
         )
-    for line, helper in ctx.facts.finally_calls:
+    for line, helper in calls:
         yield ctx.finding(
             line,
             f"{helper} writes metadata.json (or finalizes the store) from a `finally:` block, "

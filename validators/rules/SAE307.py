@@ -19,7 +19,7 @@ NT_PER_TOKEN = 3  # CodonFM: one codon per token
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE307"
 NAME = "token-unit-mismatch"
@@ -28,6 +28,27 @@ SUMMARY = "Declared token unit does not match the model family (aa / codon / nt)
 GOTCHAS = (16,)
 KIND = "python"
 EXAMPLE_PATH = "eval.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "declared token unit does not match the model family (ESM2 aa, CodonFM codon, Evo2 nt): probing labels shift"
+SYMPTOMS = (
+    Symptom(
+        "Extraction",
+        "probing AUROC ~0.5 everywhere, labels off by a factor of 3",
+        "declare the family's unit: ESM2 `aa`, CodonFM `codon` (3 nt/token), Evo2 `nt`",
+    ),
+)
+FACTS = {
+    16: Fact(
+        "Extractor (`extract.py`)",
+        "Tokens per unit of sequence",
+        """\
+Evo2's byte tokenizer: one nucleotide per token. CodonFM: one codon (3 nt) per token. ESM2: one
+amino acid per token, plus CLS and EOS. Probing labels must use the same mapping, and the spec's
+`extraction.token_unit` must match the model family. Rule: **SAE307**.
+""",
+    ),
+}
 
 VALID = [
     "CHECKPOINT = 'facebook/esm2_t6_8M_UR50D'\nTOKEN_UNIT = 'aa'\n",

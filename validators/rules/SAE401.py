@@ -15,12 +15,12 @@ python eval.py --eval-cache "$CACHE" --sae-checkpoint out/checkpoint_final.pt
 
 ## Use instead
 ```bash
-python extract.py --split eval --output "$EVAL_CACHE" ...
+[[ -f "$EVAL_CACHE/metadata.json" ]] || python extract.py --split eval --output "$EVAL_CACHE"
 python eval.py --eval-cache "$EVAL_CACHE" --sae-checkpoint out/checkpoint_final.pt
 ```
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE401"
 NAME = "eval-on-train-cache"
@@ -29,6 +29,28 @@ SUMMARY = "Evaluation reads the training cache instead of a held-out one"
 GOTCHAS = (18,)
 KIND = "shell"
 EXAMPLE_PATH = "launch.sh"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "evaluation reads the training cache instead of the held-out one"
+SYMPTOMS = (
+    Symptom(
+        "Evaluation",
+        "eval numbers look great, real use disappoints",
+        "evaluate on the held-out cache (`--eval-cache` = `WORK/cache_eval`), never the training cache",
+    ),
+)
+FACTS = {
+    18: Fact(
+        "Evaluation and sanity",
+        "Evaluate on held-out sequences",
+        """\
+Use a cache of the same distribution with disjoint sequences: FVU / variance explained, dead
+latents, loss recovered (the reconstruction substituted at the layer, cross-entropy compared with
+the clean and the zero-ablated model) and per-feature probing AUROC on labelled tokens.
+Rule: **SAE401**.
+""",
+    ),
+}
 
 VALID = [
     'python train.py --cache-dir "$CACHE"\npython eval.py --eval-cache "$EVAL_CACHE"\n',

@@ -22,7 +22,7 @@ if result.variance_explained > 0.95:
 
 import ast
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE402"
 NAME = "suspicious-ve-target"
@@ -31,6 +31,27 @@ SUMMARY = "An assert treats variance explained > 95% as success"
 GOTCHAS = (19,)
 KIND = "python"
 EXAMPLE_PATH = "eval.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "a test or check that demands variance explained > 95% rewards a bug"
+SYMPTOMS = (
+    Symptom(
+        "Evaluation",
+        "a test passes only when variance explained > 95%",
+        "assert healthy ranges (FVU below 1, dead % falling), and treat VE > 95% as a bug to investigate ([eval.md](eval.md))",
+    ),
+)
+FACTS = {
+    19: Fact(
+        "Evaluation and sanity",
+        "What healthy training looks like",
+        """\
+Loss falls, FVU stays below 1, dead latents trend towards about 20% (a jump to about 95% around
+step 1k that recovers by 5-6k is normal with AuxK). Variance explained above 95% usually means a
+bug (input norms, normalisation, dead latents), not a great SAE. Rule: **SAE402**.
+""",
+    ),
+}
 
 VALID = [
     "assert r.fvu < 1.0\nif r.variance_explained > 0.95:\n    print('suspicious')\n",

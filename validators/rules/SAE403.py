@@ -21,7 +21,7 @@ TopKSAE(input_dim=ckpt["input_dim"], hidden_dim=ckpt["hidden_dim"], top_k=32)
 
 import ast
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 
 CODE = "SAE403"
 NAME = "checkpoint-shape"
@@ -30,6 +30,26 @@ SUMMARY = "TopKSAE built with swapped or shrunk input/hidden dimensions"
 GOTCHAS = (20,)
 KIND = "python"
 EXAMPLE_PATH = "eval.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "`TopKSAE` rebuilt with swapped or shrunk input/hidden dimensions"
+SYMPTOMS = (
+    Symptom(
+        "Evaluation",
+        "`load_state_dict` size mismatch, or an SAE narrower than its input",
+        '`TopKSAE(input_dim=ckpt["input_dim"], hidden_dim=ckpt["hidden_dim"], ...)`: encoder `hidden_dim -> expansion x hidden_dim`, decoder the transpose',
+    ),
+)
+FACTS = {
+    20: Fact(
+        "Evaluation and sanity",
+        "Checkpoint shape",
+        """\
+The encoder maps `hidden_dim -> expansion x hidden_dim`; the decoder is the transpose.
+Rule: **SAE403**.
+""",
+    ),
+}
 
 VALID = [
     "from sae.architectures import TopKSAE\nTopKSAE(input_dim=c['input_dim'], "

@@ -16,7 +16,7 @@ x = 1  # noqa: SAE306
 Delete the comment, or move it to the line the finding is reported on.
 """
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 
 CODE = "SAE902"
 NAME = "unused-noqa"
@@ -25,6 +25,16 @@ SUMMARY = "A noqa / disable comment that suppresses no finding"
 GOTCHAS = ()
 KIND = "meta"
 EXAMPLE_PATH = "train.py"
+
+# --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
+SKILL_ROW = "a `noqa`/`disable` comment that silences nothing"
+SYMPTOMS = (
+    Symptom(
+        "Linter messages about the linter",
+        "a suppression comment is reported",
+        "remove the `# noqa: CODE` / `# recipegen: disable=CODE` that silences nothing",
+    ),
+)
 
 VALID = [
     "import torch\nc = torch.load('c.pt')  # noqa: SAE306\n",

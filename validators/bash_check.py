@@ -1,0 +1,86 @@
+"""`bash -n`: the real shell's verdict on whether a script parses (SAE901 when it does not).
+
+The statement scanner and bashlex accept some scripts bash rejects (`if then fi`); bash itself is
+the authority. It only parses (`-n` never runs a command); the script goes in on stdin, so no
+path is opened on the user's behalf. Without bash on PATH, or when it takes too long, nothing is
+reported.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_ERROR = re.compile(r"^/dev/stdin: line (\d+): (.*)$")
+_TIMEOUT_S = 10.0
+
+
+@lru_cache(maxsize=1)
+def _bash() -> str | None:
+    import shutil
+
+    return shutil.which("bash")
+
+
+def _run(text: str) -> tuple[int, bytes] | None:
+    bash = _bash()
+    if bash is None:
+        return None
+    import subprocess  # only when a shell file is linted
+
+    try:
+        proc = subprocess.run(
+            [bash, "--norc", "--noprofile", "-n", "/dev/stdin"],
+            input=text.encode("utf-8"),
+            capture_output=True,
+            timeout=_TIMEOUT_S,
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.returncode, proc.stderr
+
+
+def syntax_error(text: str) -> tuple[int, str] | None:
+    """(line, bash's message) when `bash -n` rejects `text`, else None."""
+    return _verdict(_run(text))
+
+
+class Prefetch:
+    """Runs `bash -n` for the next few shell files in worker threads while the caller parses
+    other files; `start(text)` returns a verdict function for `_Unit`."""
+
+    window = 8  # files ahead
+
+    def __enter__(self) -> Prefetch:
+        self._pool = None
+        return self
+
+    def start(self, text: str):
+        if _bash() is None:
+            return syntax_error
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bash-n")
+        future = self._pool.submit(_run, text)
+
+        def verdict(same_text: str) -> tuple[int, str] | None:
+            return _verdict(future.result()) if same_text == text else syntax_error(same_text)
+
+        return verdict
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _verdict(ran: tuple[int, bytes] | None) -> tuple[int, str] | None:
+    if ran is None or ran[0] == 0:
+        return None
+    for raw in ran[1].decode("utf-8", "replace").splitlines():
+        m = _ERROR.match(raw)
+        if m and "warning:" not in m.group(2):
+            return int(m.group(1)), m.group(2).strip()
+    return None
