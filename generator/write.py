@@ -155,8 +155,8 @@ def blocked_error(directory: Path, blocked: dict[str, str], force: bool) -> Gene
     hint = (
         "move each one away (a folder is never replaced)"
         if force
-        else "move each one away; --force replaces a link or special file (never what it points "
-        "to), never a folder"
+        else "move each one away (a folder is never replaced); --force replaces a link or "
+        "special file itself, never what it points to"
     )
     return GeneratorError(
         f"{_p(directory)}: where recipegen writes a file there is something it does not read or "
