@@ -15,7 +15,7 @@ from .errors import GeneratorError, printable, printable_lines
 from .generate import existing_user_files, generate, with_user_files
 from .render import TemplateSource
 from .update import update as update_recipe
-from .write import PartialWriteError, plan, write
+from .write import PartialWriteError, plan, state_problems, write
 
 
 class CliError(click.ClickException):
@@ -129,6 +129,9 @@ def new(model, size, layer, spec_path, overrides, out, dry_run, force):
                 )
             if foreign:
                 click.echo(f"another recipe is there (refused without --force): {foreign}")
+            if directory.is_dir():
+                for problem in state_problems(directory):
+                    click.echo(f"state folder: {problem}")
             return
         if foreign and not force:
             raise GeneratorError(

@@ -37,7 +37,7 @@ def renders_dir(directory: Path) -> Path:
 
 
 def _link_error(path: Path, mode: int) -> GeneratorError:
-    what = kind_of(mode)
+    what = "a regular file" if stat.S_ISREG(mode) else kind_of(mode)
     return GeneratorError(
         f"{printable(str(path))}: is {what}, not a folder; recipegen's state folder is never "
         f"followed through a link (fix: remove it, `rm {printable(str(path))}`, and rerun: "

@@ -96,9 +96,11 @@ def plan(directory: Path, files: dict[str, str]) -> Plan:
     nothing but regular files (see `disk_state`); anything else in the way is `blocked`."""
     directory = Path(directory)
     result = Plan(directory)
-    if directory.is_symlink() and not directory.is_dir():
+    if directory.is_symlink():
         raise GeneratorError(
-            f"{_p(directory)} is a symbolic link to nothing (fix: remove it or choose another --out)"
+            f"{_p(directory)} is a symbolic link; recipegen writes a recipe only into a real "
+            "folder, never through a link (fix: remove the link, or pass its target's parent as "
+            "--out)"
         )
     if directory.exists() and not directory.is_dir():
         raise GeneratorError(
@@ -506,6 +508,10 @@ def state_problems(directory: Path) -> list[str]:
         return []
     out = []
     for entry in sorted(os.listdir(state)):
+        mode = _lstat_mode(state / entry)
+        if entry == LOCK and not stat.S_ISREG(mode):
+            out.append(f"{_p(state / entry)}: is {kind_of(mode)}, not a lock file (fix: remove it)")
+            continue
         if entry in STATE_ENTRIES or entry.startswith(f"{PENDING}.tmp-"):
             continue
         out.append(
