@@ -144,7 +144,9 @@ def new(model, size, layer, spec_path, overrides, out, dry_run, force):
     except OSError as exc:
         raise CliError(f"cannot write the recipe under --out {_p(out)!r}: {exc}") from None
     for name in result.replaced_edits:
-        click.echo(f"replaced {_p(directory / name)}", err=True)
+        why = result.blocked.get(name)
+        what = f" (it {why}: the entry itself was replaced)" if why else ""
+        click.echo(f"replaced edited file {_p(directory / name)}{what}", err=True)
     if result.backup is not None:
         click.echo(f"backup of the replaced files: {_p(result.backup)}", err=True)
     if result.noop:

@@ -258,15 +258,15 @@ def write(
         result = plan(directory, files)
         commit(directory, files, renders_of=files)
         return result
+    if not pending_write(directory):  # refused, or nothing to do: the folder stays untouched
+        result = plan(directory, files)
+        _refuse(directory, result, force)
+        if result.noop and _cached(directory, files):
+            return result
     with lock(directory, "new"):
         finish_pending(directory)
         result = plan(directory, files)
-        if any(why.startswith("is a directory") for why in result.blocked.values()) or (
-            result.blocked and not force
-        ):
-            raise blocked_error(directory, result.blocked, force)
-        if result.edited and not force:
-            raise EditedFilesError(directory, result.edited)
+        _refuse(directory, result, force)
         if result.noop:
             renders.store(directory, _recorded(files))  # recipes written before the cache existed
             return result
@@ -283,6 +283,24 @@ def write(
         changed = {n: t for n, t in files.items() if result.status[n] != "unchanged"}
         commit(directory, changed, renders_of=files)
     return result
+
+
+def _refuse(directory: Path, result: Plan, force: bool) -> None:
+    if any(why.startswith("is a directory") for why in result.blocked.values()) or (
+        result.blocked and not force
+    ):
+        raise blocked_error(directory, result.blocked, force)
+    if result.edited and not force:
+        raise EditedFilesError(directory, result.edited)
+
+
+def _cached(directory: Path, files: dict[str, str]) -> bool:
+    """True when every render of `files` is already in the recipe's cache."""
+    digests = {renders.sha256_bytes(t.encode("utf-8")) for t in _recorded(files).values()}
+    try:
+        return all(renders.load(directory, d) is not None for d in digests)
+    except GeneratorError:
+        return False
 
 
 def _recorded(files: dict[str, str]) -> dict[str, str]:
@@ -324,9 +342,6 @@ def commit(
     `renders_of` (default: `files`) are the renders to cache for the next update/diff. Call it
     under `lock` for an existing directory."""
     directory = Path(directory)
-    for name in list(files) + list(deletes):
-        if not prov.valid_file_name(name):
-            raise GeneratorError(f"{printable(name)}: not a name recipegen writes")
     cached = _recorded(renders_of if renders_of is not None else files)
     if not directory.exists():
         directory.parent.mkdir(parents=True, exist_ok=True)
@@ -348,6 +363,9 @@ def commit(
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
+    for name in list(files) + list(deletes):  # what the journal accepts, before the commit point
+        if not prov.valid_file_name(name):
+            raise GeneratorError(f"{printable(name)}: not a name recipegen writes")
     state = renders.real_dir(directory, renders.STATE_DIR, create=True)
     renders.store(directory, cached)  # content-addressed: harmless if the write never commits
     staging = Path(tempfile.mkdtemp(prefix=f"{PENDING}.tmp-", dir=state))
