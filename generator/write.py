@@ -190,7 +190,7 @@ def backup_files(directory: Path, names: list[str]) -> Path | None:
 def _lstat_mode(path: Path) -> int:
     try:
         return os.lstat(path).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return 0
 
 

@@ -517,3 +517,23 @@ def test_show_as_spec_prints_a_spec_new_accepts(tmp_path):
     spec.write_text(resolved.output)
     refused = cli("new", "--spec", spec, "--out", tmp_path / "r2")
     assert refused.exit_code == 2 and "Traceback" not in refused.output
+
+
+@pytest.mark.parametrize("where", [".recipegen", ".recipegen/renders", ".recipegen/pending"])
+def test_a_file_in_place_of_a_state_folder_is_a_named_error_never_a_traceback(recipe, where):
+    directory, _ = recipe
+    path = directory / where
+    if path.is_dir():
+        shutil.rmtree(path)
+    path.write_text("not a folder\n")
+    checked = cli("check", directory)
+    assert checked.exit_code == 1 and "not a folder" in checked.output, checked.output
+    for args in (
+        ("new", "esm2", "--out", directory.parent, "--set", "sae.top_k=16"),
+        ("update", directory, "--set", "sae.top_k=16"),
+        ("diff", directory),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "not a folder" in result.output, (args, result.output)
+        _no_traceback(result)
