@@ -13,18 +13,19 @@ import fnmatch
 import os
 from pathlib import Path
 
-from recipegen.safe_read import FileRefused, kind_of, read_regular
+from recipegen.safe_read import MAX_TEXT_BYTES, FileRefused, kind_of, read_in_tree
 
 from . import provenance as prov
 from .errors import printable
 from .generate import regenerate
 from .render import EXECUTABLE, TemplateSource
 from .renders import STATE_DIR
+from .write import state_problems
 
 # Never reported: the recipe's default work folder (launch.sh: WORK=<recipe>/work), the
 # bytecode caches its scripts leave, a .gitignore, and recipegen's own state (recorded renders).
 ALWAYS_ALLOWED = ("work", "__pycache__", ".gitignore", STATE_DIR)
-MAX_FILE_BYTES = 10_000_000
+MAX_FILE_BYTES = MAX_TEXT_BYTES
 _NOTE = "# control characters are shown escaped (\\r is a carriage return)\n"
 
 
@@ -34,12 +35,12 @@ def diff_recipe(directory: str | Path, templates: TemplateSource | None = None) 
     directory = Path(directory)
     record = prov.read(directory)
     rendered = regenerate(record, templates)
-    chunks = []
+    chunks = [line + "\n" for line in state_problems(directory)]
     for name in sorted(rendered.files):
         expected = rendered.files[name].encode("utf-8")
         path = directory / name
         try:
-            actual = read_regular(path, MAX_FILE_BYTES)
+            actual = read_in_tree(directory, name, MAX_FILE_BYTES)
         except FileNotFoundError:
             actual = None
         except FileRefused as exc:

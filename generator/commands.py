@@ -11,11 +11,11 @@ from . import provenance as prov
 from . import spec as specs
 from .check import diff_recipe
 from .diff import edits_diff
-from .errors import GeneratorError, printable_lines
+from .errors import GeneratorError, printable, printable_lines
 from .generate import existing_user_files, generate, with_user_files
 from .render import TemplateSource
 from .update import update as update_recipe
-from .write import plan, write
+from .write import PartialWriteError, plan, state_problems, write
 
 
 class CliError(click.ClickException):
@@ -50,6 +50,11 @@ def _spec_options(f):
         f
     )
     return f
+
+
+def _p(path) -> str:
+    """A path as echoed: control, format (e.g. U+202E) and newline characters escaped."""
+    return printable(str(path))
 
 
 def foreign_recipe(directory: Path, record: prov.Provenance) -> str | None:
@@ -104,38 +109,51 @@ def new(model, size, layer, spec_path, overrides, out, dry_run, force):
         if dry_run:
             result = plan(directory, rendered.files)
             click.echo(
-                f"would write {directory} ({rendered.provenance.spec_name} "
+                f"would write {_p(directory)} ({rendered.provenance.spec_name} "
                 f"{rendered.provenance.size}, layer {rendered.provenance.layer}):"
             )
             for name in sorted(rendered.files):
                 n = len(rendered.files[name].encode("utf-8"))
                 click.echo(f"  {result.status[name]:9} {name} ({n} bytes)")
+            for name, why in sorted(result.blocked.items()):
+                never = why.startswith("is a directory")
+                click.echo(
+                    f"in the way of {name}: {_p(directory / name)} {why} (refused"
+                    + ("; move it away" if never else " without --force, which replaces the entry")
+                    + ")"
+                )
             if result.edited:
                 click.echo(
-                    "edited since generated (refused without --force): " + ", ".join(result.edited)
+                    "edited since generated (refused without --force): "
+                    + printable(", ".join(result.edited))
                 )
             if foreign:
                 click.echo(f"another recipe is there (refused without --force): {foreign}")
+            if directory.is_dir():
+                for problem in state_problems(directory):
+                    click.echo(f"state folder: {problem}")
             return
         if foreign and not force:
             raise GeneratorError(
-                f"{directory} holds another recipe: {foreign}; nothing was changed (fix: a "
+                f"{_p(directory)} holds another recipe: {foreign}; nothing was changed (fix: a "
                 "different --out or MODEL name, or --force to replace it, keeping a backup)"
             )
         result = write(directory, rendered.files, force=force, keep_all=bool(foreign))
     except GeneratorError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
-        raise CliError(f"cannot write the recipe under --out {out!r}: {exc}") from None
+        raise CliError(f"cannot write the recipe under --out {_p(out)!r}: {exc}") from None
     for name in result.replaced_edits:
-        click.echo(f"replaced edited file {directory / name}", err=True)
+        why = result.blocked.get(name)
+        what = f" (it {why}: the entry itself was replaced)" if why else ""
+        click.echo(f"replaced edited file {_p(directory / name)}{what}", err=True)
     if result.backup is not None:
-        click.echo(f"backup of the replaced files: {result.backup}", err=True)
+        click.echo(f"backup of the replaced files: {_p(result.backup)}", err=True)
     if result.noop:
-        click.echo(f"{directory}: up to date, nothing changed")
+        click.echo(f"{_p(directory)}: up to date, nothing changed")
     else:
         changed = [n for n, s in sorted(result.status.items()) if s != "unchanged"]
-        click.echo(f"wrote {directory}: {', '.join(changed)}")
+        click.echo(f"wrote {_p(directory)}: {', '.join(changed)}")
 
 
 @click.command("list")
@@ -153,19 +171,36 @@ def list_models():
     click.echo("* default size; (Ldefault layer/n_layers). Your own: recipegen new --spec FILE")
 
 
-@click.command("show", short_help="Print a model's resolved spec as YAML.")
+@click.command("show", short_help="Print a model's resolved spec (or, --as-spec, a spec file).")
 @click.argument("model", required=False)
 @_spec_options
-def show(model, size, layer, spec_path, overrides):
+@click.option(
+    "--as-spec",
+    is_flag=True,
+    help="Print the spec itself (every default filled in), a file `new --spec` accepts: the "
+    "start of your own model's spec.",
+)
+def show(model, size, layer, spec_path, overrides, as_spec):
     """Print the resolved spec of MODEL (a shipped spec) or of --spec FILE as YAML: defaults
     filled in, size and layer chosen, checkpoint placeholders substituted. With --spec
-    config.json the name is MODEL if given, else the config's model_type, as in `new`."""
+    config.json the name is MODEL if given, else the config's model_type, as in `new`.
+
+    The resolved view is for reading; to start a spec of your own, use --as-spec:
+    `show esm2 --as-spec > mine.yaml`, edit it, then `new --spec mine.yaml`."""
     try:
         raw, spec = specs.load(model, spec_path, overrides)
         resolved = specs.resolve(spec, raw, size, layer)
     except GeneratorError as exc:
         raise CliError(str(exc)) from None
-    click.echo(yaml.safe_dump(resolved, sort_keys=False, width=100), nl=False)
+    if as_spec:
+        click.echo(yaml.safe_dump(spec, sort_keys=False, width=100), nl=False)
+        return
+    click.echo(
+        "# Resolved view (size, layer and checkpoint chosen); not a spec file: "
+        "`--as-spec` prints one `new --spec` accepts.\n"
+        + yaml.safe_dump(resolved, sort_keys=False, width=100),
+        nl=False,
+    )
 
 
 @click.command("check", short_help="Re-render recipes and diff: exit 1 on drift.")
@@ -186,16 +221,19 @@ def check(dirs):
         except GeneratorError as exc:
             raise CliError(str(exc)) from None
         except OSError as exc:
-            raise CliError(f"{d}: cannot read the recipe: {exc}") from None
+            raise CliError(f"{_p(d)}: cannot read the recipe: {exc}") from None
         if diff:
             click.echo(diff, nl=False)
-            drifted.append(d)
+            drifted.append(_p(d))
         else:
-            click.echo(f"ok {d}")
+            click.echo(f"ok {_p(d)}")
     if drifted:
+        one = drifted[0] if len(drifted) == 1 else "DIR"
         click.echo(
-            f"drift in {len(drifted)} recipe(s): {', '.join(drifted)} "
-            "(fix: re-render with `recipegen new ... --force`, or move the edit into the spec)",
+            f"drift in {len(drifted)} recipe(s): {', '.join(drifted)} (fix: `recipegen update "
+            f"{one}` takes today's render and restores deleted files, keeping your edits "
+            f"(`recipegen diff {one}` shows them); or `recipegen new ... --force` replaces "
+            "everything, keeping a backup; or move the edit into the spec or --set)",
             err=True,
         )
         raise SystemExit(1)
@@ -221,7 +259,9 @@ def update(directory, size, layer, spec_path, overrides, dry_run, templates_dir)
 
     The recorded --set values, size and layer are kept unless given again. Exit 0: updated (or
     up to date); 1: written with conflict blocks (<<<<<<< yours / >>>>>>> new render) in the
-    files listed; 2: error, nothing written."""
+    files listed; 2: error: nothing written, unless the message lists what was (a write that
+    could not finish stays pending and is finished by the next run). `recipegen check DIRECTORY`
+    then shows what still differs from today's render (your edits)."""
     templates = TemplateSource(templates_dir) if templates_dir else None
     try:
         result = update_recipe(
@@ -233,16 +273,19 @@ def update(directory, size, layer, spec_path, overrides, dry_run, templates_dir)
             layer=layer,
             templates=templates,
         )
+    except PartialWriteError as exc:
+        raise CliError(f"update not finished: {exc}") from None
     except GeneratorError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
-        raise CliError(f"{directory}: cannot update the recipe: {exc}") from None
+        raise CliError(f"{_p(directory)}: cannot update the recipe: {exc}") from None
+    shown = _p(directory)
     if result.finished_pending:
-        click.echo(f"{directory}: finished an interrupted write first")
+        click.echo(f"{shown}: finished an interrupted write first")
     if dry_run:
         click.echo(result.diff(), nl=False)
     notes = {
-        "deleted": "deleted by you: stays deleted",
+        "restored": "deleted: restored from the new render",
         "kept": "no longer generated; kept because you edited it",
         "removed": "no longer generated: removed",
         "merged": "your edits merged into the new render",
@@ -256,18 +299,18 @@ def update(directory, size, layer, spec_path, overrides, dry_run, templates_dir)
             note += f" ({f.conflicts} block(s))"
         click.echo(f"  {f.action:9} {f.name}" + (f": {note}" if f.action in notes else ""))
     verb = "would update" if dry_run else "updated"
-    if result.noop:
-        click.echo(f"{directory}: up to date, nothing changed")
+    if result.noop and not result.finished_pending:
+        click.echo(f"{shown}: up to date, nothing changed")
     elif result.conflicts:
         names = ", ".join(f.name for f in result.conflicts)
         click.echo(
-            f"{directory}: {verb} with conflicts in {names} (fix: edit each conflict block, "
+            f"{shown}: {verb} with conflicts in {names} (fix: edit each conflict block, "
             "keeping the lines you want, and delete the <<<<<<< ======= >>>>>>> markers)",
             err=True,
         )
         raise SystemExit(1)
     else:
-        click.echo(f"{directory}: {verb}")
+        click.echo(f"{shown}: {verb}")
 
 
 @click.command("diff", short_help="Show your edits against the recorded render.")
@@ -283,11 +326,11 @@ def diff(directory, templates_dir):
     except GeneratorError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
-        raise CliError(f"{directory}: cannot read the recipe: {exc}") from None
+        raise CliError(f"{_p(directory)}: cannot read the recipe: {exc}") from None
     if text:
         click.echo(text, nl=False)
         raise SystemExit(1)
-    click.echo(f"{directory}: no edits")
+    click.echo(f"{_p(directory)}: no edits")
 
 
 COMMANDS = [new, list_models, show, check, update, diff]

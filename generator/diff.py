@@ -8,9 +8,10 @@ from pathlib import Path
 
 from . import provenance as prov
 from . import renders
-from .errors import GeneratorError
+from .errors import GeneratorError, printable
 from .generate import regenerate
 from .render import TemplateSource
+from .write import state_problems
 
 
 def edits_diff(directory: str | Path, templates: TemplateSource | None = None) -> str:
@@ -18,6 +19,12 @@ def edits_diff(directory: str | Path, templates: TemplateSource | None = None) -
     Raises GeneratorError when recipe.yaml is unusable or an edited file's render is unknown."""
     directory = Path(directory)
     record = prov.read(directory)
+    problems = state_problems(directory)
+    if problems:
+        raise GeneratorError(
+            f"{printable(str(directory))}: its state folder ({renders.STATE_DIR}/) needs attention first, "
+            "so there is no trusted recorded render to diff against:\n  " + "\n  ".join(problems)
+        )
     try:
         same = regenerate(record, templates).files
     except GeneratorError:
@@ -25,8 +32,8 @@ def edits_diff(directory: str | Path, templates: TemplateSource | None = None) -
     recorded = renders.recorded_texts(directory, record, same)
     chunks, unknown = [], []
     for name, digest in sorted(record.files.items()):
-        path = directory / name
-        data = renders.read_regular(path)
+        path = printable(str(directory / name))
+        data = renders.read_file(directory, name)
         if data is not None and renders.sha256_bytes(data) == digest:
             continue
         if name not in recorded:

@@ -132,12 +132,7 @@ def read(directory: Path) -> Provenance:
     spec_block = need("spec", dict)
     files = need("files", dict)
     for name, digest in files.items():
-        if (
-            not isinstance(digest, str)
-            or "/" in name
-            or name.startswith(".")
-            and name not in DOTFILES
-        ):
+        if not isinstance(digest, str) or not valid_file_name(name):
             raise GeneratorError(f"{path}: files.{name}: bad entry (fix: re-render with --force)")
     overrides = need("overrides", list)
     if not all(isinstance(o, str) for o in overrides):
@@ -160,6 +155,20 @@ def read(directory: Path) -> Provenance:
         files=files,
         recipegen_version=str(need("recipegen_version", (str, int, float))),
         user_files=list(user_files),
+    )
+
+
+def valid_file_name(name: object) -> bool:
+    """A name recipegen writes in a recipe folder: one plain component, hidden only when it is
+    one of DOTFILES (the one rule recipe.yaml and the write journal both apply)."""
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and name not in (".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+        and (not name.startswith(".") or name in DOTFILES)
     )
 
 

@@ -7,17 +7,18 @@ recipe.yaml then records the new render, so `check` and `diff` keep showing the 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import provenance as prov
 from . import renders
-from .errors import GeneratorError
+from .errors import GeneratorError, printable
 from .generate import Rendered, generate, regenerate
 from .merge import has_conflict_markers, merge3
 from .render import TemplateSource
-from .write import commit, finish_pending, pending_write
+from .write import commit, finish_pending, lock, pending_write, verify_pending
 
 
 @dataclass
@@ -25,7 +26,7 @@ class FileUpdate:
     """What update does to one file: its new text (None = delete / leave absent) and why."""
 
     name: str
-    action: str  # unchanged | updated | merged | conflict | created | removed | kept | deleted
+    action: str  # unchanged | updated | merged | conflict | created | removed | kept | restored
     text: str | None
     before: str | None
     conflicts: int = 0
@@ -56,7 +57,7 @@ class UpdateResult:
         for f in self.files:
             if not f.changes_disk:
                 continue
-            path = self.directory / f.name
+            path = printable(str(self.directory / f.name))
             chunks.append(
                 "".join(
                     difflib.unified_diff(
@@ -70,17 +71,32 @@ class UpdateResult:
         return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
 
 
-def _read_text(path: Path) -> str | None:
-    data = renders.read_regular(path)
+def _read_text(directory: Path, name: str) -> str | None:
+    data = renders.read_file(directory, name)
     if data is None:
         return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise GeneratorError(
-            f"{path}: not UTF-8 text, so it cannot be merged; nothing was changed "
-            "(fix: restore the file, or delete it to take the new render)"
+            f"{printable(str(directory / name))}: not UTF-8 text, so it cannot be merged; nothing "
+            "was changed (fix: restore the file, or delete it to take the new render)"
         ) from None
+
+
+def override_key(override: str) -> str:
+    """The key of a `--set KEY=VALUE` (the text before the first '=', stripped)."""
+    return override.split("=", 1)[0].strip()
+
+
+def merged_overrides(recorded: list[str], new: list[str] | tuple) -> list[str]:
+    """The recorded --set values with each key given again replaced by its new value (the last
+    one given wins), so repeating `update --set k=v` records `k=v` once."""
+    new = list(new)
+    keys = [override_key(o) for o in new]
+    latest = [o for i, o in enumerate(new) if keys[i] not in keys[i + 1 :]]
+    given = set(keys)
+    return [o for o in recorded if override_key(o) not in given] + latest
 
 
 def new_render(
@@ -94,6 +110,7 @@ def new_render(
 ) -> Rendered:
     """The recipe as today's templates and spec render it; the recorded --set values are kept
     (applied before the new ones), as are size and layer unless given."""
+    merged = merged_overrides(record.overrides, overrides)
     if spec_path:
         keep_layer = layer if layer is not None or size not in (None, record.size) else record.layer
         return generate(
@@ -101,10 +118,15 @@ def new_render(
             size=size or record.size,
             layer=keep_layer,
             spec_path=spec_path,
-            overrides=list(record.overrides) + list(overrides),
+            overrides=merged,
             templates=templates,
         )
-    return regenerate(record, templates, extra_overrides=overrides, size=size, layer=layer)
+    kept = dataclasses.replace(record, overrides=merged[: len(merged) - len(_latest(overrides))])
+    return regenerate(kept, templates, extra_overrides=_latest(overrides), size=size, layer=layer)
+
+
+def _latest(overrides: list[str] | tuple) -> list[str]:
+    return merged_overrides([], overrides)
 
 
 def _merge_one(name, base, ours, theirs) -> FileUpdate:
@@ -114,10 +136,8 @@ def _merge_one(name, base, ours, theirs) -> FileUpdate:
         if base is not None and ours == base:
             return FileUpdate(name, "removed", None, ours)
         return FileUpdate(name, "kept", ours, ours)  # edited (or never ours): left in place
-    if ours is None:
-        if base is None:
-            return FileUpdate(name, "created", theirs, None)
-        return FileUpdate(name, "deleted", None, None)  # the user deleted it: stays deleted
+    if ours is None:  # new, or deleted: restored, so `check` and `update` agree
+        return FileUpdate(name, "created" if base is None else "restored", theirs, None)
     if ours == theirs or (base is not None and theirs == base):
         return FileUpdate(name, "unchanged", ours, ours)  # nothing new, or already there
     if base is not None and ours == base:
@@ -159,7 +179,7 @@ def plan_update(
     result = UpdateResult(directory, rendered)
     problems = []
     for name in sorted(set(record.files) | set(new_files)):
-        ours = _read_text(directory / name)
+        ours = _read_text(directory, name)
         if ours is not None and has_conflict_markers(ours):
             problems.append(f"{name}: still holds conflict markers from an earlier update")
             continue
@@ -181,7 +201,7 @@ def plan_update(
             + "\n(fix: resolve conflict blocks (<<<<<<< ... >>>>>>>) by editing the file; for a "
             "missing base, keep a copy of your edits and re-render with `recipegen new ... --force`)"
         )
-    old_recipe = _read_text(directory / prov.RECIPE_FILE)
+    old_recipe = _read_text(directory, prov.RECIPE_FILE)
     recipe_text = rendered.files[prov.RECIPE_FILE]
     action = "unchanged" if old_recipe == recipe_text else "updated"
     result.files.append(FileUpdate(prov.RECIPE_FILE, action, recipe_text, old_recipe))
@@ -189,29 +209,32 @@ def plan_update(
 
 
 def update(directory: str | Path, *, dry_run: bool = False, **kwargs) -> UpdateResult:
-    """Plan the update and (unless `dry_run`) commit it in one journalled write."""
+    """Plan the update and (unless `dry_run`) commit it in one journalled write, under the
+    recipe's lock. A pending write is verified (and, unless `dry_run`, finished) first."""
     directory = Path(directory)
     if not directory.is_dir() or directory.is_symlink():
         raise GeneratorError(
-            f"{directory}: not a recipe directory (fix: pass the folder holding recipe.yaml)"
+            f"{printable(str(directory))}: not a recipe directory (fix: pass the folder holding "
+            "recipe.yaml)"
         )
-    finished = False
-    if pending_write(directory):
-        if dry_run:
-            raise GeneratorError(
-                f"{directory}: an interrupted write is pending (fix: run `recipegen update` "
-                "without --dry-run to finish it first)"
-            )
-        finished = finish_pending(directory)
-    result = plan_update(directory, **kwargs)
-    result.finished_pending = finished
     if dry_run:
-        return result
-    renders_of = {n: t for n, t in result.rendered.files.items() if n != prov.RECIPE_FILE}
-    writes = {f.name: f.text for f in result.files if f.text is not None and f.changes_disk}
-    deletes = [f.name for f in result.files if f.text is None and f.before is not None]
-    if writes or deletes or not result.noop:
-        commit(directory, writes, deletes, renders_of=renders_of)
-    else:
-        renders.store(directory, renders_of)
+        if pending_write(directory):
+            verify_pending(directory)
+            raise GeneratorError(
+                f"{printable(str(directory))}: an interrupted write is pending (fix: run "
+                "`recipegen update` without --dry-run to finish it first)"
+            )
+        renders.real_dir(directory, renders.STATE_DIR, renders.RENDERS)  # refuses a link
+        return plan_update(directory, **kwargs)
+    with lock(directory, "update"):
+        finished = finish_pending(directory)
+        result = plan_update(directory, **kwargs)
+        result.finished_pending = finished
+        renders_of = {n: t for n, t in result.rendered.files.items() if n != prov.RECIPE_FILE}
+        writes = {f.name: f.text for f in result.files if f.text is not None and f.changes_disk}
+        deletes = [f.name for f in result.files if f.text is None and f.before is not None]
+        if writes or deletes or not result.noop:
+            commit(directory, writes, deletes, renders_of=renders_of)
+        else:
+            renders.store(directory, renders_of)
     return result

@@ -1,5 +1,6 @@
 """Property-based checks (hypothesis) of the input front ends: the spec loader, the `--set`
-parser and the lint front ends (Python and shell).
+parser, the lint front ends (Python and shell), and a recipe's state folder (`.recipegen/`) in
+any shape a clone or an accident can leave it.
 
 Each example runs under a wall-clock guard and a tracemalloc peak bound, so an input that makes
 a front end hang or balloon fails the example instead of stalling CI. Fixed seed
@@ -8,14 +9,20 @@ a front end hang or balloon fails the example instead of stalling CI. Fixed seed
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shlex
+import shutil
 import signal
+import tempfile
 import tracemalloc
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from recipegen.generator.errors import GeneratorError, SpecError
 from recipegen.generator.spec import (
@@ -46,19 +53,19 @@ class Bounded(AssertionError):
 
 
 @contextmanager
-def bounded():
-    """Fail when the block runs longer than SECONDS or allocates more than PEAK_BYTES."""
+def bounded(seconds: float = SECONDS, peak_bytes: int = PEAK_BYTES):
+    """Fail when the block runs longer than `seconds` or allocates more than `peak_bytes`."""
 
     def alarm(signum, frame):
-        raise Bounded(f"example ran longer than {SECONDS} s")
+        raise Bounded(f"example ran longer than {seconds} s")
 
     old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, SECONDS)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     tracemalloc.start()
     try:
         yield
         _, peak = tracemalloc.get_traced_memory()
-        assert peak < PEAK_BYTES, f"example allocated {peak} bytes at peak"
+        assert peak < peak_bytes, f"example allocated {peak} bytes at peak"
     finally:
         tracemalloc.stop()
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -246,3 +253,169 @@ def test_shell_directives_inside_quotes_never_suppress(directive, before, after,
 def test_lint_front_ends_accept_any_bytes(data, kind):
     for f in _lint({kind: data}):
         assert f.line >= 1 and f.code.startswith("SAE")
+
+
+# ---------------------------------------------------------------- the state folder
+
+# A pristine esm2 recipe (rendered once), copied per example; a `victim` folder beside it that
+# links in the state folder point to. Whatever the state folder holds, every command either
+# works or raises GeneratorError; nothing outside the recipe changes; a staged write is applied
+# only when it is the one shape recipegen itself leaves (this folder, hashes matching).
+PWNED = b"#!/bin/bash\ntouch pwned\n"
+NODE = st.sampled_from(["dir", "link-abs", "link-rel", "file", "absent"])
+ENTRY_KIND = st.sampled_from(["good", "garbage", "link", "fifo", "dir", "huge"])
+PENDING_MODE = st.sampled_from(
+    ["none", "valid", "other-folder", "wrong-sha", "extra-entry", "garbage-journal", "link", "file"]
+)
+_PRISTINE: dict = {}
+
+
+def _pristine() -> tuple[Path, dict, dict]:
+    if not _PRISTINE:
+        from recipegen.generator.generate import generate
+        from recipegen.generator.write import write
+
+        root = Path(tempfile.mkdtemp(prefix="recipegen-state-prop-"))
+        write(root / "esm2_sae", generate("esm2").files)
+        _PRISTINE.update(
+            root=root,
+            files=generate("esm2", overrides=["sae.top_k=16"]).files,
+            record=yaml.safe_load((root / "esm2_sae" / "recipe.yaml").read_text()),
+        )
+    return _PRISTINE["root"] / "esm2_sae", _PRISTINE["files"], _PRISTINE["record"]
+
+
+def _node(path: Path, kind: str, victim: Path) -> bool:
+    """Make `path` a folder, a link to `victim` (absolute or relative), a file or nothing;
+    True when it is a real folder."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    if kind == "dir":
+        path.mkdir(exist_ok=True)
+    elif kind == "link-abs":
+        path.symlink_to(victim)
+    elif kind == "link-rel":
+        path.symlink_to(os.path.relpath(victim, path.parent))
+    elif kind == "file":
+        path.write_bytes(b"not a folder\n")
+    return kind == "dir"
+
+
+def _entry(path: Path, kind: str, data: bytes, victim: Path) -> None:
+    if kind == "good":
+        path.write_bytes(data)
+    elif kind == "garbage":
+        path.write_bytes(data[::-1] + b"x")
+    elif kind == "link":
+        path.symlink_to(victim / "precious.txt")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dir":
+        path.mkdir()
+    else:
+        with open(path, "wb") as fh:
+            fh.truncate(3 * 2**30)
+
+
+def _build_state(recipe: Path, victim: Path, layout) -> tuple[bool, bool]:
+    """Shape recipe/.recipegen per `layout`; (it holds a trusted pending write, `check` must
+    report something)."""
+    state_kind, renders_kind, entries, pending_mode, extras = layout
+    state = recipe / ".recipegen"
+    if not _node(state, state_kind, victim):
+        return False, state_kind != "absent"
+    odd = renders_kind in ("link-abs", "link-rel", "file") or "notes" in extras
+    odd = odd or pending_mode != "none"
+    renders = state / "renders"
+    if _node(renders, renders_kind, victim):
+        digests = sorted(set(_PRISTINE["record"]["files"].values()))
+        for i, (kind, pick) in enumerate(entries):
+            digest = (
+                digests[pick % len(digests)] if i % 2 else hashlib.sha256(b"%d" % i).hexdigest()
+            )
+            target = renders / f"{digest}.txt"
+            if target.exists() or target.is_symlink():
+                continue
+            data = (recipe / "README.md").read_bytes()
+            _entry(target, kind, data, victim)
+            odd = odd or not (kind == "good" and hashlib.sha256(data).hexdigest() == digest)
+    for name in extras:
+        (state / name).write_bytes(b"x")
+    if pending_mode == "none":
+        return False, odd
+    pending = state / "pending"
+    if pending_mode in ("link", "file"):
+        _node(pending, "link-abs" if pending_mode == "link" else "file", victim)
+        return False, odd
+    pending.mkdir()
+    (pending / "launch.sh").write_bytes(PWNED)
+    st_ = os.stat(recipe)
+    journal = {
+        "write": ["launch.sh"],
+        "delete": [],
+        "sha256": {"launch.sh": hashlib.sha256(PWNED).hexdigest()},
+        "recipe_dir": [st_.st_dev, st_.st_ino],
+    }
+    if pending_mode == "other-folder":
+        journal["recipe_dir"] = [st_.st_dev, st_.st_ino + 1]
+    elif pending_mode == "wrong-sha":
+        journal["sha256"]["launch.sh"] = "0" * 64
+    elif pending_mode == "extra-entry":
+        (pending / "torch.py").write_bytes(b"x = 1\n")
+    text = json.dumps(journal) if pending_mode != "garbage-journal" else '{"write": ["../x"]'
+    (pending / "journal.json").write_text(text)
+    return pending_mode == "valid", odd
+
+
+LAYOUTS = st.tuples(
+    NODE,
+    NODE,
+    st.lists(st.tuples(ENTRY_KIND, st.integers(min_value=0, max_value=20)), max_size=5),
+    PENDING_MODE,
+    st.lists(st.sampled_from(["lock", "notes", "pending.tmp-1"]), max_size=2, unique=True),
+)
+
+
+# Each example renders the recipe ~6 times (about a second): few examples, and no shrinking (it
+# would replay hundreds of them); a failure reports the layout as generated.
+@settings(SETTINGS, max_examples=20, phases=[Phase.explicit, Phase.generate])
+@given(layout=LAYOUTS)
+def test_any_state_folder_is_never_followed_and_never_trusted_unverified(layout):
+    from recipegen.generator.check import diff_recipe
+    from recipegen.generator.diff import edits_diff
+    from recipegen.generator.update import update
+    from recipegen.generator.write import write
+
+    pristine, files, _ = _pristine()
+    with tempfile.TemporaryDirectory(prefix="recipegen-state-") as tmp:
+        root = Path(tmp)
+        recipe = root / "out" / "esm2_sae"
+        shutil.copytree(pristine, recipe, symlinks=True)
+        victim = root / "victim"
+        victim.mkdir()
+        (victim / "precious.txt").write_bytes(b"keep me\n")
+        (victim / ("0" * 64 + ".txt")).write_bytes(b"looks like a render\n")
+        before = {p.name: p.read_bytes() for p in victim.iterdir()}
+        trusted, odd = _build_state(recipe, victim, layout)
+        findings = None
+        with bounded(seconds=60, peak_bytes=256 * 2**20):
+            for step in ("check", "diff", "new", "update"):
+                try:
+                    if step == "check":
+                        findings = diff_recipe(recipe)
+                    elif step == "diff":
+                        edits_diff(recipe)
+                    elif step == "new":
+                        write(recipe, files)
+                    else:
+                        update(recipe, overrides=["sae.top_k=24"])
+                except GeneratorError as exc:
+                    str(exc).encode("utf-8")
+        assert {p.name: p.read_bytes() for p in victim.iterdir()} == before
+        assert sorted(os.listdir(root)) == ["out", "victim"]
+        assert sorted(os.listdir(root / "out")) == ["esm2_sae"]
+        if odd:
+            assert findings, layout  # check reported the state folder
+        launch = recipe / "launch.sh"
+        if not trusted and launch.is_file() and not launch.is_symlink():
+            assert b"touch pwned" not in launch.read_bytes()

@@ -143,15 +143,29 @@ def test_overlapping_edit_conflicts_with_markers_and_exit_1(setup, merger):
     assert snapshot(recipe) == before
 
 
-def test_deleted_file_stays_deleted_and_is_reported(setup):
+@pytest.mark.parametrize("templates_changed", [True, False])
+def test_deleted_file_is_restored_so_check_and_update_agree(setup, templates_changed):
     recipe, tpl, change_templates = setup
     (recipe / "README.md").unlink()
-    change_templates()
+    if templates_changed:
+        change_templates()
+    checked = cli("check", recipe) if not templates_changed else None
+    if checked is not None:  # check reports the deletion and points at update
+        assert checked.exit_code == 1 and "README.md (missing)" in checked.output
+        assert f"recipegen update {recipe}" in checked.output
     result = cli("update", recipe, "--templates", tpl)
     assert result.exit_code == 0, result.output
-    assert not (recipe / "README.md").exists()
-    assert "README.md" in result.output and "stays deleted" in result.output
-    assert NEW_LINE in (recipe / "launch.sh").read_text()
+    assert "restored" in result.output and "README.md" in result.output
+    assert "up to date" not in result.output
+    assert (recipe / "README.md").read_text() == generate(
+        "esm2", templates=TemplateSource(tpl)
+    ).files["README.md"]
+    if templates_changed:
+        assert NEW_LINE in (recipe / "launch.sh").read_text()
+    else:
+        assert cli("check", recipe).exit_code == 0
+    again = cli("update", recipe, "--templates", tpl)
+    assert again.exit_code == 0 and "up to date" in again.output
 
 
 def test_dry_run_shows_the_diff_and_writes_nothing(setup):
