@@ -10,13 +10,13 @@ usage() {
 Usage: launch.sh [--smoke] [--help]
 
   --smoke   few sequences, 1 process, small SAE (spec `smoke` section): a minutes-long check.
-            Without INPUT and CHECKPOINT it runs offline on a bundled FASTA and a tiny random
-            stand-in model (needs the recipegen package; see README.md)
+            Without INPUT and CHECKPOINT it runs offline on a generated input and a tiny random
+            stand-in model (standin.py in this folder; see README.md)
   --help    this text
 
 Environment overrides (default in brackets; spec values unless noted):
   INPUT                 sequences: FASTA, CSV or parquet with a `sequence` column (required,
-                        except --smoke: a bundled FASTA)
+                        except --smoke: a generated input)
   CHECKPOINT            model checkpoint: hub id or local folder [nvidia/NV-CodonFM-Encodon-80M-v1; smoke without INPUT: a tiny stand-in]
   LAYER                 layer (hidden_states index, 1-based block output) [4]
   WORK                  working directory for caches, SAE and report [<recipe>/work]
@@ -40,7 +40,7 @@ Environment overrides (default in brackets; spec values unless noted):
   DEAD_COUNT_GLOBAL     0 | 1 | auto (auto: on whenever NNODES x NPROC > 1) [auto]
   WANDB (0/1) WANDB_PROJECT WANDB_ENTITY RUN_NAME
   ANALYSIS_OUT DASHBOARD_OUT  feature atlas and static dashboard [$WORK/analysis, $WORK/dashboard]
-  ADAPTER               adapter class, module:Class [recipegen.adapters.codonfm:EncodonAdapter]
+  ADAPTER               adapter class, module:Class [encodon_adapter:EncodonAdapter]
 Caches are reused when their metadata.json exists: delete $WORK after changing model, layer or input.
 EOF
 }
@@ -88,7 +88,7 @@ D_TENSOR_PARALLEL=1
 D_LOG_INTERVAL=50
 D_WANDB=0
 D_WANDB_PROJECT=sae
-D_ADAPTER=recipegen.adapters.codonfm:EncodonAdapter
+D_ADAPTER=encodon_adapter:EncodonAdapter
 if [[ "$SMOKE" == 1 ]]; then
   D_NPROC=1
   D_TENSOR_PARALLEL=1
@@ -104,23 +104,23 @@ if [[ "$SMOKE" == 1 ]]; then
   D_WANDB=0
 fi
 
-# --smoke without INPUT: a bundled FASTA and a tiny random stand-in model (recipegen.standins),
-# so `bash launch.sh --smoke` runs offline as written.
+# --smoke without INPUT: a generated input and a tiny random stand-in model (standin.py, next to
+# this script), so `bash launch.sh --smoke` runs offline as written.
 if [[ "$SMOKE" == 1 && -z "${INPUT:-}" ]]; then
   if [[ -n "${CHECKPOINT:-}" ]]; then
     echo "launch.sh: CHECKPOINT is set but INPUT is not; set INPUT=path/to/sequences too" >&2
     exit 2
   fi
   STANDIN="${WORK:-$HERE/work}/standin"
-  echo "== smoke: no INPUT/CHECKPOINT given; a bundled FASTA and a tiny random stand-in model -> $STANDIN"
-  if ! "${PYTHON:-python}" -m recipegen.standins custom --out "$STANDIN" \
+  echo "== smoke: no INPUT/CHECKPOINT given; a generated input and a tiny random stand-in model -> $STANDIN"
+  if ! "${PYTHON:-python}" "$HERE/standin.py" --out "$STANDIN" \
     --n-layers 6 --context-length 2048; then
-    echo "launch.sh: --smoke without INPUT needs the recipegen package importable by ${PYTHON:-python} (pip install recipegen); or set INPUT=path/to/sequences and CHECKPOINT=model (see README.md)" >&2
+    echo "launch.sh: the stand-in could not be written (see above; it needs torch and transformers); or set INPUT=path/to/sequences and CHECKPOINT=model (see README.md)" >&2
     exit 2
   fi
   INPUT="$STANDIN/input.fasta"
   CHECKPOINT="$STANDIN/model"
-  ADAPTER="${ADAPTER:-recipegen.adapters.codonfm:EncodonAdapter}"
+  ADAPTER="${ADAPTER:-encodon_adapter:EncodonAdapter}"
 fi
 
 MODEL_NAME="${MODEL_NAME:-$D_MODEL_NAME}"
