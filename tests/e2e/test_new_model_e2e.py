@@ -13,10 +13,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from e2e_helpers import check_artifacts, render, run_env, run_launch, write_fasta
+from e2e_helpers import (
+    check_artifacts,
+    render,
+    run_env,
+    run_launch,
+    write_fasta,
+    write_standin,
+)
 
 from recipegen.cli import main
-from recipegen.standins import write_tiny_spaced_bert
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +36,8 @@ PROTBERT_FORMAT = """\
 
 @pytest.fixture(scope="module")
 def spaced_bert(tmp_path_factory) -> Path:
-    return write_tiny_spaced_bert(tmp_path_factory.mktemp("models") / "prot_bert", n_layers=4)
+    out = tmp_path_factory.mktemp("models") / "prot_bert"
+    return write_standin("esm2", out, "--spaced", "--n-layers", "4")
 
 
 def new_recipe(tmp_path: Path, *args: str) -> Path:
@@ -146,11 +153,9 @@ def test_readme_smoke_command_runs_without_input_or_checkpoint(tmp_path):
 
 def test_custom_and_predict_cli_extractors_check_tokens_too(tmp_path, cds_fasta, dna_fasta):
     """token_unit disagreeing with what the adapter / predict module emits stops extraction."""
-    from recipegen.standins import write_tiny_encodon
-
     # codon adapter read as 1 token per nucleotide: a third of the expected count
     codon = new_recipe(tmp_path / "c", "codonfm", "--set", "extraction.token_unit=nt")
-    ckpt = write_tiny_encodon(tmp_path / "encodon", n_layers=6)
+    ckpt = write_standin("codonfm", tmp_path / "encodon")
     out = tmp_path / "cache_c"
     proc = run_extract(codon, "--input", str(cds_fasta), "--output", str(out),
                        "--checkpoint", str(ckpt), "--device", "cpu")  # fmt: skip
@@ -162,7 +167,7 @@ def test_custom_and_predict_cli_extractors_check_tokens_too(tmp_path, cds_fasta,
     out = tmp_path / "cache_d"
     proc = run_extract(dna, "--input", str(dna_fasta), "--output", str(out),
                        "--checkpoint", str(tmp_path), "--layer", "2", "--max-sequences", "8",
-                       "--predict-module", "recipegen.standins.evo2_predict")  # fmt: skip
+                       "--predict-module", "evo2_predict")  # fmt: skip
     assert proc.returncode != 0 and "token check" in proc.stderr, proc.stderr[-2000:]
     assert "pad_mask" in proc.stderr
     assert not any(out.glob("shard_*")) and not (out / "metadata.json").exists()
