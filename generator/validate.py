@@ -194,27 +194,32 @@ def validate(raw: RawSpec) -> dict:
 
 def _cross_checks(v: _Validator, spec: dict) -> None:
     ext = spec["extraction"]
-    for kind, keys in KIND_KEYS.items():  # each kind's own keys (its schema.yaml)
-        for key, field in keys.items():
-            if isinstance(field, dict):  # a section: "set" when any leaf differs from default
-                section = ext[key]
-                for leaf, sub in field.items():
-                    if sub.type == "charmap" and section[leaf] is None:
-                        section[leaf] = {}
-                default = {k: {} if f.type == "charmap" else f.default for k, f in field.items()}
-                is_set = section != default
-            else:
-                is_set = ext[key] not in (None, field.default)
-                if ext["kind"] == kind and key in KIND_REQUIRED[kind] and ext[key] is None:
-                    v.problem(
-                        ("extraction", key), f"required for kind {kind}", f"set extraction.{key}"
-                    )
-            if ext["kind"] != kind and is_set:
+    owners: dict[str, list[str]] = {}  # kind-specific key -> the kinds that declare it
+    for kind, keys in KIND_KEYS.items():
+        for key in keys:
+            owners.setdefault(key, []).append(kind)
+    for key, kinds in owners.items():
+        field = SCHEMA["extraction"][key]
+        if isinstance(field, dict):  # a section: "set" when any leaf differs from its default
+            section = ext[key]
+            for leaf, sub in field.items():
+                if sub.type == "charmap" and section[leaf] is None:
+                    section[leaf] = {}
+            default = {k: {} if f.type == "charmap" else f.default for k, f in field.items()}
+            is_set = section != default
+        else:
+            is_set = ext[key] not in (None, field.default)
+        if ext["kind"] in kinds:
+            if key in KIND_REQUIRED[ext["kind"]] and ext[key] is None:
                 v.problem(
-                    ("extraction", key),
-                    f"only used by kind {kind} (this spec is kind {ext['kind']})",
-                    f"remove it (or set null): kind {ext['kind']} does not read it",
+                    ("extraction", key), f"required for kind {ext['kind']}", f"set extraction.{key}"
                 )
+        elif is_set:
+            v.problem(
+                ("extraction", key),
+                f"only used by kind {' or '.join(kinds)} (this spec is kind {ext['kind']})",
+                f"remove it (or set null): kind {ext['kind']} does not read it",
+            )
     checkpoint = ext["checkpoint"]
     if isinstance(checkpoint, str):
         for name in _PLACEHOLDER_RE.findall(checkpoint):
