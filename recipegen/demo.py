@@ -83,7 +83,7 @@ def standin_env(model: str, recipe: Path, workdir: Path) -> dict[str, str]:
     command = [sys.executable, str(recipe / "standin.py"), "--out", str(standin)]
     if subprocess.run([*command, "--n-layers", str(n_layers)], check=False).returncode != 0:
         raise click.ClickException("the stand-in model could not be written; see the output above")
-    fasta = workdir / DEMO_FASTA
+    fasta = standin / "input.fasta"  # the real proteins replace the generated input
     fasta.write_text(demo_fasta_text())
     return {"INPUT": str(fasta), "CHECKPOINT": str(standin / "model")}
 
