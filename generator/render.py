@@ -29,7 +29,15 @@ EXECUTABLE = {"launch.sh"}
 # in it renders to the recipe file `<name>` (extract.py, its stand-in, ...); `_*.j2` are its hooks
 # (macros imported by launch.sh.j2, eval.py.j2, README.md.j2) and `schema.yaml` its spec keys.
 KINDS_DIR = "kinds"
-KIND_REQUIRED = ("extract.py.j2", "_launch.sh.j2", "_eval.py.j2", "_readme.md.j2", "schema.yaml")
+KIND_REQUIRED = (  # every kind folder has these (tests/generator/test_kinds.py)
+    "extract.py.j2",
+    "standin.py.j2",
+    "_launch.sh.j2",
+    "_eval.py.j2",
+    "_input.py.j2",
+    "_readme.md.j2",
+    "schema.yaml",
+)
 
 
 def shquote(value: Any) -> str:
