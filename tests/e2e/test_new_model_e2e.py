@@ -6,6 +6,7 @@ built from a config, never downloaded. Without `extraction.input_format` every p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -138,13 +139,24 @@ def test_a_local_checkpoint_path_that_does_not_exist_fails_at_once(tmp_path, pro
 
 
 def test_readme_smoke_command_runs_without_input_or_checkpoint(tmp_path):
-    """`bash recipes/esm2_sae/launch.sh --smoke`, exactly: a bundled FASTA, a tiny model."""
+    """`bash recipes/esm2_sae/launch.sh --smoke`, exactly: the recipe's own standin.py writes a
+    generated input and a tiny model; the recipe is self-contained (recipegen not importable)."""
     recipe = render("esm2", tmp_path)
+    site = tmp_path / "no_recipegen"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\n\n\nclass _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'recipegen':\n"
+        "            raise ModuleNotFoundError('recipegen blocked by the test')\n\n\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
     env = run_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
     for var in ("INPUT", "CHECKPOINT", "WORK"):
         env.pop(var, None)
     proc = run_launch(recipe, env, "--smoke")
-    assert "bundled FASTA and a tiny random stand-in model" in proc.stdout
+    assert "a generated input and a tiny random stand-in model" in proc.stdout
     work = recipe / "work"
     assert (work / "standin" / "model" / "config.json").is_file()
     check_artifacts(work, expansion=4)
