@@ -52,7 +52,9 @@ def _inputs(model: str, tmp_path, tiny_esm2, protein_fasta, cds_fasta, dna_fasta
         # the spec's own adapter (rendered into the recipe) on a tiny random checkpoint, written
         # by the recipe's own stand-in script
         script = REPO / "recipes" / "codonfm_sae" / "standin.py"
-        subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "encodon")], check=True)
+        subprocess.run(
+            [sys.executable, str(script), "--out", str(tmp_path / "encodon")], check=True
+        )
         return {"INPUT": str(cds_fasta), "CHECKPOINT": str(tmp_path / "encodon" / "model")}
     return {
         "INPUT": str(dna_fasta),
