@@ -15,9 +15,8 @@ from recipegen import __version__
 from . import knobs
 from .errors import GeneratorError
 
-# Rendered file -> template name ("{kind}" is the extraction kind). Mode 0o755 for launch.sh.
+# Rendered file -> template name, shared by every extraction kind. Mode 0o755 for launch.sh.
 FILE_MAP: dict[str, str] = {
-    "extract.py": "extract_{kind}.py.j2",
     "train.py": "train.py.j2",
     "eval.py": "eval.py.j2",
     "analyze.py": "analyze.py.j2",
@@ -27,8 +26,19 @@ FILE_MAP: dict[str, str] = {
     ".gitignore": "gitignore.j2",
 }
 EXECUTABLE = {"launch.sh"}
-# Shared partials (`{% include %}`d by the templates above); part of every recipe's template hash.
-PARTIALS = ("_eval_io.py.j2", "_extract_io.py.j2", "_layer_hf.py.j2", "_read_sequences.py.j2")
+# An extraction kind is one folder, `kinds/<kind>/`, found by listing `kinds/`: every `<name>.j2`
+# in it renders to the recipe file `<name>` (extract.py, its stand-in, ...); `_*.j2` are its hooks
+# (macros imported by launch.sh.j2, eval.py.j2, README.md.j2) and `schema.yaml` its spec keys.
+KINDS_DIR = "kinds"
+KIND_REQUIRED = (  # every kind folder has these (tests/generator/test_kinds.py)
+    "extract.py.j2",
+    "standin.py.j2",
+    "_launch.sh.j2",
+    "_eval.py.j2",
+    "_input.py.j2",
+    "_readme.md.j2",
+    "schema.yaml",
+)
 
 
 def shquote(value: Any) -> str:
@@ -73,6 +83,19 @@ class TemplateSource:
                 "(fix: reinstall recipegen, or add the template)"
             ) from None
 
+    def _root(self):
+        return self.folder if self.folder is not None else resources.files("recipegen.templates")
+
+    def listdir(self, name: str = "") -> list[str]:
+        """Entry names in the template folder `name` ("" = the top); [] when it does not exist."""
+        node = self._root().joinpath(name) if name else self._root()
+        if not node.is_dir():
+            return []
+        return sorted(entry.name for entry in node.iterdir())
+
+    def is_file(self, name: str) -> bool:
+        return self._root().joinpath(name).is_file()
+
     def environment(self) -> jinja2.Environment:
         env = jinja2.Environment(
             loader=jinja2.FunctionLoader(lambda name: (self.read(name), name, lambda: True)),
@@ -86,9 +109,35 @@ class TemplateSource:
         return env
 
 
-def template_names(kind: str) -> dict[str, str]:
-    """Rendered file name -> template name for an extraction kind."""
-    return {out: tpl.format(kind=kind) for out, tpl in FILE_MAP.items()}
+def kinds(source: TemplateSource | None = None) -> tuple[str, ...]:
+    """The extraction kinds: every `kinds/<kind>/` folder holding an `extract.py.j2`."""
+    source = source or TemplateSource()
+    names = source.listdir(KINDS_DIR)
+    return tuple(k for k in names if source.is_file(f"{KINDS_DIR}/{k}/extract.py.j2"))
+
+
+def kind_files(kind: str, source: TemplateSource | None = None) -> dict[str, str]:
+    """Rendered file name -> template name for the files an extraction kind adds to a recipe."""
+    source = source or TemplateSource()
+    folder = f"{KINDS_DIR}/{kind}"
+    return {
+        name[: -len(".j2")]: f"{folder}/{name}"
+        for name in source.listdir(folder)
+        if name.endswith(".j2") and not name.startswith("_")
+    }
+
+
+def template_names(kind: str, source: TemplateSource | None = None) -> dict[str, str]:
+    """Rendered file name -> template name for a recipe of an extraction kind."""
+    source = source or TemplateSource()
+    if kind not in kinds(source):
+        raise GeneratorError(
+            f"extraction kind {kind!r} has no template folder {KINDS_DIR}/{kind}/ with an "
+            f"extract.py.j2 (known kinds: {', '.join(kinds(source)) or 'none'})"
+        )
+    names = dict(FILE_MAP)
+    names.update(kind_files(kind, source))
+    return dict(sorted(names.items()))
 
 
 def sha256_text(text: str) -> str:
@@ -96,11 +145,14 @@ def sha256_text(text: str) -> str:
 
 
 def template_hash(source: TemplateSource, kind: str) -> str:
-    """One hash over the (name, content) of every template the recipe uses."""
+    """One hash over the (name, content) of every template the recipe uses: the shared ones,
+    the shared partials (`_*.j2`) and every file of the kind's folder."""
     h = hashlib.sha256()
-    names = sorted(template_names(kind).values())
-    names += [p for p in PARTIALS if source.folder is None or (source.folder / p).is_file()]
-    for name in names:
+    names = set(template_names(kind, source).values())
+    names |= {n for n in source.listdir() if n.startswith("_") and n.endswith(".j2")}
+    folder = f"{KINDS_DIR}/{kind}"
+    names |= {f"{folder}/{n}" for n in source.listdir(folder) if source.is_file(f"{folder}/{n}")}
+    for name in sorted(names):
         h.update(name.encode() + b"\0" + source.read(name).encode("utf-8") + b"\0")
     h.update(knobs.fingerprint().encode("utf-8"))  # the templates render the knob declarations
     return h.hexdigest()
@@ -121,7 +173,7 @@ def render(context_spec: dict, source: TemplateSource | None = None) -> dict[str
     source = source or TemplateSource()
     env = source.environment()
     files = {}
-    for out, name in template_names(context_spec["extraction"]["kind"]).items():
+    for out, name in template_names(context_spec["extraction"]["kind"], source).items():
         try:
             template = env.get_template(name)
             files[out] = template.render(spec=context_spec, recipegen_version=__version__)

@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+import yaml
+
 from . import knobs
+from .render import KINDS_DIR, TemplateSource, kinds
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SIZE_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -86,28 +89,12 @@ SCHEMA: dict[str, Any] = {
     "name": Field("str", required=True, pattern=NAME_RE, hint="lower-case letters, digits, _"),
     "description": Field("str", ""),
     "extraction": {
-        "kind": Field("str", required=True, choices=("hf", "custom", "predict_cli")),
+        "kind": Field("str", required=True),  # choices: the kind folders (kind_schemas below)
         "checkpoint": Field("str", required=True),
-        "adapter": Field(
-            "str", None, nullable=True, pattern=ADAPTER_RE, hint="package.module:Class"
-        ),
-        "predict_module": Field(
-            "str",
-            None,
-            nullable=True,
-            pattern=DOTTED_RE,
-            hint="a dotted module, e.g. pkg.run.predict",
-        ),
         "token_unit": Field("str", "aa", choices=("aa", "codon", "nt")),
         "drop_special_tokens": _bool(True),
         "dtype": _knob_fields("extraction")["dtype"],
-        # kind `hf` only: how a sequence is turned into the text the tokenizer sees. Applied in
-        # this order: case, replace, separator (e.g. ProtBert: upper, {U: X, ...}, " ").
-        "input_format": {
-            "separator": Field("str", "", max=8, hint='e.g. " " between residues'),
-            "case": Field("str", "keep", choices=("keep", "upper", "lower")),
-            "replace": Field("charmap", None, nullable=True, hint="e.g. {U: X, Z: X, O: X, B: X}"),
-        },
+        # + every kind's own keys (templates/kinds/<kind>/schema.yaml), see kind_schemas
     },
     "default_size": Field("str", None, nullable=True),
     "sae": _knob_fields("sae"),
@@ -129,6 +116,48 @@ SCHEMA: dict[str, Any] = {
     },
     "smoke": _smoke_fields(),
 }
+
+
+def _kind_field(spec: Any, where: str) -> Field | dict:
+    """A Field (or a section of them) from a kind's schema.yaml entry. A key the kind requires
+    (`required: true`) is optional and nullable here: validate.py requires it for that kind only
+    (KIND_REQUIRED)."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: expected a mapping")
+    if "type" not in spec:
+        return {key: _kind_field(sub, f"{where}.{key}") for key, sub in spec.items()}
+    pattern = spec.get("pattern")
+    if pattern is not None and pattern not in KIND_PATTERNS:
+        raise ValueError(f"{where}: pattern {pattern!r} is not one of {', '.join(KIND_PATTERNS)}")
+    return Field(
+        spec["type"],
+        spec.get("default"),
+        nullable=bool(spec.get("nullable", False) or spec.get("required", False)),
+        choices=tuple(spec.get("choices", ())),
+        max=spec.get("max"),
+        pattern=KIND_PATTERNS.get(pattern),
+        hint=spec.get("hint", ""),
+    )
+
+
+def kind_schemas() -> tuple[dict[str, dict[str, Any]], dict[str, frozenset]]:
+    """({kind: {key: Field or section}}, {kind: required keys}): every extraction kind folder and
+    the spec keys it adds under `extraction:` (its schema.yaml; only that kind accepts them)."""
+    source = TemplateSource()
+    keys, required = {}, {}
+    for kind in kinds(source):
+        name = f"{KINDS_DIR}/{kind}/schema.yaml"
+        data = (yaml.safe_load(source.read(name)) if source.is_file(name) else None) or {}
+        keys[kind] = {key: _kind_field(v, f"{name}: {key}") for key, v in data.items()}
+        required[kind] = frozenset(k for k, v in data.items() if v.get("required"))
+    return keys, required
+
+
+KIND_PATTERNS = {"adapter": ADAPTER_RE, "dotted": DOTTED_RE}
+KIND_KEYS, KIND_REQUIRED = kind_schemas()
+SCHEMA["extraction"]["kind"] = Field("str", required=True, choices=tuple(KIND_KEYS))
+for _keys in KIND_KEYS.values():
+    SCHEMA["extraction"].update(_keys)
 
 # Entries under `sizes.<label>`.
 SIZE_SCHEMA: dict[str, Field] = {

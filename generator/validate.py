@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 from . import knobs
 from .errors import Problem, SpecError
 from .knobcheck import check_knobs, limit_problem
-from .schema import SCHEMA, SIZE_LABEL_RE, SIZE_SCHEMA, TOP_LEVEL_ORDER, Field
+from .schema import (
+    KIND_KEYS,
+    KIND_REQUIRED,
+    SCHEMA,
+    SIZE_LABEL_RE,
+    SIZE_SCHEMA,
+    TOP_LEVEL_ORDER,
+    Field,
+)
 
 if TYPE_CHECKING:
     from .spec import RawSpec
@@ -187,21 +195,32 @@ def validate(raw: RawSpec) -> dict:
 
 def _cross_checks(v: _Validator, spec: dict) -> None:
     ext = spec["extraction"]
-    needs = {"custom": "adapter", "predict_cli": "predict_module"}
-    for kind, key in needs.items():
-        if ext["kind"] == kind and not ext[key]:
-            v.problem(("extraction", key), f"required for kind {kind}", f"set extraction.{key}")
-        if ext["kind"] != kind and ext[key]:
-            v.problem(("extraction", key), f"only used by kind {kind}", "remove it (or set null)")
-    fmt = ext["input_format"]
-    if fmt["replace"] is None:
-        fmt["replace"] = {}
-    if ext["kind"] != "hf" and fmt != {"separator": "", "case": "keep", "replace": {}}:
-        v.problem(
-            ("extraction", "input_format"),
-            f"only used by kind hf (this spec is kind {ext['kind']})",
-            "remove it: a custom adapter or predict module formats its own input",
-        )
+    owners: dict[str, list[str]] = {}  # kind-specific key -> the kinds that declare it
+    for kind, keys in KIND_KEYS.items():
+        for key in keys:
+            owners.setdefault(key, []).append(kind)
+    for key, kinds in owners.items():
+        field = SCHEMA["extraction"][key]
+        if isinstance(field, dict):  # a section: "set" when any leaf differs from its default
+            section = ext[key]
+            for leaf, sub in field.items():
+                if sub.type == "charmap" and section[leaf] is None:
+                    section[leaf] = {}
+            default = {k: {} if f.type == "charmap" else f.default for k, f in field.items()}
+            is_set = section != default
+        else:
+            is_set = ext[key] not in (None, field.default)
+        if ext["kind"] in kinds:
+            if key in KIND_REQUIRED[ext["kind"]] and ext[key] is None:
+                v.problem(
+                    ("extraction", key), f"required for kind {ext['kind']}", f"set extraction.{key}"
+                )
+        elif is_set:
+            v.problem(
+                ("extraction", key),
+                f"only used by kind {' or '.join(kinds)} (this spec is kind {ext['kind']})",
+                f"remove it (or set null): kind {ext['kind']} does not read it",
+            )
     checkpoint = ext["checkpoint"]
     if isinstance(checkpoint, str):
         for name in _PLACEHOLDER_RE.findall(checkpoint):

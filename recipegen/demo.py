@@ -1,11 +1,12 @@
 """`recipegen demo`: render a shipped recipe and run its smoke pipeline offline, end to end.
 
-Each shipped spec has a tiny stand-in (recipegen.standins): esm2 a randomly initialised ESM2
-(EsmForMaskedLM + the 33-token ESM vocabulary, save_pretrained) on the protein FASTA shipped in
-the package; codonfm a random checkpoint of the reference adapter
-`recipegen.adapters.codonfm:EncodonAdapter` on coding sequences; evo2 the stand-in predict module
-`recipegen.standins.evo2_predict` on DNA records. Nothing is downloaded. torch/transformers/sae
-are imported lazily: `recipegen` itself installs and imports without them.
+Every rendered recipe carries its own tiny stand-in (`standin.py`, from its extraction kind's
+folder): esm2 a randomly initialised ESM2 (EsmForMaskedLM + the 33-token ESM vocabulary,
+save_pretrained), here run on the protein FASTA shipped in this package; codonfm a random
+checkpoint of the reference adapter rendered into the recipe (`encodon_adapter.py`) on coding
+sequences; evo2 the stand-in predict module rendered into the recipe (`evo2_predict.py`) on DNA
+records. Nothing is downloaded. The stand-in runs in a subprocess of the runtime's Python:
+`recipegen` itself installs and imports without torch, transformers or sae.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
 import click
 
-from recipegen.standins import DEMO_FASTA, EVO2_PREDICT, write_standin, write_tiny_esm2
+__all__ = ["DEMO_FASTA", "DEMO_MODELS", "demo", "demo_fasta_text"]
 
-__all__ = ["DEMO_FASTA", "DEMO_MODELS", "demo", "write_tiny_esm2"]
+DEMO_FASTA = "demo_proteins.fasta"
 
 DEMO_MODELS = ("esm2", "codonfm", "evo2")
 # Smoke-pipeline overrides: enough sequences for a held-out split with probing, quick on 2 CPUs.
@@ -62,24 +64,28 @@ def render_recipe(out: Path, model: str = "esm2") -> Path:
     return directory
 
 
-def standin_env(model: str, workdir: Path) -> dict[str, str]:
-    """INPUT, CHECKPOINT (and ADAPTER / PREDICT_MODULE) of `model`'s offline stand-in."""
+def demo_fasta_text() -> str:
+    """The protein FASTA shipped in the package (real sequences for the esm2 demo)."""
+    return resources.files("recipegen").joinpath("data", DEMO_FASTA).read_text()
+
+
+def standin_env(model: str, recipe: Path, workdir: Path) -> dict[str, str]:
+    """INPUT and CHECKPOINT of the smoke. esm2: the shipped protein FASTA and the tiny ESM2 that
+    the recipe's own `standin.py` writes (run here, by the runtime's Python); the other models:
+    both unset, so `launch.sh --smoke` runs `standin.py` itself (generated input, tiny model)."""
+    if model != "esm2":
+        return {"INPUT": "", "CHECKPOINT": ""}
     from recipegen.generator import spec as specs
 
     raw, spec = specs.load(model)
-    resolved = specs.resolve(spec, raw)
-    kind = spec["extraction"]["kind"]
-    fasta, checkpoint = write_standin(
-        kind,
-        workdir / "standin",
-        n_layers=resolved["model"]["n_layers"],
-        context=resolved["model"]["context_length"],
-        spaced=bool(spec["extraction"]["input_format"]["separator"]),
-    )
-    env = {"INPUT": str(fasta), "CHECKPOINT": str(checkpoint)}
-    if kind == "predict_cli":
-        env["PREDICT_MODULE"] = EVO2_PREDICT
-    return env
+    n_layers = min(specs.resolve(spec, raw)["model"]["n_layers"], 64)
+    standin = workdir / "standin"
+    command = [sys.executable, str(recipe / "standin.py"), "--out", str(standin)]
+    if subprocess.run([*command, "--n-layers", str(n_layers)], check=False).returncode != 0:
+        raise click.ClickException("the stand-in model could not be written; see the output above")
+    fasta = standin / "input.fasta"  # the real proteins replace the generated input
+    fasta.write_text(demo_fasta_text())
+    return {"INPUT": str(fasta), "CHECKPOINT": str(standin / "model")}
 
 
 @click.command("demo", short_help="Smoke a shipped recipe offline on a tiny stand-in.")
@@ -117,7 +123,7 @@ def demo(model: str, workdir: Path | None, keep: bool) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     recipe = render_recipe(workdir, model)
     click.echo(f"rendered {recipe}; creating the tiny random {model} stand-in ...", err=True)
-    env_standin = standin_env(model, workdir)
+    env_standin = standin_env(model, recipe, workdir)
     work = workdir / "work"
     if work.exists():  # a previous demo run: start clean so every step really runs
         shutil.rmtree(work)
@@ -139,7 +145,13 @@ def demo(model: str, workdir: Path | None, keep: bool) -> None:
     if not report_path.is_file():
         raise click.ClickException(f"the smoke pipeline finished without writing {report_path}")
     if not keep:
-        for bulky in (work / "cache_train", work / "cache_eval", workdir / "standin"):
+        bulky_dirs = (
+            work / "cache_train",
+            work / "cache_eval",
+            work / "standin",
+            workdir / "standin",
+        )
+        for bulky in bulky_dirs:
             shutil.rmtree(bulky, ignore_errors=True)
     click.echo("")
     # eval.py printed the metrics summary above; this footer says where everything is.

@@ -38,7 +38,7 @@ DEFAULT_CHECKPOINT = "nvidia/NV-CodonFM-Encodon-80M-v1"
 DEFAULT_LAYER = 4
 TOKEN_UNIT = "codon"
 EXTRACTION_KIND = "custom"
-DEFAULT_ADAPTER = "recipegen.adapters.codonfm:EncodonAdapter"
+DEFAULT_ADAPTER = "encodon_adapter:EncodonAdapter"
 UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]
 PROBE_MAX_TOKENS = 8192
 

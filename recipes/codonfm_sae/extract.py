@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 MODEL_NAME = "codonfm"
 DEFAULT_CHECKPOINT = "nvidia/NV-CodonFM-Encodon-80M-v1"
-DEFAULT_ADAPTER = "recipegen.adapters.codonfm:EncodonAdapter"
+DEFAULT_ADAPTER = "encodon_adapter:EncodonAdapter"
 DEFAULT_LAYER = 4
 N_LAYERS = 6
 HIDDEN_DIM = 1024

@@ -10,8 +10,8 @@ usage() {
 Usage: launch.sh [--smoke] [--help]
 
   --smoke   few sequences, 1 process, small SAE (spec `smoke` section): a minutes-long check.
-            Without INPUT and CHECKPOINT it runs offline on a bundled FASTA and a tiny random
-            stand-in model (needs the recipegen package; see README.md)
+            Without INPUT and CHECKPOINT it runs offline on a generated input and a tiny random
+            stand-in model (standin.py in this folder; see README.md)
   --help    this text
 
 Environment overrides (default in brackets; spec values unless noted):
@@ -61,7 +61,7 @@ Environment overrides (default in brackets; spec values unless noted):
   MAX_TOKENS_PER_BATCH  token budget per extraction batch [16384]
   EVAL_MAX_SEQUENCES    held-out sequences eval.py scores [64]
   INPUT                 sequences: FASTA, CSV or parquet with a `sequence` column (required,
-                        except --smoke: a bundled FASTA)
+                        except --smoke: a generated input)
   CHECKPOINT            model checkpoint: hub id or local folder [facebook/esm2_t6_8M_UR50D; smoke without INPUT: a tiny stand-in]
   WORK                  working directory for caches, SAE and report [<recipe>/work]
   EXTRACT_NPROC         extraction processes (rank r takes sequences r::N) [NPROC]
@@ -140,18 +140,18 @@ if [[ "$SMOKE" == 1 ]]; then
   D_WANDB=0
 fi
 
-# --smoke without INPUT: a bundled FASTA and a tiny random stand-in model (recipegen.standins),
-# so `bash launch.sh --smoke` runs offline as written.
+# --smoke without INPUT: a generated input and a tiny random stand-in model (standin.py, next to
+# this script), so `bash launch.sh --smoke` runs offline as written.
 if [[ "$SMOKE" == 1 && -z "${INPUT:-}" ]]; then
   if [[ -n "${CHECKPOINT:-}" ]]; then
     echo "launch.sh: CHECKPOINT is set but INPUT is not; set INPUT=path/to/sequences too" >&2
     exit 2
   fi
   STANDIN="${WORK:-$HERE/work}/standin"
-  echo "== smoke: no INPUT/CHECKPOINT given; a bundled FASTA and a tiny random stand-in model -> $STANDIN"
-  if ! "${PYTHON:-python}" -m recipegen.standins hf --out "$STANDIN" \
+  echo "== smoke: no INPUT/CHECKPOINT given; a generated input and a tiny random stand-in model -> $STANDIN"
+  if ! "${PYTHON:-python}" "$HERE/standin.py" --out "$STANDIN" \
     --n-layers 6; then
-    echo "launch.sh: --smoke without INPUT needs the recipegen package importable by ${PYTHON:-python} (pip install recipegen); or set INPUT=path/to/sequences and CHECKPOINT=model (see README.md)" >&2
+    echo "launch.sh: the stand-in could not be written (see above; it needs torch and transformers); or set INPUT=path/to/sequences and CHECKPOINT=model (see README.md)" >&2
     exit 2
   fi
   INPUT="$STANDIN/input.fasta"

@@ -236,6 +236,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     p.add_argument("--input", type=Path, required=True, help="FASTA, CSV or parquet")
     p.add_argument("--output", type=Path, required=True, help="activation store directory")
     p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="model checkpoint directory")
+    p.add_argument("--chunk-size", type=int, default=CONTEXT_LENGTH, help="nt per chunk")
+    p.add_argument("--predict-module", default=DEFAULT_PREDICT_MODULE, help="dotted module")
     p.add_argument("--layer", type=int, default=DEFAULT_LAYER, help="block output to extract")
     p.add_argument("--split", choices=["train", "eval", "all"], default="all")
     p.add_argument("--eval-fraction", type=float, default=DEFAULT_EVAL_FRACTION)
@@ -246,8 +248,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
         default=DEFAULT_MAX_SEQUENCES,
         help="use only the first N input sequences (before the split and chunking)",
     )
-    p.add_argument("--chunk-size", type=int, default=CONTEXT_LENGTH, help="nt per chunk")
-    p.add_argument("--predict-module", default=DEFAULT_PREDICT_MODULE, help="dotted module")
     p.add_argument("--batch-size", type=int, default=32, help="unused: the predict CLI batches")
     p.add_argument("--max-tokens-per-batch", type=int, default=16384, help="unused, as above")
     p.add_argument("--dtype", choices=["float16", "float32"], default=DEFAULT_DTYPE)

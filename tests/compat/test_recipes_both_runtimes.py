@@ -49,15 +49,17 @@ def _inputs(model: str, tmp_path, tiny_esm2, protein_fasta, cds_fasta, dna_fasta
     if model == "esm2":
         return {"INPUT": str(protein_fasta), "CHECKPOINT": str(tiny_esm2)}
     if model == "codonfm":
-        from recipegen.standins import write_tiny_encodon
-
-        # the spec's own adapter (shipped with recipegen) on a tiny random checkpoint
-        ckpt = write_tiny_encodon(tmp_path / "encodon", n_layers=6)
-        return {"INPUT": str(cds_fasta), "CHECKPOINT": str(ckpt)}
+        # the spec's own adapter (rendered into the recipe) on a tiny random checkpoint, written
+        # by the recipe's own stand-in script
+        script = REPO / "recipes" / "codonfm_sae" / "standin.py"
+        subprocess.run(
+            [sys.executable, str(script), "--out", str(tmp_path / "encodon")], check=True
+        )
+        return {"INPUT": str(cds_fasta), "CHECKPOINT": str(tmp_path / "encodon" / "model")}
     return {
         "INPUT": str(dna_fasta),
         "CHECKPOINT": str(tmp_path),  # the stand-in builds its model in memory
-        "PREDICT_MODULE": "recipegen.standins.evo2_predict",
+        "PREDICT_MODULE": "evo2_predict",
         "PREDICT_ARGS": "--hidden-dim 48",
         "LAYER": "2",
         "CHUNK_SIZE": "256",

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-from e2e_helpers import REPO, write_fasta
+from e2e_helpers import REPO, write_fasta, write_standin
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -14,9 +14,7 @@ pytest.importorskip("transformers")
 
 @pytest.fixture(scope="session")
 def tiny_esm2(tmp_path_factory) -> Path:
-    from recipegen.standins import write_tiny_esm2
-
-    return write_tiny_esm2(tmp_path_factory.mktemp("models") / "tiny_esm2")
+    return write_standin("esm2", tmp_path_factory.mktemp("models") / "tiny_esm2")
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,15 @@ def run_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def write_standin(model: str, out: Path, *args: str) -> Path:
+    """Run the committed `model` recipe's own stand-in writer (recipes/<model>_sae/standin.py,
+    rendered from its kind folder) into `out`; return the tiny model's folder, out/model."""
+    script = REPO / "recipes" / f"{model}_sae" / "standin.py"
+    command = [sys.executable, str(script), "--out", str(out), *args]
+    subprocess.run(command, env=run_env(), check=True, timeout=LAUNCH_TIMEOUT_S)
+    return out / "model"
+
+
 def render(model: str, out: Path) -> Path:
     """Render a shipped recipe with the generator API; return its directory."""
     from recipegen.generator.generate import generate

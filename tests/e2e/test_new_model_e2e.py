@@ -6,6 +6,7 @@ built from a config, never downloaded. Without `extraction.input_format` every p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -13,10 +14,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from e2e_helpers import check_artifacts, render, run_env, run_launch, write_fasta
+from e2e_helpers import (
+    check_artifacts,
+    render,
+    run_env,
+    run_launch,
+    write_fasta,
+    write_standin,
+)
 
 from recipegen.cli import main
-from recipegen.standins import write_tiny_spaced_bert
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +37,8 @@ PROTBERT_FORMAT = """\
 
 @pytest.fixture(scope="module")
 def spaced_bert(tmp_path_factory) -> Path:
-    return write_tiny_spaced_bert(tmp_path_factory.mktemp("models") / "prot_bert", n_layers=4)
+    out = tmp_path_factory.mktemp("models") / "prot_bert"
+    return write_standin("esm2", out, "--spaced", "--n-layers", "4")
 
 
 def new_recipe(tmp_path: Path, *args: str) -> Path:
@@ -131,13 +139,24 @@ def test_a_local_checkpoint_path_that_does_not_exist_fails_at_once(tmp_path, pro
 
 
 def test_readme_smoke_command_runs_without_input_or_checkpoint(tmp_path):
-    """`bash recipes/esm2_sae/launch.sh --smoke`, exactly: a bundled FASTA, a tiny model."""
+    """`bash recipes/esm2_sae/launch.sh --smoke`, exactly: the recipe's own standin.py writes a
+    generated input and a tiny model; the recipe is self-contained (recipegen not importable)."""
     recipe = render("esm2", tmp_path)
+    site = tmp_path / "no_recipegen"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\n\n\nclass _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'recipegen':\n"
+        "            raise ModuleNotFoundError('recipegen blocked by the test')\n\n\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
     env = run_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
     for var in ("INPUT", "CHECKPOINT", "WORK"):
         env.pop(var, None)
     proc = run_launch(recipe, env, "--smoke")
-    assert "bundled FASTA and a tiny random stand-in model" in proc.stdout
+    assert "a generated input and a tiny random stand-in model" in proc.stdout
     work = recipe / "work"
     assert (work / "standin" / "model" / "config.json").is_file()
     check_artifacts(work, expansion=4)
@@ -146,11 +165,9 @@ def test_readme_smoke_command_runs_without_input_or_checkpoint(tmp_path):
 
 def test_custom_and_predict_cli_extractors_check_tokens_too(tmp_path, cds_fasta, dna_fasta):
     """token_unit disagreeing with what the adapter / predict module emits stops extraction."""
-    from recipegen.standins import write_tiny_encodon
-
     # codon adapter read as 1 token per nucleotide: a third of the expected count
     codon = new_recipe(tmp_path / "c", "codonfm", "--set", "extraction.token_unit=nt")
-    ckpt = write_tiny_encodon(tmp_path / "encodon", n_layers=6)
+    ckpt = write_standin("codonfm", tmp_path / "encodon")
     out = tmp_path / "cache_c"
     proc = run_extract(codon, "--input", str(cds_fasta), "--output", str(out),
                        "--checkpoint", str(ckpt), "--device", "cpu")  # fmt: skip
@@ -162,7 +179,7 @@ def test_custom_and_predict_cli_extractors_check_tokens_too(tmp_path, cds_fasta,
     out = tmp_path / "cache_d"
     proc = run_extract(dna, "--input", str(dna_fasta), "--output", str(out),
                        "--checkpoint", str(tmp_path), "--layer", "2", "--max-sequences", "8",
-                       "--predict-module", "recipegen.standins.evo2_predict")  # fmt: skip
+                       "--predict-module", "evo2_predict")  # fmt: skip
     assert proc.returncode != 0 and "token check" in proc.stderr, proc.stderr[-2000:]
     assert "pad_mask" in proc.stderr
     assert not any(out.glob("shard_*")) and not (out / "metadata.json").exists()

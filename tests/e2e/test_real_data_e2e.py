@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from e2e_helpers import check_artifacts, render, run_env, run_launch
+from e2e_helpers import check_artifacts, render, run_env, run_launch, write_standin
 
 pytestmark = pytest.mark.e2e
 
@@ -32,13 +32,11 @@ def test_esm2_recipe_on_200_uniref90_sequences(tmp_path, shared_data, tiny_esm2)
 
 
 def test_codonfm_recipe_on_100_coding_sequences(tmp_path, shared_data):
-    from recipegen.standins import write_tiny_encodon
-
     recipe = render("codonfm", tmp_path)
     work = tmp_path / "work"
     env = run_env(
         INPUT=str(shared_data / "codon_cds_500.parquet"),
-        CHECKPOINT=str(write_tiny_encodon(tmp_path / "encodon", n_layers=6)),
+        CHECKPOINT=str(write_standin("codonfm", tmp_path / "encodon")),
         WORK=str(work),
         MAX_SEQUENCES="100",
         BATCH_SIZE="256",

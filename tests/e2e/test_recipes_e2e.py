@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e_helpers import check_artifacts, render, run_env, run_launch
+from e2e_helpers import check_artifacts, render, run_env, run_launch, write_standin
 
 pytestmark = pytest.mark.e2e
 HARNESS = Path(__file__).with_name("save_rank_weights.py")
@@ -18,15 +18,13 @@ QUICK = {"MAX_SEQUENCES": "40", "EVAL_FRACTION": "0.25", "BATCH_SIZE": "256", "N
 
 
 def test_codonfm_smoke_custom_adapter(tmp_path, cds_fasta):
-    from recipegen.standins import write_tiny_encodon
-
     recipe = render("codonfm", tmp_path)
     work = tmp_path / "work"
     env = run_env(
         **QUICK,
         INPUT=str(cds_fasta),
-        # the spec's own adapter (shipped with recipegen) on a tiny random checkpoint
-        CHECKPOINT=str(write_tiny_encodon(tmp_path / "encodon", n_layers=6)),
+        # the spec's own adapter (rendered into the recipe) on a tiny random checkpoint
+        CHECKPOINT=str(write_standin("codonfm", tmp_path / "encodon")),
         WORK=str(work),
     )
     run_launch(recipe, env, "--smoke")
@@ -45,7 +43,7 @@ def test_evo2_smoke_predict_cli_two_process_extraction(tmp_path, dna_fasta):
         **QUICK,
         INPUT=str(dna_fasta),
         CHECKPOINT=str(tmp_path),  # the stand-in builds its model in memory
-        PREDICT_MODULE="recipegen.standins.evo2_predict",
+        PREDICT_MODULE="evo2_predict",
         PREDICT_ARGS="--hidden-dim 48",
         LAYER="2",
         CHUNK_SIZE="256",
@@ -73,9 +71,7 @@ def test_evo2_refuses_gzipped_input(tmp_path, dna_fasta):
     recipe = render("evo2", tmp_path)
     gz = tmp_path / "dna.fasta.gz"
     gz.write_bytes(gzip.compress(dna_fasta.read_bytes()))
-    env = run_env(
-        INPUT=str(gz), PREDICT_MODULE="recipegen.standins.evo2_predict", WORK=str(tmp_path / "w")
-    )
+    env = run_env(INPUT=str(gz), PREDICT_MODULE="evo2_predict", WORK=str(tmp_path / "w"))
     proc = subprocess.run(
         ["bash", str(recipe / "launch.sh"), "--smoke"], env=env, capture_output=True, text=True
     )

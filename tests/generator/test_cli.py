@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from gen_helpers import MODELS, require_templates
-from recipegen.generator.render import FILE_MAP
+from gen_helpers import KINDS, MODELS, require_templates
+from recipegen.generator.render import template_names
 
 from recipegen.cli import main
 
@@ -82,7 +82,7 @@ def test_new_writes_the_recipe_and_twice_changes_nothing(tmp_path, model):
     recipe = tmp_path / f"{model}_sae"
     names = {p.name for p in recipe.iterdir()}
     # every rendered file, recipe.yaml, and the recorded renders that `update` merges against
-    assert names == set(FILE_MAP) | {"recipe.yaml", ".recipegen"}
+    assert names == set(template_names(KINDS[model])) | {"recipe.yaml", ".recipegen"}
     before = snapshot(recipe)
     result = cli("new", model, "--out", str(tmp_path))
     assert result.exit_code == 0 and "up to date, nothing changed" in result.output
@@ -98,7 +98,11 @@ def test_rendered_python_passes_ruff_and_launch_sh_passes_bash_n(tmp_path, model
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     config = str(REPO / "pyproject.toml")
     py = sorted(str(p) for p in recipe.glob("*.py"))
-    assert len(py) == 4  # extract, train, eval, analyze
+    # extract, train, eval, analyze + the kind's own files (stand-in, adapter, predict module)
+    assert {Path(p).name for p in py} == {
+        n for n in template_names(KINDS[model]) if n.endswith(".py")
+    }
+    assert len(py) >= 5
     check = subprocess.run([ruff, "check", "--config", config, *py], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run(

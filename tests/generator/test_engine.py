@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import shlex
+import shutil
 import subprocess
 
 import pytest
@@ -162,10 +163,8 @@ def test_directory_without_recipe_yaml_is_refused(tmp_path, stub_templates):
 
 def test_mid_render_failure_leaves_no_partial_directory(tmp_path):
     broken = tmp_path / "templates"
-    broken.mkdir()
-    for src in FIXTURE_TEMPLATES.iterdir():
-        (broken / src.name).write_text(src.read_text())
-    # README.md is rendered after extract.py/train.py/eval.py/launch.sh: an undefined name raises.
+    shutil.copytree(FIXTURE_TEMPLATES, broken)
+    # README.md is rendered among the other files: an undefined name raises.
     (broken / "README.md.j2").write_text("# {{ spec.name }}\n{{ spec.no_such_key }}\n")
     out = tmp_path / "out"
     with pytest.raises(GeneratorError, match=r"README\.md\.j2:2.*no_such_key"):
@@ -197,9 +196,7 @@ def test_check_is_clean_then_reports_drift_as_a_unified_diff(tmp_path, stub_temp
 
 def test_check_sees_template_changes(tmp_path):
     templates = tmp_path / "templates"
-    templates.mkdir()
-    for src in FIXTURE_TEMPLATES.iterdir():
-        (templates / src.name).write_text(src.read_text())
+    shutil.copytree(FIXTURE_TEMPLATES, templates)
     dest = tmp_path / "esm2_sae"
     write(dest, generate("esm2", templates=TemplateSource(templates)).files)
     (templates / "eval.py.j2").write_text('"""Changed."""\n')

@@ -61,7 +61,7 @@ def test_skill_covers_the_new_model_path():
     assert "tokenizer input text" in prereq and "input_format" in prereq
     # an offline smoke line per extraction kind
     for needle in ("| `hf` |", "| `custom` |", "PYTHONPATH=", "| `predict_cli` |",
-                   "PREDICT_MODULE=recipegen.standins.evo2_predict", "CHECKPOINT="):  # fmt: skip
+                   "PREDICT_MODULE=evo2_predict", "CHECKPOINT="):  # fmt: skip
         assert needle in skill, needle
     # which opt-in flags for a new model, and why
     table = skill[skill.index("Opt-in flags for a new model") :]
@@ -85,7 +85,7 @@ def test_rendered_readmes_give_the_offline_smoke_line_per_kind():
     lines = {
         "esm2": "INPUT=sequences.fasta CHECKPOINT=path/to/model_dir bash launch.sh --smoke",
         "codonfm": "PYTHONPATH=path/to/adapter_pkg INPUT=cds.fasta CHECKPOINT=path/to/checkpoint",
-        "evo2": "PREDICT_MODULE=recipegen.standins.evo2_predict INPUT=genome.fasta",
+        "evo2": "PREDICT_MODULE=evo2_predict INPUT=genome.fasta",
     }
     for model, line in lines.items():
         readme = generate(model).files["README.md"]

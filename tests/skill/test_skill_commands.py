@@ -64,7 +64,11 @@ def assets(tmp_path_factory) -> Path:
     """What the placeholders point at: `recipegen demo`'s tiny randomly initialised ESM2 (6 layers,
     built from a config, nothing downloaded) and the protein FASTA shipped in the package."""
     root = tmp_path_factory.mktemp("skill_assets")
-    demo.write_tiny_esm2(root / PLACEHOLDERS["hf-model-dir"])
+    recipe = demo.render_recipe(root / "rendered", "esm2")  # its standin.py writes the model
+    subprocess.run(
+        [sys.executable, str(recipe / "standin.py"), "--out", str(root / "st")], check=True
+    )
+    (root / "st" / "model").rename(root / PLACEHOLDERS["hf-model-dir"])
     fasta = resources.files("recipegen").joinpath("data", demo.DEMO_FASTA).read_text()
     (root / PLACEHOLDERS["sequences.fasta"]).write_text(fasta)
     return root

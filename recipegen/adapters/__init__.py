@@ -1,1 +1,0 @@
-"""Reference adapters for extraction kind `custom` (imported by rendered recipes, needs torch)."""
