@@ -4,6 +4,7 @@
 (:mod:`sae._lazy`); recipes import the submodules they need directly (``sae.training``, ...).
 """
 
+from sae import autointerp as _autointerp  # a lazy package too: loads nothing more
 from sae._lazy import lazy_exports
 
 __version__ = "0.1.0"
@@ -44,21 +45,7 @@ _EXPORTS = {
         "load_sae",
     ),
     # LLM auto-interpretation (clients need the optional anthropic / openai packages)
-    ".autointerp": (
-        "DEFAULT_PROMPT_TEMPLATE",
-        "TOKEN_PROMPT_TEMPLATE",
-        "AnthropicClient",
-        "AutoInterpreter",
-        "FeatureExamples",
-        "FeatureInterpretation",
-        "FeatureSampler",
-        "LLMClient",
-        "LLMResponse",
-        "NIMClient",
-        "NVIDIAInternalClient",
-        "OpenAIClient",
-        "OpenAICompatibleClient",
-    ),
+    ".autointerp": tuple(_autointerp.__all__),
     ".collector": ("CollectorResult", "TokenActivationCollector", "TokenExample"),
     ".eval": (
         "DeadLatentTracker",

@@ -12,7 +12,7 @@ in relu mode. Codes are ``[B, d_sae (+ d_shared)]``, expert ``e`` at ``[e·exper
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -88,14 +88,14 @@ class MoESAE(SparseAutoencoder):
         d_sae: int,
         n_experts: int = 8,
         k_experts: int = 2,
-        expert_mode: str = "topk",
+        expert_mode: Literal["topk", "relu"] = "topk",
         top_k: int = 32,
         l1_coeff: float = 1e-2,
         normalize_input: bool = True,
         load_balance_coeff: float = 0.01,
         router_entropy_coeff: float = 0.0,
         d_shared: int | None = None,
-        shared_mode: str = "topk",
+        shared_mode: Literal["topk", "relu"] = "topk",
         shared_top_k: int = 32,
         init_encoder_from_decoder: bool = True,
     ):
