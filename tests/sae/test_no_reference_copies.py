@@ -77,7 +77,11 @@ def _line(toks: list[tokenize.TokenInfo]) -> Line | None:
         return None
     if all(t.type == tokenize.STRING for t in toks):  # docstring / bare string
         return None
-    kept = [w for w, nxt in zip(words, [*words[1:], ""], strict=True) if not (w == "," and nxt in _CLOSERS)]
+    kept = [
+        w
+        for w, nxt in zip(words, [*words[1:], ""], strict=True)
+        if not (w == "," and nxt in _CLOSERS)
+    ]
     first, last = toks[0].start[0], toks[-1].end[0]
     header = words[0] in ("def", "class") or words[:2] == ["async", "def"]
     return Line(" ".join(kept), first, last, 1 if header else last - first + 1)
