@@ -1,140 +1,69 @@
-"""sae: sparse-autoencoder runtime (activation store, TopK/ReLU SAEs, trainer with DDP, eval)."""
+"""sae: sparse-autoencoder runtime (activation store, TopK/ReLU SAEs, trainer with DDP, eval).
 
-from sae.activation_store import (
-    ActivationStore,
-    ActivationStoreConfig,
-    StoreError,
-    load_activations,
-    merge_stores,
-    save_activations,
-    wait_for_stores,
-)
-from sae.analysis import (
-    ClusterInfo,
-    FeatureGeometry,
-    FeatureLogits,
-    FeatureStats,
-    TopExample,
-    build_cluster_label_prompt,
-    compute_cluster_centroids,
-    compute_feature_logits,
-    compute_feature_stats,
-    compute_feature_umap,
-    export_text_features_parquet,
-    launch_dashboard,
-    save_cluster_labels,
-    save_feature_atlas,
-)
-from sae.architectures import (
-    MoESAE,
-    ReLUSAE,
-    ShardedTopKSAE,
-    SparseAutoencoder,
-    TopKSAE,
-    load_sae,
-)
-from sae.autointerp import (
-    DEFAULT_PROMPT_TEMPLATE,
-    TOKEN_PROMPT_TEMPLATE,
-    AnthropicClient,
-    AutoInterpreter,
-    FeatureExamples,
-    FeatureInterpretation,
-    FeatureSampler,
-    LLMClient,
-    LLMResponse,
-    NIMClient,
-    NVIDIAInternalClient,
-    OpenAIClient,
-    OpenAICompatibleClient,
-)
-from sae.collector import CollectorResult, TokenActivationCollector, TokenExample
-from sae.eval import (
-    DeadLatentTracker,
-    EvalResults,
-    LossRecoveredResult,
-    SparsityMetrics,
-    compute_loss_recovered,
-    compute_reconstruction_metrics,
-    evaluate_loss_recovered,
-    evaluate_sae,
-    evaluate_sparsity,
-)
-from sae.kernels import HAS_TRITON, TritonDecoderAutograd
-from sae.perf_logger import PerfLogger
-from sae.process_group_manager import ProcessGroupManager
-from sae.streaming import StreamingActivationDataset, StreamingConfig, make_streaming_dataloader
-from sae.training import ParallelConfig, Trainer, TrainingConfig, WandbConfig
-from sae.utils import get_device, set_seed
+``import sae`` is light: every name below is imported from its submodule on first use
+(:mod:`sae._lazy`); recipes import the submodules they need directly (``sae.training``, ...).
+"""
+
+from sae import autointerp as _autointerp  # a lazy package too: loads nothing more
+from sae._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DEFAULT_PROMPT_TEMPLATE",
-    "TOKEN_PROMPT_TEMPLATE",
-    "ActivationStore",
-    "ActivationStoreConfig",
-    "DeadLatentTracker",
-    "EvalResults",
-    "LossRecoveredResult",
-    "PerfLogger",
-    "SparsityMetrics",
-    "compute_loss_recovered",
-    "compute_reconstruction_metrics",
-    "evaluate_loss_recovered",
-    "AnthropicClient",
-    "AutoInterpreter",
-    "ClusterInfo",
-    "CollectorResult",
-    "FeatureExamples",
-    "FeatureGeometry",
-    "FeatureInterpretation",
-    "FeatureLogits",
-    "FeatureSampler",
-    "FeatureStats",
-    "LLMClient",
-    "LLMResponse",
-    "NIMClient",
-    "NVIDIAInternalClient",
-    "OpenAIClient",
-    "OpenAICompatibleClient",
-    "HAS_TRITON",
-    "ActivationStore",
-    "ActivationStoreConfig",
-    "MoESAE",
-    "ParallelConfig",
-    "ProcessGroupManager",
-    "ReLUSAE",
-    "ShardedTopKSAE",
-    "SparseAutoencoder",
-    "StoreError",
-    "TokenActivationCollector",
-    "TokenExample",
-    "TopExample",
-    "StreamingActivationDataset",
-    "StreamingConfig",
-    "TopKSAE",
-    "Trainer",
-    "TrainingConfig",
-    "TritonDecoderAutograd",
-    "WandbConfig",
-    "build_cluster_label_prompt",
-    "compute_cluster_centroids",
-    "compute_feature_logits",
-    "compute_feature_stats",
-    "compute_feature_umap",
-    "evaluate_sae",
-    "evaluate_sparsity",
-    "export_text_features_parquet",
-    "get_device",
-    "launch_dashboard",
-    "load_activations",
-    "load_sae",
-    "make_streaming_dataloader",
-    "merge_stores",
-    "save_activations",
-    "save_cluster_labels",
-    "save_feature_atlas",
-    "set_seed",
-    "wait_for_stores",
-]
+# submodule -> the names the package re-exports from it
+_EXPORTS = {
+    ".activation_store": (
+        "ActivationStore",
+        "ActivationStoreConfig",
+        "StoreError",
+        "load_activations",
+        "merge_stores",
+        "save_activations",
+        "wait_for_stores",
+    ),
+    ".analysis": (
+        "ClusterInfo",
+        "FeatureGeometry",
+        "FeatureLogits",
+        "FeatureStats",
+        "TopExample",
+        "build_cluster_label_prompt",
+        "compute_cluster_centroids",
+        "compute_feature_logits",
+        "compute_feature_stats",
+        "compute_feature_umap",
+        "export_text_features_parquet",
+        "launch_dashboard",
+        "save_cluster_labels",
+        "save_feature_atlas",
+    ),
+    ".architectures": (
+        "MoESAE",
+        "ReLUSAE",
+        "ShardedTopKSAE",
+        "SparseAutoencoder",
+        "TopKSAE",
+        "load_sae",
+    ),
+    # LLM auto-interpretation (clients need the optional anthropic / openai packages)
+    ".autointerp": tuple(_autointerp.__all__),
+    ".collector": ("CollectorResult", "TokenActivationCollector", "TokenExample"),
+    ".eval": (
+        "DeadLatentTracker",
+        "EvalResults",
+        "LossRecoveredResult",
+        "SparsityMetrics",
+        "compute_loss_recovered",
+        "compute_reconstruction_metrics",
+        "evaluate_loss_recovered",
+        "evaluate_sae",
+        "evaluate_sparsity",
+    ),
+    ".kernels": ("HAS_TRITON", "TritonDecoderAutograd"),
+    ".perf_logger": ("PerfLogger",),
+    ".process_group_manager": ("ProcessGroupManager",),
+    ".streaming": ("StreamingActivationDataset", "StreamingConfig", "make_streaming_dataloader"),
+    ".training": ("ParallelConfig", "Trainer", "TrainingConfig", "WandbConfig"),
+    ".utils": ("get_device", "set_seed"),
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -44,6 +44,25 @@ def _scalar(value) -> float:
     return float(value.detach().item()) if torch.is_tensor(value) else float(value)
 
 
+def _fmt(label: str, fmt: str | None, value: float) -> str:
+    # step time (fmt None) is shown in milliseconds
+    return f"{label}: {value * 1000:.1f}ms" if fmt is None else f"{label}: {fmt.format(value)}"
+
+
+class _Window:
+    """What one logging window accumulates."""
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, list[float]] = defaultdict(list)
+        self.gpu_gb: list[float] = []
+
+    def add(self, key: str, value: float) -> None:
+        self.metrics[key].append(value)
+
+    def means(self) -> dict[str, float]:
+        return {k: float(np.mean(v)) for k, v in self.metrics.items() if v}
+
+
 class PerfLogger:
     """Window-averaged step metrics to stdout and/or wandb (see the module docstring)."""
 
@@ -61,9 +80,10 @@ class PerfLogger:
         self.print_logs = print_logs
         self.device = device
         self._gpu_available = torch.cuda.is_available() and "cuda" in str(device)
-        self._metrics: dict[str, list[float]] = defaultdict(list)
-        self._step_times: list[float] = []
-        self._gpu_memory_allocated: list[float] = []
+        self._start_run()
+
+    def _start_run(self) -> None:
+        self._window = _Window()
         self._previous_step_time: float | None = None
         self.min_loss = float("inf")
         self._train_start_time = time.perf_counter()
@@ -73,6 +93,10 @@ class PerfLogger:
             return 0.0
         used = torch.cuda.max_memory_allocated() if peak else torch.cuda.memory_allocated()
         return used / 2**30
+
+    def _wandb_log(self, values: dict, **kwargs) -> None:
+        if self.use_wandb and wandb.run is not None:
+            wandb.log(values, **kwargs)
 
     def log_step(
         self,
@@ -84,82 +108,61 @@ class PerfLogger:
         extra_metrics: dict | None = None,
     ) -> dict | None:
         """Record one step; -> the window means when ``(step + 1) % log_interval == 0``."""
-        now = time.perf_counter()
+        now, window = time.perf_counter(), self._window
         n = batch.shape[0] if isinstance(batch, torch.Tensor) else len(batch)
         if self._previous_step_time is not None:
             dt = now - self._previous_step_time
-            self._step_times.append(dt)
-            self._metrics["train/step_time"].append(dt)
-            self._metrics["train/samples_per_second"].append(n / dt if dt > 0 else 0.0)
+            window.add("train/step_time", dt)
+            window.add("train/samples_per_second", n / dt if dt > 0 else 0.0)
         self._previous_step_time = now
         if self._gpu_available:
-            self._gpu_memory_allocated.append(self._gpu_gb())
+            window.gpu_gb.append(self._gpu_gb())
         for key, value in (loss_dict or {}).items():
             v = _scalar(value)
+            window.add("train/loss" if key == "total" else f"train/{key}", v)
             if key == "total":
-                self._metrics["train/loss"].append(v)
                 self.min_loss = min(self.min_loss, v)
-            else:
-                self._metrics[f"train/{key}"].append(v)
         if grad_norm is not None:
-            self._metrics["train/grad_norm"].append(_scalar(grad_norm))
+            window.add("train/grad_norm", _scalar(grad_norm))
         if lr is not None:
-            self._metrics["train/learning_rate"].append(float(lr))
+            window.add("train/learning_rate", float(lr))
         for key, value in (extra_metrics or {}).items():
-            self._metrics[f"train/{key}"].append(_scalar(value))
+            window.add(f"train/{key}", _scalar(value))
         if (step + 1) % self.log_interval == 0:
             return self._log_aggregated(step)
         return None
 
     def _log_aggregated(self, step: int) -> dict:
-        out: dict = {"train/step": step}
-        out.update({k: float(np.mean(v)) for k, v in self._metrics.items() if v})
-        if self._gpu_available and self._gpu_memory_allocated:
-            out["train/gpu_memory_allocated_mean_gb"] = float(np.mean(self._gpu_memory_allocated))
+        out: dict = {"train/step": step, **self._window.means()}
+        if self._gpu_available and self._window.gpu_gb:
+            out["train/gpu_memory_allocated_mean_gb"] = float(np.mean(self._window.gpu_gb))
             out["train/gpu_memory_allocated_max_gb"] = self._gpu_gb(peak=True)
         out["train/min_loss"] = self.min_loss
-        if self.use_wandb and wandb.run is not None:
-            wandb.log(out, step=step)
+        self._wandb_log(out, step=step)
         if self.print_logs:
             self._print_metrics(step, out)
-        self._reset_accumulators()
+        self._window = _Window()
         return out
 
     def _print_metrics(self, step: int, metrics: dict) -> None:
-        parts = [f"Step {step + 1}"]
-        for key, label, fmt in _PRINTED:
-            if key not in metrics:
-                continue
-            if fmt is None:  # step time shown in milliseconds
-                parts.append(f"{label}: {metrics[key] * 1000:.1f}ms")
-            else:
-                parts.append(f"{label}: {fmt.format(metrics[key])}")
-        print(" | ".join(parts))
-
-    def _reset_accumulators(self) -> None:
-        self._metrics.clear()
-        self._step_times.clear()
-        self._gpu_memory_allocated.clear()
+        shown = [_fmt(label, fmt, metrics[key]) for key, label, fmt in _PRINTED if key in metrics]
+        print(" | ".join([f"Step {step + 1}", *shown]))
 
     def reset(self) -> None:
         """Forget everything: a new run starts now."""
-        self._reset_accumulators()
-        self._previous_step_time = None
-        self.min_loss = float("inf")
-        self._train_start_time = time.perf_counter()
+        self._start_run()
         if self._gpu_available:
             torch.cuda.reset_peak_memory_stats()
 
     def finish(self) -> None:
         """Print the run's duration and lowest loss (and peak GPU memory); log the duration."""
         elapsed = time.perf_counter() - self._train_start_time
-        minutes, seconds = divmod(elapsed, 60)
         if self.print_logs:
-            print(
-                f"\nTraining finished in {int(minutes)}m {seconds:.1f}s. "
-                f"Min loss: {self.min_loss:.6f}"
-            )
+            minutes, seconds = divmod(elapsed, 60)
+            report = [
+                f"\nTraining finished in {int(minutes)}m {seconds:.1f}s. Min loss: {self.min_loss:.6f}"
+            ]
             if self._gpu_available:
-                print(f"Peak GPU memory: {self._gpu_gb(peak=True):.2f} GB")
-        if self.use_wandb and wandb.run is not None:
-            wandb.log({"train/total_time_seconds": elapsed})
+                report.append(f"Peak GPU memory: {self._gpu_gb(peak=True):.2f} GB")
+            print("\n".join(report))
+        self._wandb_log({"train/total_time_seconds": elapsed})

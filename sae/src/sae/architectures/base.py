@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -80,3 +82,23 @@ def variance_explained(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
         total = torch.var(x, dim=0).sum()
         resid = torch.var(recon - x, dim=0).sum()
         return 1.0 - resid / (total + NORM_EPS)
+
+
+def keep_hparams(module: nn.Module, args: Mapping[str, Any], names: Iterable[str]) -> None:
+    """Set ``module.<name> = args[name]`` for each of ``names`` (constructor arguments kept for
+    ``_get_config`` and checkpoints; ``args`` is usually the constructor's ``locals()``)."""
+    for name in names:
+        setattr(module, name, args[name])
+
+
+def affine_pair(
+    d_in: int, n_latents: int
+) -> tuple[nn.Parameter, nn.Linear, nn.Parameter, nn.Linear]:
+    """Fresh ``(pre_bias [d_in], encoder d_in->n, latent_bias [n], decoder n->d_in)``, zero biases
+    and bias-free linears, in the order an SAE registers them (optimizer state lines up)."""
+    return (
+        nn.Parameter(torch.zeros(d_in)),
+        nn.Linear(d_in, n_latents, bias=False),
+        nn.Parameter(torch.zeros(n_latents)),
+        nn.Linear(n_latents, d_in, bias=False),
+    )

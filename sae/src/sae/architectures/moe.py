@@ -12,13 +12,37 @@ in relu mode. Codes are ``[B, d_sae (+ d_shared)]``, expert ``e`` at ``[e·exper
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SparseAutoencoder, geometric_median, standardize, unstandardize
+from .base import (
+    SparseAutoencoder,
+    affine_pair,
+    geometric_median,
+    keep_hparams,
+    standardize,
+    unstandardize,
+)
+
+# constructor arguments kept as attributes of the same name and saved in the config, in order
+_HPARAMS = (
+    "d_in",
+    "d_sae",
+    "n_experts",
+    "k_experts",
+    "expert_mode",
+    "top_k",
+    "l1_coeff",
+    "normalize_input",
+    "load_balance_coeff",
+    "router_entropy_coeff",
+    "d_shared",
+    "shared_mode",
+    "shared_top_k",
+)
 
 
 class _VirtualDecoder(nn.Module):
@@ -64,33 +88,21 @@ class MoESAE(SparseAutoencoder):
         d_sae: int,
         n_experts: int = 8,
         k_experts: int = 2,
-        expert_mode: str = "topk",
+        expert_mode: Literal["topk", "relu"] = "topk",
         top_k: int = 32,
         l1_coeff: float = 1e-2,
         normalize_input: bool = True,
         load_balance_coeff: float = 0.01,
         router_entropy_coeff: float = 0.0,
         d_shared: int | None = None,
-        shared_mode: str = "topk",
+        shared_mode: Literal["topk", "relu"] = "topk",
         shared_top_k: int = 32,
         init_encoder_from_decoder: bool = True,
     ):
         if d_sae % n_experts != 0:
             raise ValueError(f"d_sae ({d_sae}) must be divisible by n_experts ({n_experts})")
         super().__init__(d_in, d_sae + (d_shared or 0))
-        self.d_in = d_in
-        self.d_sae = d_sae
-        self.n_experts = n_experts
-        self.k_experts = k_experts
-        self.expert_mode = expert_mode
-        self.top_k = top_k
-        self.l1_coeff = l1_coeff
-        self.normalize_input = normalize_input
-        self.load_balance_coeff = load_balance_coeff
-        self.router_entropy_coeff = router_entropy_coeff
-        self.d_shared = d_shared
-        self.shared_mode = shared_mode
-        self.shared_top_k = shared_top_k
+        keep_hparams(self, locals(), _HPARAMS)
         self.expert_dim = d_sae // n_experts
 
         self.router = nn.Linear(d_in, n_experts, bias=False)
@@ -115,10 +127,12 @@ class MoESAE(SparseAutoencoder):
         self.shared_latent_bias: nn.Parameter | None = None
         self.shared_pre_bias: nn.Parameter | None = None
         if d_shared is not None:
-            self.shared_pre_bias = nn.Parameter(torch.zeros(d_in))
-            self.shared_encoder = nn.Linear(d_in, d_shared, bias=False)
-            self.shared_latent_bias = nn.Parameter(torch.zeros(d_shared))
-            self.shared_decoder = nn.Linear(d_shared, d_in, bias=False)
+            (
+                self.shared_pre_bias,
+                self.shared_encoder,
+                self.shared_latent_bias,
+                self.shared_decoder,
+            ) = affine_pair(d_in, d_shared)
             _init_expert_pair(self.shared_encoder, self.shared_decoder, init_encoder_from_decoder)
 
         self._virtual_decoder = _VirtualDecoder(self.expert_decoders, self.shared_decoder)
@@ -208,18 +222,18 @@ class MoESAE(SparseAutoencoder):
         if self.normalize_input:
             recon = unstandardize(recon, info)
         all_codes = codes if shared_codes is None else torch.cat([codes, shared_codes], dim=-1)
-        return {
-            "recon": recon,
-            "codes": all_codes,
-            "router_logits": logits,
-            "router_probs": probs,
-            "top_indices": top_i,
-            "gate_weights": gates,
-            "norm_info": info,
-            "sparsity_loss": l1_total,
-            "per_expert_mse": per_expert_mse,
-            "shared_codes": shared_codes,
-        }
+        return dict(
+            recon=recon,
+            codes=all_codes,
+            router_logits=logits,
+            router_probs=probs,
+            top_indices=top_i,
+            gate_weights=gates,
+            norm_info=info,
+            sparsity_loss=l1_total,
+            per_expert_mse=per_expert_mse,
+            shared_codes=shared_codes,
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.forward_with_aux(x)
@@ -328,23 +342,8 @@ class MoESAE(SparseAutoencoder):
                 b.data = med.to(b.device)
 
     def _get_config(self) -> dict[str, Any]:
-        return {
-            "architecture": "MoESAE",
-            "d_in": self.d_in,
-            "d_sae": self.d_sae,
-            "n_experts": self.n_experts,
-            "k_experts": self.k_experts,
-            "expert_mode": self.expert_mode,
-            "top_k": self.top_k,
-            "l1_coeff": self.l1_coeff,
-            "normalize_input": self.normalize_input,
-            "load_balance_coeff": self.load_balance_coeff,
-            "router_entropy_coeff": self.router_entropy_coeff,
-            "d_shared": self.d_shared,
-            "shared_mode": self.shared_mode,
-            "shared_top_k": self.shared_top_k,
-            "expert_dim": self.expert_dim,
-        }
+        hparams = {name: getattr(self, name) for name in _HPARAMS}
+        return {"architecture": "MoESAE", **hparams, "expert_dim": self.expert_dim}
 
     def config_dict(self) -> dict[str, Any]:
         """Checkpoint ``model_config`` (= ``_get_config()``; ``architecture`` names the class)."""

@@ -15,7 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SparseAutoencoder, geometric_median, variance_explained
+from .base import (
+    SparseAutoencoder,
+    affine_pair,
+    geometric_median,
+    keep_hparams,
+    variance_explained,
+)
 
 
 class ReLUSAE(SparseAutoencoder):
@@ -30,21 +36,20 @@ class ReLUSAE(SparseAutoencoder):
         normalize_input: bool = True,
     ):
         super().__init__(input_dim, hidden_dim)
-        self.l1_coeff = l1_coeff
+        keep_hparams(self, locals(), ("l1_coeff", "normalize_input"))
         self._normalize_decoder = normalize_decoder
-        self.normalize_input = normalize_input
-        self.pre_bias = nn.Parameter(torch.zeros(input_dim))
-        self.encoder = nn.Linear(input_dim, hidden_dim, bias=False)
-        self.latent_bias = nn.Parameter(torch.zeros(hidden_dim))
-        self.decoder = nn.Linear(hidden_dim, input_dim, bias=False)
+        self.pre_bias, self.encoder, self.latent_bias, self.decoder = affine_pair(
+            input_dim, hidden_dim
+        )
         self._init_weights()
 
+    @torch.no_grad()
     def _init_weights(self) -> None:
+        """Xavier decoder (unit columns when normalised); the encoder starts as its transpose."""
         nn.init.xavier_uniform_(self.decoder.weight)
         if self._normalize_decoder:
             self._normalize_decoder_weights()
-        with torch.no_grad():
-            self.encoder.weight.copy_(self.decoder.weight.t())
+        self.encoder.weight.copy_(self.decoder.weight.t())
 
     def _normalize_decoder_weights(self) -> None:
         with torch.no_grad():

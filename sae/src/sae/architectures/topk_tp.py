@@ -19,8 +19,30 @@ from torch import nn
 
 from ..kernels import HAS_TRITON, TritonDecoderAutograd
 from ..parallel import all_reduce_sum, autograd_all_reduce_sum, global_topk
-from .base import NORM_EPS, geometric_median, standardize, unstandardize, variance_explained
+from .base import (
+    NORM_EPS,
+    geometric_median,
+    keep_hparams,
+    standardize,
+    unstandardize,
+    variance_explained,
+)
 from .topk import FIRE_THRESHOLD
+
+# constructor arguments kept as attributes of the same name
+_HPARAMS = (
+    "input_dim",
+    "hidden_dim",
+    "top_k",
+    "rank",
+    "world_size",
+    "normalize_input",
+    "auxk",
+    "auxk_coef",
+    "dead_tokens_threshold",
+    "decoder_impl",
+    "group",
+)
 
 
 class ShardedTopKSAE(nn.Module):
@@ -47,27 +69,14 @@ class ShardedTopKSAE(nn.Module):
             )
         if decoder_impl not in ("dense", "triton"):
             raise ValueError(f"decoder_impl must be 'dense' or 'triton', got {decoder_impl!r}")
-        self.input_dim = input_dim
-        self.hidden_dim = hidden_dim
-        self.top_k = top_k
-        self.rank = rank
-        self.world_size = world_size
-        self.normalize_input = normalize_input
-        self.auxk = auxk
-        self.auxk_coef = auxk_coef
-        self.dead_tokens_threshold = dead_tokens_threshold
-        self.decoder_impl = decoder_impl
-        self.group = group
-        self.latents_per_rank = hidden_dim // world_size
-
-        n_local = self.latents_per_rank
-        self.W_enc_local = nn.Parameter(torch.empty(n_local, input_dim))
+        keep_hparams(self, locals(), _HPARAMS)
+        self.latents_per_rank = n_local = hidden_dim // world_size
+        # this rank's slice of the dense init: kaiming decoder columns, encoder = its transpose
+        w_dec = nn.init.kaiming_uniform_(torch.empty(input_dim, n_local), a=5**0.5)
+        self.W_enc_local = nn.Parameter(w_dec.t().clone())
         self.latent_bias_local = nn.Parameter(torch.zeros(n_local))
-        self.W_dec_local = nn.Parameter(torch.empty(input_dim, n_local))
-        self.pre_bias = nn.Parameter(torch.zeros(input_dim))
-        nn.init.kaiming_uniform_(self.W_dec_local, a=5**0.5)
-        with torch.no_grad():
-            self.W_enc_local.copy_(self.W_dec_local.t())
+        self.W_dec_local = nn.Parameter(w_dec)
+        self.pre_bias = nn.Parameter(torch.zeros(input_dim))  # replicated on every rank
         self.register_buffer("stats_last_nonzero", torch.zeros(n_local, dtype=torch.long))
 
     # ------------------------------------------------------------------ setup / sync

@@ -5,35 +5,26 @@ Clients for Anthropic and OpenAI-compatible APIs (OpenAI, NVIDIA NIM, vLLM) need
 `LLMClient.generate` works, e.g. a local model.
 """
 
-from sae.autointerp.interpreter import (
-    DEFAULT_PROMPT_TEMPLATE,
-    TOKEN_PROMPT_TEMPLATE,
-    AutoInterpreter,
-    FeatureInterpretation,
-)
-from sae.autointerp.llm import (
-    AnthropicClient,
-    LLMClient,
-    LLMResponse,
-    NIMClient,
-    NVIDIAInternalClient,
-    OpenAIClient,
-    OpenAICompatibleClient,
-)
-from sae.autointerp.sampler import FeatureExamples, FeatureSampler
+from sae._lazy import lazy_exports
 
-__all__ = [
-    "DEFAULT_PROMPT_TEMPLATE",
-    "TOKEN_PROMPT_TEMPLATE",
-    "AnthropicClient",
-    "AutoInterpreter",
-    "FeatureExamples",
-    "FeatureInterpretation",
-    "FeatureSampler",
-    "LLMClient",
-    "LLMResponse",
-    "NIMClient",
-    "NVIDIAInternalClient",
-    "OpenAIClient",
-    "OpenAICompatibleClient",
-]
+# submodule -> the names the package re-exports from it (imported on first use)
+_EXPORTS = {
+    ".interpreter": (
+        "DEFAULT_PROMPT_TEMPLATE",
+        "TOKEN_PROMPT_TEMPLATE",
+        "AutoInterpreter",
+        "FeatureInterpretation",
+    ),
+    ".llm": (
+        "AnthropicClient",
+        "LLMClient",
+        "LLMResponse",
+        "NIMClient",
+        "NVIDIAInternalClient",
+        "OpenAIClient",
+        "OpenAICompatibleClient",
+    ),
+    ".sampler": ("FeatureExamples", "FeatureSampler"),
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -17,6 +17,20 @@ import torch
 from sae.kernels import HAS_TRITON, TritonDecoderAutograd, reference_decode
 
 DEFAULT_NS = [21_504, 86_016, 344_064, 688_128, 1_048_576]
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# the command line: flag -> argparse keywords
+_FLAGS = {
+    "--impl": {"choices": ["dense", "triton", "all"], "default": "all"},
+    "--mode": {"choices": ["kernel", "sae"], "default": "kernel"},
+    "--batch": {"type": int, "default": 4096},
+    "--d": {"type": int, "default": 2688},
+    "--k": {"type": int, "default": 32},
+    "--ns": {"type": int, "nargs": "+", "default": DEFAULT_NS},
+    "--dtype": {"choices": list(_DTYPES), "default": "bf16"},
+    "--iters": {"type": int, "default": 20},
+    "--warmup": {"type": int, "default": 5},
+    "--json": {"type": str, "default": None},
+}
 
 
 def _sparse_inputs(a, n, k, d, dtype, device):
@@ -76,20 +90,12 @@ def bench_cell(impl, mode, a, n, k, d, dtype, device, iters, warmup):
 
 def main():
     p = argparse.ArgumentParser(description="Benchmark dense vs sparse TopK decoder")
-    p.add_argument("--impl", choices=["dense", "triton", "all"], default="all")
-    p.add_argument("--mode", choices=["kernel", "sae"], default="kernel")
-    p.add_argument("--batch", type=int, default=4096)
-    p.add_argument("--d", type=int, default=2688)
-    p.add_argument("--k", type=int, default=32)
-    p.add_argument("--ns", type=int, nargs="+", default=DEFAULT_NS)
-    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="bf16")
-    p.add_argument("--iters", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--json", type=str, default=None)
+    for flag, spec in _FLAGS.items():
+        p.add_argument(flag, **spec)
     args = p.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("CUDA required for this benchmark.")
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
+    dtype = _DTYPES[args.dtype]
     impls = ["dense", "triton"] if args.impl == "all" else [args.impl]
     gpu = torch.cuda.get_device_name(0)
     print(

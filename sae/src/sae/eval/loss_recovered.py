@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from sae.eval._report import summary_repr
 from torch import nn
 
 _EPS = 1e-8
@@ -33,12 +34,10 @@ class LossRecoveredResult:
     ce_zero: float
     n_tokens: int
 
-    def __repr__(self) -> str:
-        return (
-            f"LossRecoveredResult(loss_recovered={self.loss_recovered:.1%}, "
-            f"ce_orig={self.ce_original:.3f}, ce_sae={self.ce_sae:.3f}, "
-            f"ce_zero={self.ce_zero:.3f}, n_tokens={self.n_tokens})"
-        )
+    __repr__ = summary_repr(
+        "LossRecoveredResult(loss_recovered={loss_recovered:.1%}, ce_orig={ce_original:.3f}, "
+        "ce_sae={ce_sae:.3f}, ce_zero={ce_zero:.3f}, n_tokens={n_tokens})"
+    )
 
 
 def compute_loss_recovered(ce_original: float, ce_sae: float, ce_zero: float) -> float:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from sae.eval._data import iter_batches
+from sae.eval._report import summary_repr
 from torch import nn
 
 _EPS = 1e-8
@@ -30,12 +31,10 @@ class ReconstructionMetrics:
     variance_explained: float
     normalized_mse: float
 
-    def __repr__(self) -> str:
-        return (
-            f"ReconstructionMetrics(mse={self.mse:.6f}, "
-            f"var_explained={self.variance_explained:.4f}, "
-            f"norm_mse={self.normalized_mse:.6f})"
-        )
+    __repr__ = summary_repr(
+        "ReconstructionMetrics(mse={mse:.6f}, var_explained={variance_explained:.4f}, "
+        "norm_mse={normalized_mse:.6f})"
+    )
 
 
 def compute_mse(original: torch.Tensor, reconstructed: torch.Tensor) -> float:

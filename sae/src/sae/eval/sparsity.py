@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from sae.eval._data import iter_batches
+from sae.eval._report import summary_repr
 from sae.eval.dead_latents import counter_dead_mask
 from torch import nn
 
@@ -21,20 +22,20 @@ class SparsityMetrics:
 
     mean_l0: float
     n_features: int
+    # latents that fired at least once on the evaluation tokens (grows with the sample)
     features_used: int
     features_unused: int
     feature_utilization_pct: float
     n_eval_tokens: int
+    # the training-time counter (sae.eval.dead_latents); -1 when the model keeps none
     dead_pct: float = -1.0
     n_dead: int = -1
     dead_tokens_threshold: int = -1
 
-    def __repr__(self) -> str:
-        return (
-            f"SparsityMetrics(L0={self.mean_l0:.2f}, "
-            f"utilization={self.feature_utilization_pct:.1f}%, "
-            f"dead={self.n_dead}/{self.n_features} ({self.dead_pct:.1f}%))"
-        )
+    __repr__ = summary_repr(
+        "SparsityMetrics(L0={mean_l0:.2f}, utilization={feature_utilization_pct:.1f}%, "
+        "dead={n_dead}/{n_features} ({dead_pct:.1f}%))"
+    )
 
 
 @torch.no_grad()

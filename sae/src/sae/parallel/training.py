@@ -7,9 +7,16 @@ each batch. After backward only the replicated ``pre_bias`` gradient is all-redu
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
+
+if TYPE_CHECKING:
+    from ..architectures.topk_tp import ShardedTopKSAE
+    from ..perf_logger import PerfLogger
 
 
 def _next_batch(it, loader):
@@ -38,17 +45,17 @@ def _shared_batch(rank, it, loader, device, group, distributed):
 
 
 def train_tp_loop(
-    sae,
-    dataloader,
+    sae: ShardedTopKSAE,
+    dataloader: Iterable,
     *,
     lr: float,
     max_steps: int,
-    device: str,
+    device: str | torch.device,
     log_interval: int = 100,
-    max_grad_norm=None,
-    checkpoint_dir=None,
-    group=None,
-    perf_logger=None,
+    max_grad_norm: float | None = None,
+    checkpoint_dir: str | Path | None = None,
+    group: dist.ProcessGroup | None = None,
+    perf_logger: PerfLogger | None = None,
 ) -> float:
     """Run ``max_steps`` Adam steps on ``sae``; -> the last loss. Saves shards if asked."""
     rank = dist.get_rank(group) if dist.is_initialized() else 0
