@@ -63,6 +63,7 @@ from sae.eval import (
 from sae.kernels import HAS_TRITON, TritonDecoderAutograd
 from sae.perf_logger import PerfLogger
 from sae.process_group_manager import ProcessGroupManager
+from sae.steering import clamp_hook, steer
 from sae.streaming import StreamingActivationDataset, StreamingConfig, make_streaming_dataloader
 from sae.training import ParallelConfig, Trainer, TrainingConfig, WandbConfig
 from sae.utils import get_device, set_seed
@@ -119,6 +120,8 @@ __all__ = [
     "TritonDecoderAutograd",
     "WandbConfig",
     "build_cluster_label_prompt",
+    "clamp_hook",
+    "steer",
     "compute_cluster_centroids",
     "compute_feature_logits",
     "compute_feature_stats",
