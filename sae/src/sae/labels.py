@@ -60,7 +60,7 @@ class LabelError(ValueError):
 
 def _open_lines(path: Path, what: str):
     path = Path(path)
-    if path.is_symlink() or not path.is_file():
+    if not path.is_file():  # also refuses FIFOs and devices
         raise LabelError(f"{what} {path}: not a regular file")
     try:
         return path.read_text(encoding="utf-8").splitlines()
