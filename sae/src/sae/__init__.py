@@ -61,6 +61,7 @@ _EXPORTS = {
     ".kernels": ("HAS_TRITON", "TritonDecoderAutograd"),
     ".perf_logger": ("PerfLogger",),
     ".process_group_manager": ("ProcessGroupManager",),
+    ".steering": ("clamp_hook", "steer"),
     ".streaming": ("StreamingActivationDataset", "StreamingConfig", "make_streaming_dataloader"),
     ".training": ("ParallelConfig", "Trainer", "TrainingConfig", "WandbConfig"),
     ".utils": ("get_device", "set_seed"),

@@ -10,6 +10,7 @@ from sae.eval.dead_latents import (
     counter_dead_pct,
 )
 from sae.eval.evaluate import EvalResults, evaluate_sae
+from sae.eval.guards import GuardWarning, loss_recovered_unclamped, untrained_model_warnings
 from sae.eval.loss_recovered import (
     LossRecoveredResult,
     compute_loss_recovered,
@@ -17,7 +18,25 @@ from sae.eval.loss_recovered import (
     loss_recovered,
     replace_output,
 )
-from sae.eval.probing import auroc, probe_features
+from sae.eval.probing import (
+    ActivationBuffer,
+    LabelMetrics,
+    annotate_features,
+    auroc,
+    auroc_all,
+    auroc_vec,
+    best_single_train_test,
+    decode_eval,
+    domain_f1,
+    fit_logreg,
+    fit_softmax,
+    label_metrics,
+    latent_groups,
+    macro_auroc,
+    probe_features,
+    split_indices,
+    standardize,
+)
 from sae.eval.reconstruction import (
     ReconstructionMetrics,
     compute_reconstruction_metrics,
@@ -26,6 +45,24 @@ from sae.eval.reconstruction import (
 from sae.eval.sparsity import SparsityMetrics, evaluate_sparsity
 
 __all__ = [
+    "ActivationBuffer",
+    "GuardWarning",
+    "LabelMetrics",
+    "annotate_features",
+    "auroc_all",
+    "auroc_vec",
+    "best_single_train_test",
+    "decode_eval",
+    "domain_f1",
+    "fit_logreg",
+    "fit_softmax",
+    "label_metrics",
+    "latent_groups",
+    "loss_recovered_unclamped",
+    "macro_auroc",
+    "split_indices",
+    "standardize",
+    "untrained_model_warnings",
     "DeadLatentStats",
     "DeadLatentTracker",
     "EvalResults",

@@ -1,0 +1,1 @@
+"""Model folders built offline from packages that ship weights (``sae.models.antiberty``)."""
