@@ -59,7 +59,6 @@ from sae.schedule import SCHEDULES, compute_horizon, lr_at, unsized_horizon
 from sae.utils import resolve_device
 from torch import nn
 
-
 PRE_BIAS_INITS = ("none", "geometric_median", "mean")
 
 
