@@ -48,6 +48,7 @@ FACTORS = {
         "lr": 2e-4,
     },
     "no_input_norm": {"model": {"normalize_input": False}},
+    "aggregate_loss": {"model": {"aggregate_loss": True}},
 }
 BEST = ["unit_norm", "grad_proj", "pre_bias_median", "no_input_norm", "auxk_fraction"]
 
@@ -70,6 +71,10 @@ def contenders(best: list[str]) -> dict[str, tuple[str, dict]]:
     runs["best"] = ("ours", merge(*(FACTORS[f] for f in best)))
     for f in best:
         runs[f"best-{f}"] = ("ours", merge(*(FACTORS[g] for g in best if g != f)))
+    runs["best+aggregate_loss"] = (
+        "ours",
+        merge(*(FACTORS[f] for f in best), FACTORS["aggregate_loss"]),
+    )
     runs["sparsify"] = ("sparsify", {})
     runs["saelens"] = ("saelens", {})
     return runs
