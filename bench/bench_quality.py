@@ -71,10 +71,8 @@ def contenders(best: list[str]) -> dict[str, tuple[str, dict]]:
     runs["best"] = ("ours", merge(*(FACTORS[f] for f in best)))
     for f in best:
         runs[f"best-{f}"] = ("ours", merge(*(FACTORS[g] for g in best if g != f)))
-    runs["best+aggregate_loss"] = (
-        "ours",
-        merge(*(FACTORS[f] for f in best), FACTORS["aggregate_loss"]),
-    )
+    for extra in ("aggregate_loss", "lr_sparsify"):
+        runs[f"best+{extra}"] = ("ours", merge(*(FACTORS[f] for f in best), FACTORS[extra]))
     runs["sparsify"] = ("sparsify", {})
     runs["saelens"] = ("saelens", {})
     return runs
