@@ -203,10 +203,10 @@ def main() -> None:
 
 
 def _quality_table(args) -> dict:
-    """bench/bench_quality.py's ref / best / sparsify / SAELens rows at equal tokens."""
+    """bench/bench_quality.py rows at equal tokens: ref, best+lr_sparsify, sparsify, SAELens."""
     out = Path(__file__).resolve().parent / "results" / "quality_for_peers.json"
     cmd = [sys.executable, str(Path(__file__).resolve().parent / "bench_quality.py"),
-           "--only", "ref,best,sparsify,saelens", "--out-name", "quality_for_peers",
+           "--only", "ref,best+lr_sparsify,sparsify,saelens", "--out-name", "quality_for_peers",
            "--max-tokens", str(args.quality_max_tokens), "--threads", str(args.threads),
            "--venv-root", str(args.venv_root)]  # fmt: skip
     proc = _run(cmd, timeout=4 * 3600)
