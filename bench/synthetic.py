@@ -76,12 +76,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     data = load_or_make(args.out, args.seed)
-    on = (data["train"][:1000] - data["offset"]) @ data["dictionary"].T
-    print(
-        {k: tuple(v.shape) for k, v in data.items()},
-        "mean |proj|>0.4:",
-        float((on.abs() > 0.4).float().sum(1).mean()),
-    )
+    print({k: tuple(v.shape) for k, v in data.items()}, "->", args.out)
 
 
 if __name__ == "__main__":
