@@ -23,6 +23,9 @@ def _ours_or_reference(args, fused: bool):
     model = TopKSAE(
         args.d, args.n, args.k, normalize_input=False, auxk=2 * args.k, init_pre_bias=False
     )
+    if fused and args.quality_settings:  # the opt-in settings of bench/bench_quality.py's best
+        model.use_unit_norm_latents()
+        model.use_decoder_grad_projection()
     if fused:  # what our Trainer builds (fused Adam where supported)
         opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     else:  # the reference Trainer's optimizer
@@ -111,6 +114,12 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--quality-settings",
+        type=int,
+        default=1,
+        help="ours: 1 = unit-norm latents + decoder gradient projection, 0 = library defaults",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -3,14 +3,18 @@
 Contenders: ours (this venv), the reference bionemo ``sae`` (scripts/reference_venv.sh),
 EleutherAI sparsify (``eai-sparsify``) and SAELens (``sae-lens``); every peer venv gets
 ``torch==2.13.0`` (installed first, so nothing pulls a CUDA build). Each runs its own step
-(loss, backward, Adam, post-step) on the same seeded fp32 data via bench/_peer_step.py, at three
-shapes, contenders interleaved within every repetition. Reported per shape and contender:
-tokens per process CPU-second and per wall second (median, min-max spread), peak RSS, and
-ratios ours/peer; load average at start and end. Goals: >= 1.3x the best peer at every shape,
->= 1.5x the reference at d=512 n=8192 k=32 batch 4096.
+(loss, backward, Adam, post-step) on the same seeded fp32 data via bench/_peer_step.py, at the
+five shapes of issue 24, contenders interleaved within every repetition. "ours" runs at the
+quality settings (unit-norm latents + decoder gradient projection, see bench/bench_quality.py;
+``--ours-defaults`` for the library defaults). Reported per shape and contender: tokens per
+process CPU-second and per wall second (median, min-max spread), peak RSS, and ratios ours/peer;
+load average at start and end. With ``--quality`` the quality table (bench/bench_quality.py:
+ref, best, sparsify, SAELens at equal tokens) is run too and stored beside the speed figures.
+Goals: >= 1.3x the best peer at every shape, >= 1.5x the reference at d=512 n=8192 k=32 b=4096.
 
-    python bench/bench_peers.py [--reps 3] [--shapes big,small,wide] [--steps 2]
+    python bench/bench_peers.py [--reps 5] [--shapes big,small,wide,wide_k128,xl] [--steps 2]
                                 [--contenders ours,reference,sparsify,saelens] [--no-install]
+                                [--quality] [--quality-max-tokens 0]
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ SHAPES = {
     "big": {"d": 512, "n": 8192, "k": 32, "batch": 4096},
     "small": {"d": 512, "n": 8192, "k": 32, "batch": 512},
     "wide": {"d": 1280, "n": 20480, "k": 32, "batch": 1024},
+    "wide_k128": {"d": 768, "n": 32768, "k": 128, "batch": 1024},
+    "xl": {"d": 2560, "n": 16384, "k": 64, "batch": 2048},
 }
 PEER_PACKAGES = {"sparsify": ("eai-sparsify", "sparsify"), "saelens": ("sae-lens", "sae_lens")}
 
@@ -79,6 +85,8 @@ def _one(py: str, lib: str, shape: dict, args) -> dict:
     steps = max(args.steps, -(-args.min_tokens // shape["batch"]))
     cmd = [py, str(WORKER), "--lib", lib, "--steps", str(steps)]
     cmd += ["--threads", str(args.threads), "--seed", str(args.seed)]
+    if lib == "ours":
+        cmd += ["--quality-settings", "0" if args.ours_defaults else "1"]
     for key in ("d", "n", "k", "batch"):
         cmd += [f"--{key}", str(shape[key])]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
@@ -112,7 +120,10 @@ def main() -> None:
     )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--shapes", default="big,small,wide", help=f"subset of {','.join(SHAPES)}")
+    p.add_argument("--shapes", default=",".join(SHAPES), help=f"subset of {','.join(SHAPES)}")
+    p.add_argument("--ours-defaults", action="store_true", help="ours at the library defaults")
+    p.add_argument("--quality", action="store_true", help="also run the quality table")
+    p.add_argument("--quality-max-tokens", type=int, default=0, help="token cap (0: 3 epochs)")
     p.add_argument("--contenders", default="ours,reference,sparsify,saelens")
     p.add_argument(
         "--venv-root",
@@ -185,7 +196,29 @@ def main() -> None:
             if s == "big" and "reference" in ratios:
                 entry["goal_1.5x_reference_met"] = ratios["reference"] >= 1.5
         figures["shapes"][s] = entry
+    figures["ours_settings"] = "library defaults" if args.ours_defaults else "quality settings"
+    if args.quality:
+        figures["quality"] = _quality_table(args)
     write_result("peers", figures)
+
+
+def _quality_table(args) -> dict:
+    """bench/bench_quality.py rows at equal tokens: ref, best+lr_sparsify, sparsify, SAELens."""
+    out = Path(__file__).resolve().parent / "results" / "quality_for_peers.json"
+    cmd = [sys.executable, str(Path(__file__).resolve().parent / "bench_quality.py"),
+           "--only", "ref,best+lr_sparsify,sparsify,saelens", "--out-name", "quality_for_peers",
+           "--max-tokens", str(args.quality_max_tokens), "--threads", str(args.threads),
+           "--venv-root", str(args.venv_root)]  # fmt: skip
+    proc = _run(cmd, timeout=4 * 3600)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-1500:]}
+    figures = json.loads(out.read_text())["figures"]
+    table = {
+        name: {k: row.get(k) for k in ("fvu_median", "dead_pct_test_median", "train_cpu_s_median",
+                                       "tokens", "error")}
+        for name, row in figures["table"].items()
+    }  # fmt: skip
+    return {"table": table, "parity": figures.get("parity"), "load": figures["load_average_end"]}
 
 
 if __name__ == "__main__":

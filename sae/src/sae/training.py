@@ -19,7 +19,19 @@ parallel_config)``, ``fit(...) -> final epoch's mean loss``) with these extensio
   (step, epoch, lr, loss, fvu, dead_pct, l0, aux, elapsed_s, grad_norm); non-finite values are
   written as ``null``. ``dead_pct`` is the one dead-latent definition of
   ``sae.eval.dead_latents`` (latents inactive for more than ``dead_tokens_threshold`` training
-  tokens), the figure ``evaluate_sparsity`` reports as ``dead_pct``.
+  tokens), the figure ``evaluate_sparsity`` reports as ``dead_pct``. It can only move once the
+  run has seen more tokens than that threshold: until then the row says ``dead_pct: null`` and
+  ``dead_pct_informative: false`` instead of a 0 that means nothing, and always carries
+  ``inactive_pct``, the % of latents that did not fire in the last ``inactive_window_tokens``
+  (half the tokens seen so far, at most the threshold).
+* Opt-in training settings (``TrainingConfig``; the defaults keep the shared library's
+  behaviour), applied to the model when ``fit`` starts:
+  ``unit_norm_latents`` (``TopKSAE.use_unit_norm_latents``: each latent's decoder direction at
+  unit norm instead of the reference's rows-over-latents rule), ``project_decoder_grad``
+  (``TopKSAE.use_decoder_grad_projection``), ``pre_bias_init`` ("geometric_median" or "mean" of
+  the first batch, set before the first step of a fresh run) and ``dead_tokens_fraction``
+  (lowers the model's AuxK ``dead_tokens_threshold`` to that fraction of the run's tokens, so
+  AuxK can act at all in a run shorter than the threshold).
 * Data may be a tensor, a DataLoader, an ``ActivationStore`` or its path; DDP works on CPU
   (gloo) as on CUDA (nccl), with the process group created before any batch count is computed
   and the per-epoch batch count all-reduced (MIN) so every rank takes the same number of steps.
@@ -47,6 +59,8 @@ from sae.schedule import SCHEDULES, compute_horizon, lr_at, unsized_horizon
 from sae.utils import resolve_device
 from torch import nn
 
+PRE_BIAS_INITS = ("none", "geometric_median", "mean")
+
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite (the step, epoch and batch are in the message)."""
@@ -64,7 +78,9 @@ class TrainingConfig:
     ``log_interval`` counts optimizer steps (metrics lines, progress bar). ``num_workers`` and
     ``pin_memory`` apply to batches the trainer serves from a tensor (pinned before the copy to
     CUDA); a DataLoader passed in keeps its own settings. Extensions: ``seed`` (shuffling),
-    ``mix_shards``/``max_shards`` (when given a store), ``show_progress`` (tqdm bar on rank 0).
+    ``mix_shards``/``max_shards`` (when given a store), ``show_progress`` (tqdm bar on rank 0),
+    and the opt-in ``unit_norm_latents``, ``project_decoder_grad``, ``pre_bias_init`` and
+    ``dead_tokens_fraction`` (see the module docstring).
     """
 
     lr: float = 3e-4
@@ -91,6 +107,10 @@ class TrainingConfig:
     mix_shards: int = 1
     max_shards: int | None = None
     show_progress: bool = True
+    unit_norm_latents: bool = False
+    project_decoder_grad: bool = False
+    pre_bias_init: str = "none"
+    dead_tokens_fraction: float | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -108,6 +128,8 @@ class TrainingConfig:
             "lr_decay_steps": self.lr_decay_steps is None or self.lr_decay_steps >= 1,
             "max_grad_norm": self.max_grad_norm is None or self.max_grad_norm > 0,
             "mix_shards": self.mix_shards >= 1,
+            "dead_tokens_fraction": self.dead_tokens_fraction is None
+            or 0 < self.dead_tokens_fraction <= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
@@ -116,6 +138,11 @@ class TrainingConfig:
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(
                 f"Unknown lr_schedule: {self.lr_schedule!r}. Expected one of {SCHEDULES}."
+            )
+        if self.pre_bias_init not in PRE_BIAS_INITS:
+            raise ValueError(
+                f"TrainingConfig: pre_bias_init={self.pre_bias_init!r}; expected one of "
+                f"{PRE_BIAS_INITS}"
             )
 
 
@@ -414,6 +441,10 @@ class Trainer:
             )  # fmt: skip
         model = self.model.to(device)
         model.train()
+        self._apply_decoder_options(model, fresh=resume_from is None)
+        if resume_from is None:
+            self._init_pre_bias(model, source, device)
+        self._cap_dead_threshold(model, total)
         if self.loss_fn is not None:
             runner = lambda x: self.loss_fn(x, **loss_kwargs)  # noqa: E731
         else:
@@ -572,6 +603,89 @@ class Trainer:
         }
         return epoch_losses[-1] if epoch_losses else float("nan")
 
+    def _apply_decoder_options(self, model, fresh: bool) -> None:
+        """``unit_norm_latents`` / ``project_decoder_grad`` -> the model's opt-in methods."""
+        c = self.config
+        for flag, method in (
+            ("unit_norm_latents", "use_unit_norm_latents"),
+            ("project_decoder_grad", "use_decoder_grad_projection"),
+        ):
+            if not getattr(c, flag):
+                continue
+            if not hasattr(model, method):
+                raise ValueError(
+                    f"TrainingConfig.{flag}=True but {type(model).__name__} has no {method}(); "
+                    f"set {flag}=False for this model"
+                )
+            if flag == "unit_norm_latents" and not fresh:
+                model.unit_norm_latents = True  # resumed weights are already normalised
+                continue
+            getattr(model, method)()
+
+    def _init_pre_bias(self, model, source, device: torch.device) -> None:
+        """``pre_bias_init``: the geometric median or mean of the first batch (in the model's
+        input space), before the first step; DDP then broadcasts rank 0's value."""
+        how = self.config.pre_bias_init
+        if how == "none":
+            return
+        if not hasattr(model, "pre_bias"):
+            raise ValueError(
+                f"TrainingConfig.pre_bias_init={how!r} but {type(model).__name__} has no "
+                "pre_bias; use pre_bias_init='none'"
+            )
+        source.set_position(0, 0)
+        x = next(iter(source), None)
+        if x is None:
+            return
+        x = x.to(device).float()
+        if how == "geometric_median" and hasattr(model, "init_pre_bias_from_data"):
+            model.init_pre_bias_from_data(x)
+            return
+        if getattr(model, "normalize_input", False):
+            from sae.architectures.base import standardize
+
+            x = standardize(x)[0]
+        with torch.no_grad():
+            model.pre_bias.copy_(x.mean(dim=0))
+
+    def _cap_dead_threshold(self, model, total) -> None:
+        """``dead_tokens_fraction``: lower the model's ``dead_tokens_threshold`` to that
+        fraction of the run's tokens (never raise it)."""
+        frac = self.config.dead_tokens_fraction
+        if frac is None or math.isinf(total):
+            return
+        if getattr(model, "dead_tokens_threshold", None) is None:
+            raise ValueError(
+                "TrainingConfig.dead_tokens_fraction is set but the model has no "
+                "dead_tokens_threshold; leave it unset"
+            )
+        c = self.config
+        run_tokens = int(total) * c.batch_size * self.world_size * c.grad_accumulation_steps
+        model.dead_tokens_threshold = min(
+            int(model.dead_tokens_threshold), max(1, int(frac * run_tokens))
+        )
+
+    def _tokens_seen(self) -> int:
+        c = self.config
+        return self.global_step * c.batch_size * self.world_size * c.grad_accumulation_steps
+
+    def _dead_fields(self, model) -> dict:
+        """dead_pct (None while it cannot move), dead_pct_informative, inactive_pct/window."""
+        dead = counter_dead_pct(model)
+        threshold = getattr(model, "dead_tokens_threshold", None)
+        counter = getattr(model, "stats_last_nonzero", None)
+        if dead is None or threshold is None or not isinstance(counter, torch.Tensor):
+            return {} if dead is None else {"dead_pct": dead}
+        seen = self._tokens_seen()
+        informative = seen > int(threshold)
+        window = max(1, min(int(threshold), seen // 2))
+        return {
+            "dead_pct": dead if informative else None,
+            "dead_pct_informative": informative,
+            "inactive_pct": 100.0 * float((counter >= window).float().mean()),
+            "inactive_window_tokens": window,
+        }
+
     def _non_finite_rank(self, loss_value: float, device: torch.device) -> int | None:
         """The lowest rank whose loss is NaN/Inf (None if all are finite): every rank stops
         together, before gradients averaged with a NaN reach any optimizer."""
@@ -592,12 +706,10 @@ class Trainer:
             loss=row.pop("total"),
             elapsed_s=time.perf_counter() - t0,
         )
-        dead = counter_dead_pct(model)
-        if dead is not None:
-            row["dead_pct"] = dead
+        row.update(self._dead_fields(model))
         if gnorm is not None:
             row["grad_norm"] = gnorm
-        return {k: _finite_or_none(v) for k, v in row.items()}
+        return {k: v if isinstance(v, bool) else _finite_or_none(v) for k, v in row.items()}
 
     def _perf_log(self, x, out, gnorm, lr, gbs, model) -> None:
         if self.perf_logger is None or self.rank != 0:

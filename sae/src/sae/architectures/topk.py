@@ -13,7 +13,20 @@ Objective (``aggregate_loss=False``, the default): ``mean_b(mse_b / (var_b + 1e-
 more than ``dead_tokens_threshold`` tokens) reconstruct the main residual. A latent counts as
 active when its code exceeds 1e-3; ``dead_count_global`` advances the counters by the tokens of
 all data-parallel ranks. ``post_step`` rescales each row of ``decoder.weight`` (``[d, n]``) to
-unit norm over the latents.
+unit norm over the latents (the reference library's rule).
+
+Opt-in training settings (off by default = the reference's behaviour; the constructor keeps the
+reference's exact signature and ``model_config`` its keys, since the trained weights alone define
+the model). ``TrainingConfig(unit_norm_latents=True, project_decoder_grad=True)`` turns them on
+through the Trainer, or call the methods yourself:
+
+* :meth:`TopKSAE.use_unit_norm_latents`: each latent's decoder direction (a column of
+  ``decoder.weight``) is kept at unit norm instead, from now on and in every ``post_step``
+  (an encoder still equal to the decoder's transpose is re-copied from the normalised decoder).
+  The reference rule leaves the directions' norms free, and many latents die.
+* :meth:`TopKSAE.use_decoder_grad_projection`: a gradient hook on ``decoder.weight`` removes, per
+  latent, the gradient component parallel to its decoder direction (the part renormalisation
+  would undo), so the optimizer only rotates directions. Works in any training loop, DDP included.
 
 Training speed (:meth:`TopKSAE.loss`): the only dense ``[B, n]`` work is the encoder mat-mul
 and its top-k, done without autograd. Gradients flow only through the selected top-k (and
@@ -127,6 +140,8 @@ class TopKSAE(SparseAutoencoder):
         self.decoder_impl = decoder_impl
         self.aggregate_loss = aggregate_loss
         self.dead_count_global = dead_count_global
+        self.unit_norm_latents = False  # opt-in: use_unit_norm_latents()
+        self.project_decoder_grad = False  # opt-in: use_decoder_grad_projection()
 
         # registration order = the reference's (optimizer state lines up across libraries)
         self.pre_bias = nn.Parameter(torch.zeros(input_dim))
@@ -304,11 +319,45 @@ class TopKSAE(SparseAutoencoder):
 
     # ------------------------------------------------------------------ training
     def normalize_decoder(self) -> None:
-        """Scale each row of ``decoder.weight`` (``[d, n]``) to unit norm, in place."""
+        """Scale each row of ``decoder.weight`` (``[d, n]``) to unit norm, in place; with
+        ``unit_norm_latents`` each column (one latent's direction) instead."""
         with torch.no_grad():
             rows = self.decoder.weight.t()  # [n, d]; contiguous in the latent-major layout
+            if self.unit_norm_latents:  # one norm per latent
+                rows.div_(rows.norm(dim=1, keepdim=True).clamp_min_(1e-12))
+                return
             norms = rows.pow(2).sum(dim=0).sqrt_().clamp_min_(1e-12)  # one per decoder row
             rows.div_(norms)
+
+    def use_unit_norm_latents(self) -> TopKSAE:
+        """Opt in: keep every latent's decoder direction at unit norm (see the module
+        docstring); normalises now, re-copying an encoder that still equals the decoder's
+        transpose. -> self."""
+        with torch.no_grad():
+            tied = torch.equal(self.encoder.weight, self.decoder.weight.t())
+            self.unit_norm_latents = True
+            self.normalize_decoder()
+            if tied:
+                self._init_encoder_from_decoder()
+        return self
+
+    def use_decoder_grad_projection(self) -> TopKSAE:
+        """Opt in: project each latent's decoder gradient orthogonal to its direction (a
+        gradient hook on ``decoder.weight``; registered once). -> self."""
+        if not self.project_decoder_grad:
+            self.decoder.weight.register_hook(self._project_decoder_grad)
+            self.project_decoder_grad = True
+        return self
+
+    def _project_decoder_grad(self, grad: torch.Tensor) -> torch.Tensor:
+        """Gradient of ``decoder.weight`` minus, per latent, its part along that latent's
+        (unit) decoder direction."""
+        with torch.no_grad():
+            w = self.decoder.weight.t()  # [n, d]
+            g = grad.t()
+            unit = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            along = (g * unit).sum(dim=1, keepdim=True)
+            return (g - along * unit).t()
 
     def post_step(self) -> None:
         """Called after each optimizer step: :meth:`normalize_decoder`."""

@@ -1,0 +1,187 @@
+"""Quality at equal tokens: an ablation of our TopK training settings beside sparsify and SAELens.
+
+Data: bench/synthetic.py (seeded; 300k train / 30k held-out vectors, d=256, 2048 true
+directions, ~16 active). Every run: n=2048 latents, k=16, batch 1024, lr 3e-4, the same
+shuffled order, 3 epochs (~811k tokens) unless ``--max-tokens`` caps it (the same cap for every
+contender). Reported per run: held-out FVU, dead % on the held-out set (latents that fire on
+none of its 30k vectors), the training counter's dead % and whether it could move at all,
+process CPU seconds; load averages before and after. Each run is its own process with
+``--threads`` threads; runs are interleaved (rotated) across ``--reps``.
+
+Contenders: ``ref`` (our library's defaults = the reference's), one-factor changes to it
+(``+<factor>``), ``best`` (all winning opt-in settings), leave-one-out from ``best``
+(``best-<factor>``), and the peers sparsify / SAELens in their own venvs (bench/bench_peers.py
+builds them).
+
+    python bench/bench_quality.py [--reps 1] [--max-tokens 0] [--only ref,best,sparsify]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_result  # noqa: E402
+from synthetic import load_or_make  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "_quality_run.py"
+
+# each factor: the setting that turns it ON (off = the library default)
+FACTORS = {
+    "unit_norm": {"train": {"unit_norm_latents": True}},
+    "grad_proj": {"train": {"project_decoder_grad": True}},
+    "no_enc_init": {"model": {"init_encoder_from_decoder": False}},
+    "pre_bias_median": {"train": {"pre_bias_init": "geometric_median"}},
+    "pre_bias_mean": {"train": {"pre_bias_init": "mean"}},
+    "auxk_fraction": {"model": {"auxk": 32}, "train": {"dead_tokens_fraction": 0.05}},
+    "auxk_10m": {"model": {"auxk": 32}},
+    "lr_sparsify": {
+        "train": {"lr_scale_with_latents": True, "lr_reference_hidden_dim": 16384},
+        "lr": 2e-4,
+    },
+    "no_input_norm": {"model": {"normalize_input": False}},
+    "aggregate_loss": {"model": {"aggregate_loss": True}},
+}
+BEST = ["unit_norm", "grad_proj", "pre_bias_median", "no_input_norm", "auxk_fraction"]
+
+
+def merge(*parts: dict) -> dict:
+    out: dict = {"model": {}, "train": {}}
+    for p in parts:
+        for key, val in p.items():
+            if isinstance(val, dict):
+                out.setdefault(key, {}).update(val)
+            else:
+                out[key] = val
+    return out
+
+
+def contenders(best: list[str]) -> dict[str, tuple[str, dict]]:
+    runs = {"ref": ("ours", merge())}
+    for f, s in FACTORS.items():
+        runs[f"+{f}"] = ("ours", merge(s))
+    runs["best"] = ("ours", merge(*(FACTORS[f] for f in best)))
+    for f in best:
+        runs[f"best-{f}"] = ("ours", merge(*(FACTORS[g] for g in best if g != f)))
+    for extra in ("aggregate_loss", "lr_sparsify"):
+        runs[f"best+{extra}"] = ("ours", merge(*(FACTORS[f] for f in best), FACTORS[extra]))
+    runs["sparsify"] = ("sparsify", {})
+    runs["saelens"] = ("saelens", {})
+    return runs
+
+
+def _python(lib: str, venv_root: Path) -> str:
+    if lib == "ours":
+        return sys.executable
+    name = {"sparsify": "sparsify", "saelens": "saelens"}[lib]
+    py = venv_root / name / "bin" / "python"
+    if not py.exists():
+        raise SystemExit(
+            f"bench_quality: no venv for {lib} at {py}; run bench/bench_peers.py first"
+        )
+    return str(py)
+
+
+def _one(py, lib, settings, data_path, args) -> dict:
+    settings = dict(settings)
+    lr = settings.pop("lr", args.lr)
+    cmd = [py, str(WORKER), "--lib", lib, "--data", str(data_path), "--settings",
+           json.dumps(settings), "--lr", str(lr), "--epochs", str(args.epochs),
+           "--max-tokens", str(args.max_tokens), "--threads", str(args.threads),
+           "--seed", str(args.seed)]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    if lib != "ours":
+        env.pop("PYTHONPATH", None)
+    load = os.getloadavg()[0]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=7200)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-1500:]}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["load_1min_at_start"] = round(load, 2)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--reps", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--max-tokens", type=int, default=0, help="cap per run (0: all epochs)")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", default="", help="comma list of contender names (default: all)")
+    p.add_argument("--out-name", default="quality")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=Path.home() / ".cache" / "recipegen-bench-quality" / "synth_seed0.pt",
+    )
+    p.add_argument(
+        "--venv-root", type=Path, default=Path.home() / ".cache" / "recipegen-bench-peers"
+    )
+    args = p.parse_args()  # fmt: skip
+    load_or_make(args.data)
+    runs = contenders(BEST)
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(runs)
+    bad = [n for n in names if n not in runs]
+    if bad or args.reps < 1:
+        print(f"bench_quality: unknown contenders {bad}; choose from {list(runs)}", file=sys.stderr)
+        raise SystemExit(2)
+    load_start = list(os.getloadavg())
+    t0 = time.time()
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    for rep in range(args.reps):
+        for n in names[rep % len(names) :] + names[: rep % len(names)]:
+            lib, settings = runs[n]
+            r = _one(_python(lib, args.venv_root), lib, settings, args.data, args)
+            results[n].append(r)
+            said = (f"fvu {r['fvu']:.4f} dead(test) {r['dead_pct_test']:5.1f}% "
+                    f"cpu {r['train_cpu_s']:.0f}s" if "fvu" in r else r["error"][-400:])  # fmt: skip
+            print(f"rep {rep} {n:22s} {said}", flush=True)
+    table = {}
+    for n, rs in results.items():
+        ok = [r for r in rs if "fvu" in r]
+        if not ok:
+            table[n] = {"error": rs[-1].get("error") if rs else "no run"}
+            continue
+        table[n] = {
+            "settings": runs[n][1],
+            "fvu_median": statistics.median(r["fvu"] for r in ok),
+            "fvu_min_max": [min(r["fvu"] for r in ok), max(r["fvu"] for r in ok)],
+            "dead_pct_test_median": statistics.median(r["dead_pct_test"] for r in ok),
+            "train_cpu_s_median": statistics.median(r["train_cpu_s"] for r in ok),
+            "tokens": ok[0]["tokens"],
+            "runs": ok,
+        }
+    figures = {
+        "setup": {"n": 2048, "k": 16, "batch": 1024, "lr": args.lr, "epochs": args.epochs,
+                  "max_tokens": args.max_tokens or None, "threads": args.threads,
+                  "reps": args.reps, "best": BEST, "data": "bench/synthetic.py seed 0"},
+        "load_average_start": load_start,
+        "load_average_end": list(os.getloadavg()),
+        "seconds": round(time.time() - t0, 1),
+        "table": table,
+    }  # fmt: skip
+    if "sparsify" in table and "best" in table and "fvu_median" in table.get("sparsify", {}):
+        b, s = table["best"], table["sparsify"]
+        if "fvu_median" in b:
+            figures["parity"] = {
+                "best_fvu": b["fvu_median"],
+                "sparsify_fvu": s["fvu_median"],
+                "best_dead_pct_test": b["dead_pct_test_median"],
+                "fvu_le_sparsify": b["fvu_median"] <= s["fvu_median"],
+                "dead_le_5pct": b["dead_pct_test_median"] <= 5.0,
+            }
+    write_result(args.out_name, figures)
+
+
+if __name__ == "__main__":
+    main()
