@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from .errors import Problem, SpecError, printable
-from .spec import RawSpec
+from .rawspec import RawSpec
 from .yamlload import MAX_DEPTH
 
 

@@ -5,35 +5,18 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import GeneratorError, Problem, SpecError
+from .hfconfig import from_hf_config, missing_context
+from .rawspec import RawSpec
 from .schema import NAME_RE, SCHEMA, SIZE_SCHEMA, Field
 from .validate import check_size, validate
 from .yamlload import load_yaml, parse_scalar
 
 MAX_SPEC_BYTES = 1_000_000
-
-
-@dataclass
-class RawSpec:
-    """A spec as read: plain data plus where each key came from (file, line)."""
-
-    data: dict
-    file: str
-    source: str  # "builtin" or the path given to --spec
-    origins: dict[tuple, tuple[str, int | None]] = field(default_factory=dict)
-
-    def where(self, path: tuple) -> tuple[str, int | None]:
-        """(file, line) of `path`, falling back to its nearest ancestor, then the file."""
-        while path:
-            if path in self.origins:
-                return self.origins[path]
-            path = path[:-1]
-        return (self.file, None)
 
 
 # ---------------------------------------------------------------- finding and loading
@@ -78,8 +61,6 @@ def load_spec_file(path: str | Path) -> RawSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise GeneratorError(f"--spec {str(path)!r}: cannot read it as UTF-8 text: {exc}") from None
     if p.suffix == ".json":
-        from .hfconfig import from_hf_config  # imports RawSpec from here
-
         return from_hf_config(text, str(p))
     return _from_yaml_text(text, str(p), str(path))
 
@@ -223,8 +204,6 @@ def load(
         raise GeneratorError("give a MODEL (see `recipegen list`) or --spec FILE")
     raw = apply_overrides(raw, list(overrides))
     if spec_path and Path(spec_path).suffix == ".json":
-        from .hfconfig import missing_context
-
         problem = missing_context(raw)
         if problem is not None:
             raise SpecError([problem])

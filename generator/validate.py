@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import knobs
 from .errors import Problem, SpecError
 from .knobcheck import check_knobs, limit_problem
+from .rawspec import RawSpec
 from .schema import (
     KIND_KEYS,
     KIND_REQUIRED,
@@ -19,9 +20,6 @@ from .schema import (
     TOP_LEVEL_ORDER,
     Field,
 )
-
-if TYPE_CHECKING:
-    from .spec import RawSpec
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")

@@ -20,24 +20,6 @@ METADATA_FILE = "feature_metadata.parquet"
 EXAMPLES_FILE = "feature_examples.parquet"
 
 
-def write_stats_tables(stats: list[FeatureStats], top: list[TopExample], out: Path) -> None:
-    """feature_stats.parquet + top_examples.parquet (the compute_feature_stats outputs)."""
-    out.mkdir(parents=True, exist_ok=True)
-    cols = ("feature_id", "activation_freq", "mean_activation", "max_activation")
-    cols += ("std_activation", "total_activations")
-    pq.write_table(
-        pa.table({c: [getattr(s, c) for s in stats] for c in cols}), out / "feature_stats.parquet"
-    )
-    ex_cols = ("feature_id", "example_idx", "activation_value")
-    pq.write_table(
-        pa.table({c: [getattr(e, c) for e in top] for c in ex_cols}), out / "top_examples.parquet"
-    )
-    dead = sum(1 for s in stats if s.total_activations == 0)
-    print(
-        f"Saved stats of {len(stats)} features ({dead} never fire) and {len(top)} examples to {out}"
-    )
-
-
 def save_feature_atlas(
     stats: list[FeatureStats],
     geometry: FeatureGeometry,

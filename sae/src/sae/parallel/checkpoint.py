@@ -11,6 +11,8 @@ import os
 
 import torch
 
+from ..architectures.topk import TopKSAE
+
 _META_KEYS = (
     "world_size",
     "input_dim",
@@ -41,8 +43,6 @@ def save_sharded(model, out_dir: str, rank=None) -> None:
 
 def load_and_merge(out_dir: str):
     """Rebuild the dense ``TopKSAE`` (CPU) from the shards in ``out_dir``."""
-    from ..architectures.topk import TopKSAE
-
     with open(os.path.join(out_dir, "meta.json")) as f:
         meta = json.load(f)
     shards = []
