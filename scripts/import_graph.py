@@ -69,7 +69,10 @@ class Module:
 
 def _packages(pyproject: Path) -> dict[str, Path]:
     """Package name -> folder, from one pyproject's setuptools tables."""
-    conf = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    try:
+        conf = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{pyproject}: not readable TOML: {exc}") from None
     st = conf.get("tool", {}).get("setuptools", {})
     base = pyproject.parent
     found: dict[str, Path] = {}
@@ -106,7 +109,10 @@ def find_modules(root: Path) -> dict[str, Module]:
             for path in sorted(folder.glob("*.py")):
                 is_pkg = path.name == "__init__.py"
                 name = pkg if is_pkg else f"{pkg}.{path.stem}"
-                tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+                try:
+                    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+                except (SyntaxError, UnicodeDecodeError) as exc:
+                    raise ValueError(f"{path}: not readable Python: {exc}") from None
                 modules[name] = Module(name, path, is_pkg, tree)
     return modules
 
@@ -394,7 +400,11 @@ def main(argv: list[str] | None = None) -> int:
             f"import_graph: {root}: no pyproject.toml (fix: pass the project root)", file=sys.stderr
         )
         return 2
-    g = Graph(root)
+    try:
+        g = Graph(root)
+    except ValueError as exc:
+        print(f"import_graph: {exc} (fix that file)", file=sys.stderr)
+        return 2
     kinds = tuple(k for k in KINDS if not (args.runtime and k == "typing"))
     cycles = g.cycles(kinds)
     if args.dot:

@@ -260,6 +260,13 @@ def test_not_a_project_root_is_a_clear_error(tmp_path):
     assert "no pyproject.toml" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_unparsable_module_is_a_clear_error(tmp_path):
+    root = _project(tmp_path, {"pkg/__init__.py": "", "pkg/bad.py": "def f(:\n"})
+    proc = _run(str(root))
+    assert proc.returncode == 2
+    assert "pkg/bad.py" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_json_output_lists_edges_with_file_and_line(tmp_path):
     root = _project(
         tmp_path, {"pkg/__init__.py": "", "pkg/a.py": "\n\nfrom . import b\n", "pkg/b.py": ""}
