@@ -155,8 +155,12 @@ def portable_read_checkpoint(path, model=None) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for one bad file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise _bad_checkpoint(path, f"cannot be read with weights_only=True ({first})") from None
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            problem = "holds pickled Python objects, which are never loaded (weights_only=True)"
+        else:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            problem = f"is damaged or truncated ({type(exc).__name__}: {first})"
+        raise _bad_checkpoint(path, problem) from None
     state = ckpt.get("model_state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()

@@ -149,8 +149,12 @@ def portable_read_checkpoint(path, model=None) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for one bad file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise _bad_checkpoint(path, f"cannot be read with weights_only=True ({first})") from None
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            problem = "holds pickled Python objects, which are never loaded (weights_only=True)"
+        else:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            problem = f"is damaged or truncated ({type(exc).__name__}: {first})"
+        raise _bad_checkpoint(path, problem) from None
     state = ckpt.get("model_state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
@@ -366,7 +370,7 @@ def load_eval_activations(store, max_tokens: int) -> torch.Tensor:
             n += part.shape[0]
             if n >= max_tokens:
                 break
-    except (*STORE_ERRORS, OSError) as exc:
+    except (*STORE_ERRORS, OSError, KeyError, ValueError) as exc:  # pyarrow's, on other runtimes
         fail(f"--eval-cache {store.path}: a shard cannot be read ({exc}); re-run extraction")
     if n == 0:
         fail("the eval cache is empty")
@@ -540,7 +544,7 @@ def plot_curves(rows: list[dict], out: Path, dead_threshold, dead_note: str | No
             ax.text(
                 0.5,
                 0.5,
-                f"cannot move in this run:\n{dead_note.removeprefix('n/a ')}",
+                "cannot move in this run:\n" + dead_note.removeprefix("n/a (").removesuffix(")"),
                 ha="center",
                 va="center",
                 fontsize=7,

@@ -464,8 +464,12 @@ def portable_read_checkpoint(path, model=None) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for one bad file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise _bad_checkpoint(path, f"cannot be read with weights_only=True ({first})") from None
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            problem = "holds pickled Python objects, which are never loaded (weights_only=True)"
+        else:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            problem = f"is damaged or truncated ({type(exc).__name__}: {first})"
+        raise _bad_checkpoint(path, problem) from None
     state = ckpt.get("model_state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
@@ -550,13 +554,21 @@ def portable_load_sae(path, device="cpu"):
 
 
 def check_resume(path: str, model) -> None:
-    """--resume-from must be a checkpoint of this very model (same class, sizes and shapes),
-    read with weights_only=True; checked before training starts, on every rank."""
+    """--resume-from must be a checkpoint (read with weights_only=True; class from an allow-list,
+    sizes and shapes checked against its own config) of this very model; checked before training
+    starts, on every rank."""
     read, _, checkpoint_error = checkpoint_loading()
+    try:
+        read(path)
+    except checkpoint_error as exc:
+        fail(f"--resume-from: {exc}")
     try:
         read(path, model=model)
     except checkpoint_error as exc:
-        fail(f"--resume-from: {exc} (resume only from a checkpoint of this same SAE configuration)")
+        fail(
+            f"--resume-from: {exc}; resume with the settings it was trained with "
+            "(--expansion-factor, the same model and layer)"
+        )
 
 
 def check_world_size(args: argparse.Namespace) -> int:
