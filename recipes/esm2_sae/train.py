@@ -600,7 +600,12 @@ def init_distributed(world_size: int, device_arg: str | None):
     import torch.distributed as dist
 
     if device_arg and device_arg != "auto":
-        device = torch.device(device_arg)
+        try:
+            device = torch.device(device_arg)
+        except RuntimeError:
+            fail(f"--device {device_arg!r}: not a device; use auto, cpu, cuda or cuda:N")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            fail(f"--device {device_arg}: no CUDA GPU is visible to torch here; use --device cpu")
     elif torch.cuda.is_available():
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     else:
@@ -741,6 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = read_cache_metadata(args)
     check_args(args, meta["hidden_dim"])
 
+    import sae.activation_store as sae_store
     import sae.training as sae_training
     import torch.distributed as dist
     from sae.activation_store import ActivationStore
@@ -752,7 +758,10 @@ def main(argv: list[str] | None = None) -> int:
     warn_settings(args, world_size)
     set_seed(args.seed)
     output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--output-dir {output_dir}: cannot be created ({exc.strerror or exc})")
     if rank == 0:
         (output_dir / "train_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
 
@@ -823,11 +832,16 @@ def main(argv: list[str] | None = None) -> int:
         wandb_config=WandbConfig(**wandb_kwargs),
         parallel_config=ParallelConfig(dp_size=args.dp_size),
     )
-    # Errors the runtime names (non-finite loss, checkpoint write failure), where it has them.
+    # Errors the runtime names (non-finite loss, checkpoint write failure, a damaged shard of
+    # --cache-dir), where it has them.
     named_errors = tuple(
-        getattr(sae_training, name)
-        for name in ("NonFiniteLossError", "CheckpointWriteError")
-        if hasattr(sae_training, name)
+        getattr(module, name)
+        for module, name in (
+            (sae_training, "NonFiniteLossError"),
+            (sae_training, "CheckpointWriteError"),
+            (sae_store, "StoreError"),
+        )
+        if hasattr(module, name)
     ) + (checkpoint_loading()[2],)  # --resume-from replaced after the check above
     try:
         trainer.fit(dataloader, resume_from=args.resume_from, data_sharded=True)

@@ -96,9 +96,26 @@ STORE_ERRORS = tuple(e for e in (getattr(sae_store, "StoreError", None),) if e i
 
 
 def resolve_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """--device: auto (CUDA when present), cpu, cuda or cuda:N; checked against this machine."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        fail(f"--device {name!r}: not a device; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        fail(f"--device {name}: this machine has no CUDA GPU visible to torch; use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        fail(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return device
+
+
+def make_output_dir(path: Path, flag: str = "--output-dir") -> None:
+    """Create an output directory, or say why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{flag} {path}: cannot be created ({exc.strerror or exc}); choose another path")
 
 
 SAE_CLASSES = ("TopKSAE", "ReLUSAE", "MoESAE")  # the only classes a checkpoint may name

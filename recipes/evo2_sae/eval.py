@@ -79,7 +79,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=262144,
         help="held-out tokens read into memory for reconstruction and sparsity",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name in ("max_sequences", "batch_size", "max_eval_tokens"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    return args
 
 
 # Shared by eval.py and analyze.py (one definition): device, SAE checkpoint, eval cache,
@@ -90,9 +94,26 @@ STORE_ERRORS = tuple(e for e in (getattr(sae_store, "StoreError", None),) if e i
 
 
 def resolve_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """--device: auto (CUDA when present), cpu, cuda or cuda:N; checked against this machine."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        fail(f"--device {name!r}: not a device; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        fail(f"--device {name}: this machine has no CUDA GPU visible to torch; use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        fail(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return device
+
+
+def make_output_dir(path: Path, flag: str = "--output-dir") -> None:
+    """Create an output directory, or say why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{flag} {path}: cannot be created ({exc.strerror or exc}); choose another path")
 
 
 SAE_CLASSES = ("TopKSAE", "ReLUSAE", "MoESAE")  # the only classes a checkpoint may name
@@ -605,7 +626,7 @@ def summary_lines(report: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     device = resolve_device(args.device)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(args.output_dir)
     sae_model = load_sae(args.sae_checkpoint, device)
     store = open_eval_store(args.eval_cache, args.layer)
     meta = store.metadata
@@ -633,7 +654,10 @@ def main(argv: list[str] | None = None) -> None:
     metrics["dead_pct_note"] = dead_note(metrics["dead_tokens_threshold"], seen)
     train_tokens = None
     if args.train_cache and (args.train_cache / "metadata.json").is_file():
-        train_tokens = sae_store.ActivationStore(str(args.train_cache)).n_samples
+        try:
+            train_tokens = sae_store.ActivationStore(str(args.train_cache)).n_samples
+        except (*STORE_ERRORS, ValueError, KeyError, TypeError, OSError) as exc:
+            fail(f"--train-cache {args.train_cache}: cannot be read ({exc}); re-run extraction")
     report = {
         "model_name": MODEL_NAME,
         "checkpoint": args.checkpoint,

@@ -330,3 +330,30 @@ def test_no_fixed_dashboard_port_is_printed():
         assert "--port 8000" not in path.read_text(), path
     text = (REPO / "recipes" / "esm2_sae" / "launch.sh").read_text()
     assert "-m sae.dashboard %q" in text  # the printed command is shell-quoted
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "words"),
+    [
+        ("eval.py", ["--device", "cuda:7"], "--device cuda:7"),
+        ("eval.py", ["--device", "gpu!"], "not a device"),
+        ("eval.py", ["--output-dir", "FILE"], "cannot be created"),
+        ("eval.py", ["--train-cache", "BROKEN"], "--train-cache"),
+        ("train.py", ["--device", "cuda"], "--device cuda"),
+        ("train.py", ["--output-dir", "FILE/sae"], "cannot be created"),
+    ],
+)
+def test_bad_devices_and_paths_are_one_error_line(run, tmp_path, name, extra, words):
+    if torch.cuda.is_available() and "cuda" in " ".join(extra):
+        pytest.skip("this machine has CUDA")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    broken = tmp_path / "broken_cache"
+    broken.mkdir()
+    (broken / "metadata.json").write_text("{not json")
+    extra = [str(blocker) if a == "FILE" else str(blocker / "sae") if a == "FILE/sae" else
+             str(broken) if a == "BROKEN" else a for a in extra]  # fmt: skip
+    proc = script(name, run, run["good"], *extra)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    assert f"{name}: error:" in proc.stderr and words in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
