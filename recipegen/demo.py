@@ -164,7 +164,7 @@ def demo(model: str, workdir: Path | None, keep: bool) -> None:
         click.echo(f"  feature atlas    : {work / 'analysis'}")
         click.echo(f"  dashboard        : {dashboard / 'index.html'}")
         serve = f"{shlex.quote(sys.executable)} -m sae.dashboard {shlex.quote(str(dashboard))}"
-        click.echo(f"  serve it with    : {serve} --port 8000   (then open http://127.0.0.1:8000/)")
+        click.echo(f"  serve it with    : {serve}   (it prints the URL to open)")
 
 
 COMMANDS = [demo]

@@ -26,9 +26,22 @@ MODEL_NAME = "codonfm"
 N_LAYERS = 6
 
 
+class ScriptError(SystemExit):
+    """A bad input or state: exit status 2; str() is the printed `error:` line."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def fail(message: str) -> None:
-    """Exit with a clear error (no traceback) naming what is wrong and how to fix it."""
-    raise SystemExit(f"train.py: error: {message}")
+    """Exit (status 2, no traceback) with an error naming what is wrong and how to fix it."""
+    text = f"train.py: error: {message}"
+    print(text, file=sys.stderr, flush=True)
+    raise ScriptError(text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -397,6 +410,167 @@ def read_cache_metadata(args: argparse.Namespace) -> dict:
     return meta
 
 
+SAE_CLASSES = ("TopKSAE", "ReLUSAE", "MoESAE")  # the only classes a checkpoint may name
+MAX_SAE_DIM = 2**31 - 1  # largest size of one model_config dimension
+MAX_SAE_ELEMENTS = 2**33  # largest model (elements) a checkpoint may ask for
+MAX_SAE_EXPERTS = 256
+SAE_DIM_KEYS = ("input_dim", "hidden_dim", "d_in", "d_sae", "n_experts", "top_k")
+
+
+class PortableCheckpointError(ValueError):
+    """A checkpoint the portable reader refuses; the message names the file and the problem."""
+
+
+def checkpoint_loading():
+    """(read_checkpoint, load_sae, CheckpointError): the runtime's `sae.architectures.loading`,
+    or the portable reader below when the runtime has none. Both read with weights_only=True,
+    take the class from an allow-list and check sizes and shapes before allocating the model."""
+    import importlib.util
+
+    if importlib.util.find_spec("sae.architectures.loading") is None:
+        return portable_read_checkpoint, portable_load_sae, PortableCheckpointError
+    from sae.architectures import loading
+
+    return loading.read_checkpoint, loading.load_sae, loading.CheckpointError
+
+
+def _bad_checkpoint(path, problem: str) -> PortableCheckpointError:
+    return PortableCheckpointError(f"checkpoint {path}: {problem}")
+
+
+def portable_read_checkpoint(path, model=None) -> dict:
+    """Read a trainer checkpoint (weights_only=True) and check that its model_state_dict fits
+    `model` (default: the model its model_config describes, built shape-only on `meta`)."""
+    import stat
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise _bad_checkpoint(path, "no such file; check the path (did training finish?)") from None
+    except OSError as exc:
+        raise _bad_checkpoint(path, f"cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _bad_checkpoint(path, "is not a regular file; pass a checkpoint_*.pt file")
+    if st.st_size == 0:
+        raise _bad_checkpoint(path, "is empty (0 bytes): the run that wrote it was interrupted")
+    if not zipfile.is_zipfile(path):
+        raise _bad_checkpoint(
+            path, "is not a torch checkpoint (truncated, or another kind of file)"
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for one bad file
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            problem = "holds pickled Python objects, which are never loaded (weights_only=True)"
+        else:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            problem = f"is damaged or truncated ({type(exc).__name__}: {first})"
+        raise _bad_checkpoint(path, problem) from None
+    state = ckpt.get("model_state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise _bad_checkpoint(path, "is not an SAE checkpoint (no model_state_dict of tensors)")
+    if state and all(k.startswith("module.") for k in state):  # saved from a DDP wrapper
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    if model is None:
+        model = portable_build_sae(path, ckpt, "meta")
+    want = model.state_dict()
+    if set(want) != set(state):
+        raise _bad_checkpoint(
+            path,
+            f"model_state_dict does not fit {type(model).__name__} (missing "
+            f"{sorted(set(want) - set(state))[:5]}, unexpected {sorted(set(state) - set(want))[:5]})",
+        )
+    for key, tensor in want.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise _bad_checkpoint(
+                path,
+                f"{key} has shape {tuple(state[key].shape)}, the model needs {tuple(tensor.shape)}",
+            )
+        if state[key].is_floating_point() and not bool(torch.isfinite(state[key]).all()):
+            raise _bad_checkpoint(path, f"{key} holds NaN or infinite values")
+    for key in ("global_step", "epoch", "batch_in_epoch"):
+        value = ckpt.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _bad_checkpoint(path, f"{key} = {value!r} is not a non-negative integer")
+    ckpt["model_state_dict"] = state
+    return ckpt
+
+
+def portable_build_sae(path, ckpt: dict, device=None):
+    """The allow-listed SAE class its model_config names, sizes checked before allocation."""
+    import inspect
+
+    import sae.architectures as architectures
+    import torch
+
+    config = ckpt.get("model_config") or {}
+    if not isinstance(config, dict):
+        raise _bad_checkpoint(path, "model_config is not a mapping")
+    config = dict(config)
+    name = config.pop("class", None) or config.pop("architecture", None) or "TopKSAE"
+    config.pop("architecture", None)
+    cls = getattr(architectures, name, None) if name in SAE_CLASSES else None
+    if cls is None:
+        raise _bad_checkpoint(
+            path, f"model_config names class {name!r}; only {', '.join(SAE_CLASSES)} are loaded"
+        )
+    for key in ("input_dim", "hidden_dim"):
+        if config.get(key) is None and ckpt.get(key) is not None:
+            config[key] = ckpt[key]
+    params = inspect.signature(cls).parameters
+    kwargs = {k: v for k, v in config.items() if k in params}
+    for key in SAE_DIM_KEYS:
+        value = kwargs.get(key)
+        top = MAX_SAE_EXPERTS if key == "n_experts" else MAX_SAE_DIM
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top
+        ):
+            raise _bad_checkpoint(path, f"model_config.{key} = {value!r} is not in 1..{top}")
+    try:
+        with torch.device("meta"):
+            shape_only = cls(**kwargs)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise _bad_checkpoint(path, f"model_config does not build a {name} ({exc})") from None
+    n = sum(t.numel() for t in shape_only.state_dict().values())
+    if n > MAX_SAE_ELEMENTS:
+        raise _bad_checkpoint(
+            path, f"model_config asks for {n:,} elements (over {MAX_SAE_ELEMENTS:,})"
+        )
+    return shape_only if device == "meta" else cls(**kwargs)
+
+
+def portable_load_sae(path, device="cpu"):
+    """The SAE of a checkpoint file (see portable_read_checkpoint)."""
+    ckpt = portable_read_checkpoint(path)
+    model = portable_build_sae(path, ckpt)
+    model.load_state_dict(ckpt["model_state_dict"])
+    return model.to(device)
+
+
+def check_resume(path: str, model) -> None:
+    """--resume-from must be a checkpoint (read with weights_only=True; class from an allow-list,
+    sizes and shapes checked against its own config) of this very model; checked before training
+    starts, on every rank."""
+    read, _, checkpoint_error = checkpoint_loading()
+    try:
+        read(path)
+    except checkpoint_error as exc:
+        fail(f"--resume-from: {exc}")
+    try:
+        read(path, model=model)
+    except checkpoint_error as exc:
+        fail(
+            f"--resume-from: {exc}; resume with the settings it was trained with "
+            "(--expansion-factor, the same model and layer)"
+        )
+
+
 def check_world_size(args: argparse.Namespace) -> int:
     """--dp-size x --tensor-parallel must equal WORLD_SIZE (the processes torchrun started)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -426,7 +600,12 @@ def init_distributed(world_size: int, device_arg: str | None):
     import torch.distributed as dist
 
     if device_arg and device_arg != "auto":
-        device = torch.device(device_arg)
+        try:
+            device = torch.device(device_arg)
+        except RuntimeError:
+            fail(f"--device {device_arg!r}: not a device; use auto, cpu, cuda or cuda:N")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            fail(f"--device {device_arg}: no CUDA GPU is visible to torch here; use --device cpu")
     elif torch.cuda.is_available():
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     else:
@@ -567,6 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = read_cache_metadata(args)
     check_args(args, meta["hidden_dim"])
 
+    import sae.activation_store as sae_store
     import sae.training as sae_training
     import torch.distributed as dist
     from sae.activation_store import ActivationStore
@@ -578,7 +758,10 @@ def main(argv: list[str] | None = None) -> int:
     warn_settings(args, world_size)
     set_seed(args.seed)
     output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--output-dir {output_dir}: cannot be created ({exc.strerror or exc})")
     if rank == 0:
         (output_dir / "train_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
 
@@ -598,6 +781,8 @@ def main(argv: list[str] | None = None) -> int:
             aggregate_loss=args.aggregate_loss,
             dead_count_global=args.dead_count_global,
         )
+    if args.resume_from is not None and not tensor_parallel:
+        check_resume(args.resume_from, model)
     if args.init_pre_bias and args.resume_from is None:
         # Same seed on every rank, so every rank starts from the same pre-bias.
         n = min(args.presample_n, store.n_samples)
@@ -647,12 +832,17 @@ def main(argv: list[str] | None = None) -> int:
         wandb_config=WandbConfig(**wandb_kwargs),
         parallel_config=ParallelConfig(dp_size=args.dp_size),
     )
-    # Errors the runtime names (non-finite loss, checkpoint write failure), where it has them.
+    # Errors the runtime names (non-finite loss, checkpoint write failure, a damaged shard of
+    # --cache-dir), where it has them.
     named_errors = tuple(
-        getattr(sae_training, name)
-        for name in ("NonFiniteLossError", "CheckpointWriteError")
-        if hasattr(sae_training, name)
-    )
+        getattr(module, name)
+        for module, name in (
+            (sae_training, "NonFiniteLossError"),
+            (sae_training, "CheckpointWriteError"),
+            (sae_store, "StoreError"),
+        )
+        if hasattr(module, name)
+    ) + (checkpoint_loading()[2],)  # --resume-from replaced after the check above
     try:
         trainer.fit(dataloader, resume_from=args.resume_from, data_sharded=True)
     except named_errors as exc:

@@ -21,7 +21,6 @@ import argparse
 import csv
 import functools
 import hashlib
-import inspect
 import json
 import shutil
 import sys
@@ -29,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import sae.activation_store as sae_store
-import sae.architectures as sae_arch
 import torch
 
 try:
@@ -46,9 +44,22 @@ UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]
 SENTINEL = "analysis.json"
 
 
+class ScriptError(SystemExit):
+    """A bad input or state: exit status 2; str() is the printed `error:` line."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def fail(message: str) -> None:
-    """Exit with a clear error naming what is wrong and how to fix it."""
-    raise SystemExit(f"analyze.py: error: {message}")
+    """Exit (status 2, no traceback) with an error naming what is wrong and how to fix it."""
+    text = f"analyze.py: error: {message}"
+    print(text, file=sys.stderr, flush=True)
+    raise ScriptError(text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,36 +91,207 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # Shared by eval.py and analyze.py (one definition): device, SAE checkpoint, eval cache,
 # and the sequences behind the cache's rows.
 
+# Errors the store raises on a damaged cache (the reference library has none of its own).
+STORE_ERRORS = tuple(e for e in (getattr(sae_store, "StoreError", None),) if e is not None)
+
 
 def resolve_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """--device: auto (CUDA when present), cpu, cuda or cuda:N; checked against this machine."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        fail(f"--device {name!r}: not a device; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        fail(f"--device {name}: this machine has no CUDA GPU visible to torch; use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        fail(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return device
+
+
+def make_output_dir(path: Path, flag: str = "--output-dir") -> None:
+    """Create an output directory, or say why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{flag} {path}: cannot be created ({exc.strerror or exc}); choose another path")
+
+
+SAE_CLASSES = ("TopKSAE", "ReLUSAE", "MoESAE")  # the only classes a checkpoint may name
+MAX_SAE_DIM = 2**31 - 1  # largest size of one model_config dimension
+MAX_SAE_ELEMENTS = 2**33  # largest model (elements) a checkpoint may ask for
+MAX_SAE_EXPERTS = 256
+SAE_DIM_KEYS = ("input_dim", "hidden_dim", "d_in", "d_sae", "n_experts", "top_k")
+
+
+class PortableCheckpointError(ValueError):
+    """A checkpoint the portable reader refuses; the message names the file and the problem."""
+
+
+def checkpoint_loading():
+    """(read_checkpoint, load_sae, CheckpointError): the runtime's `sae.architectures.loading`,
+    or the portable reader below when the runtime has none. Both read with weights_only=True,
+    take the class from an allow-list and check sizes and shapes before allocating the model."""
+    import importlib.util
+
+    if importlib.util.find_spec("sae.architectures.loading") is None:
+        return portable_read_checkpoint, portable_load_sae, PortableCheckpointError
+    from sae.architectures import loading
+
+    return loading.read_checkpoint, loading.load_sae, loading.CheckpointError
+
+
+def _bad_checkpoint(path, problem: str) -> PortableCheckpointError:
+    return PortableCheckpointError(f"checkpoint {path}: {problem}")
+
+
+def portable_read_checkpoint(path, model=None) -> dict:
+    """Read a trainer checkpoint (weights_only=True) and check that its model_state_dict fits
+    `model` (default: the model its model_config describes, built shape-only on `meta`)."""
+    import stat
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise _bad_checkpoint(path, "no such file; check the path (did training finish?)") from None
+    except OSError as exc:
+        raise _bad_checkpoint(path, f"cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _bad_checkpoint(path, "is not a regular file; pass a checkpoint_*.pt file")
+    if st.st_size == 0:
+        raise _bad_checkpoint(path, "is empty (0 bytes): the run that wrote it was interrupted")
+    if not zipfile.is_zipfile(path):
+        raise _bad_checkpoint(
+            path, "is not a torch checkpoint (truncated, or another kind of file)"
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for one bad file
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            problem = "holds pickled Python objects, which are never loaded (weights_only=True)"
+        else:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            problem = f"is damaged or truncated ({type(exc).__name__}: {first})"
+        raise _bad_checkpoint(path, problem) from None
+    state = ckpt.get("model_state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise _bad_checkpoint(path, "is not an SAE checkpoint (no model_state_dict of tensors)")
+    if state and all(k.startswith("module.") for k in state):  # saved from a DDP wrapper
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    if model is None:
+        model = portable_build_sae(path, ckpt, "meta")
+    want = model.state_dict()
+    if set(want) != set(state):
+        raise _bad_checkpoint(
+            path,
+            f"model_state_dict does not fit {type(model).__name__} (missing "
+            f"{sorted(set(want) - set(state))[:5]}, unexpected {sorted(set(state) - set(want))[:5]})",
+        )
+    for key, tensor in want.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise _bad_checkpoint(
+                path,
+                f"{key} has shape {tuple(state[key].shape)}, the model needs {tuple(tensor.shape)}",
+            )
+        if state[key].is_floating_point() and not bool(torch.isfinite(state[key]).all()):
+            raise _bad_checkpoint(path, f"{key} holds NaN or infinite values")
+    for key in ("global_step", "epoch", "batch_in_epoch"):
+        value = ckpt.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _bad_checkpoint(path, f"{key} = {value!r} is not a non-negative integer")
+    ckpt["model_state_dict"] = state
+    return ckpt
+
+
+def portable_build_sae(path, ckpt: dict, device=None):
+    """The allow-listed SAE class its model_config names, sizes checked before allocation."""
+    import inspect
+
+    import sae.architectures as architectures
+    import torch
+
+    config = ckpt.get("model_config") or {}
+    if not isinstance(config, dict):
+        raise _bad_checkpoint(path, "model_config is not a mapping")
+    config = dict(config)
+    name = config.pop("class", None) or config.pop("architecture", None) or "TopKSAE"
+    config.pop("architecture", None)
+    cls = getattr(architectures, name, None) if name in SAE_CLASSES else None
+    if cls is None:
+        raise _bad_checkpoint(
+            path, f"model_config names class {name!r}; only {', '.join(SAE_CLASSES)} are loaded"
+        )
+    for key in ("input_dim", "hidden_dim"):
+        if config.get(key) is None and ckpt.get(key) is not None:
+            config[key] = ckpt[key]
+    params = inspect.signature(cls).parameters
+    kwargs = {k: v for k, v in config.items() if k in params}
+    for key in SAE_DIM_KEYS:
+        value = kwargs.get(key)
+        top = MAX_SAE_EXPERTS if key == "n_experts" else MAX_SAE_DIM
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top
+        ):
+            raise _bad_checkpoint(path, f"model_config.{key} = {value!r} is not in 1..{top}")
+    try:
+        with torch.device("meta"):
+            shape_only = cls(**kwargs)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise _bad_checkpoint(path, f"model_config does not build a {name} ({exc})") from None
+    n = sum(t.numel() for t in shape_only.state_dict().values())
+    if n > MAX_SAE_ELEMENTS:
+        raise _bad_checkpoint(
+            path, f"model_config asks for {n:,} elements (over {MAX_SAE_ELEMENTS:,})"
+        )
+    return shape_only if device == "meta" else cls(**kwargs)
+
+
+def portable_load_sae(path, device="cpu"):
+    """The SAE of a checkpoint file (see portable_read_checkpoint)."""
+    ckpt = portable_read_checkpoint(path)
+    model = portable_build_sae(path, ckpt)
+    model.load_state_dict(ckpt["model_state_dict"])
+    return model.to(device)
 
 
 def load_sae(path: Path, device: torch.device) -> torch.nn.Module:
-    """Rebuild the SAE from checkpoint_final.pt (weights_only=True: no pickled code runs)."""
-    if not path.is_file():
-        fail(f"--sae-checkpoint {path}: no such file (did training finish?)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if "model_state_dict" not in ckpt:
-        fail(f"--sae-checkpoint {path}: not an SAE checkpoint (no model_state_dict)")
-    cfg = dict(ckpt.get("model_config") or {})
-    cls = getattr(sae_arch, cfg.pop("class", "TopKSAE"), None) or sae_arch.TopKSAE
-    cfg.setdefault("input_dim", ckpt.get("input_dim"))
-    cfg.setdefault("hidden_dim", ckpt.get("hidden_dim"))
-    params = inspect.signature(cls).parameters
-    model = cls(**{k: v for k, v in cfg.items() if k in params})
-    model.load_state_dict(ckpt["model_state_dict"])
+    """Rebuild the SAE from checkpoint_final.pt: weights_only=True (no pickled code runs), the
+    class from an allow-list, sizes and shapes checked before anything is allocated."""
+    _, load, checkpoint_error = checkpoint_loading()
+    try:
+        model = load(path, "cpu")
+    except checkpoint_error as exc:
+        fail(f"--sae-checkpoint: {exc}")
     return model.to(device).eval()
+
+
+def check_fits_cache(model, store, checkpoint: Path, cache: Path) -> None:
+    """The SAE reads vectors of the cache's width; say which files disagree otherwise."""
+    if int(model.input_dim) != int(store.hidden_dim):
+        fail(
+            f"--sae-checkpoint {checkpoint} takes {model.input_dim}-dim activations but "
+            f"--eval-cache {cache} holds {store.hidden_dim}-dim ones; pass the checkpoint "
+            "trained on this model and layer, or re-extract"
+        )
 
 
 def open_eval_store(path: Path, layer: int):
     """The held-out cache, checked: finished, the eval split, the requested layer."""
     if not (path / "metadata.json").is_file():
         fail(f"--eval-cache {path}: no metadata.json (extraction unfinished); re-run extraction")
-    store = sae_store.ActivationStore(str(path))
-    meta = store.metadata
+    try:
+        store = sae_store.ActivationStore(str(path))
+        meta = store.metadata
+        int(store.hidden_dim), int(store.n_samples)  # noqa: B018 - present and integers
+    except (*STORE_ERRORS, ValueError, KeyError, TypeError, OSError) as exc:
+        fail(f"--eval-cache {path}: cannot be read ({exc}); re-run extraction")
     if meta.get("split") == "train":
         fail(f"--eval-cache {path}: holds the TRAINING split; extract with --split eval")
     if meta.get("layer") not in (None, layer):
@@ -127,6 +309,17 @@ def read_sequences(path: Path) -> list[str]:
     name = path.name.lower()
     if name.endswith(".gz"):
         fail(f"--input {path}: compressed input is not supported; decompress it first")
+    try:
+        return parse_sequences(path, name)
+    except UnicodeDecodeError as exc:
+        fail(f"--input {path}: not UTF-8 text (byte {exc.start}: {exc.reason})")
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        fail(f"--input {path}: cannot be read ({type(exc).__name__}: {exc})")
+    return []
+
+
+def parse_sequences(path: Path, name: str) -> list[str]:
+    """read_sequences() after its checks: the reader for the file's format."""
     if name.endswith(FASTA_SUFFIXES):
         sequences, parts = [], []
         with path.open(encoding="utf-8") as handle:
@@ -146,7 +339,7 @@ def read_sequences(path: Path) -> list[str]:
             reader = csv.DictReader(handle)
             if "sequence" not in (reader.fieldnames or []):
                 fail(f"--input {path}: CSV has no `sequence` column (found {reader.fieldnames})")
-            return [row["sequence"].strip() for row in reader]
+            return [(row["sequence"] or "").strip() for row in reader]
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -176,17 +369,32 @@ def format_sequence(sequence: str) -> str:
 
 
 def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
-    """[sequence index, tokens] in store row order (written by extract.py)."""
+    """[sequence index, tokens] in store row order (written by extract.py), checked."""
     name = meta.get("sequence_order_file")
-    if name and (store_path / name).is_file():
-        return json.loads((store_path / name).read_text())
-    return meta.get("sequence_order") or []
+    if isinstance(name, str) and name == Path(name).name and (store_path / name).is_file():
+        try:
+            order = json.loads((store_path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            fail(f"--eval-cache {store_path}: {name} cannot be read ({exc}); re-run extraction")
+    else:
+        order = meta.get("sequence_order") or []
+    if not isinstance(order, list) or not all(
+        isinstance(row, list)
+        and len(row) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in row)
+        for row in order
+    ):
+        fail(
+            f"--eval-cache {store_path}: its sequence order is not a list of [sequence index, "
+            "tokens] pairs; re-run extraction"
+        )
+    return order
 
 
 def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]:
     """The sequences the cache's sequence order refers to (chunked copy if the cache has one)."""
     name = meta.get("sequences_file")
-    if name and (store_path / name).is_file():
+    if isinstance(name, str) and name == Path(name).name and (store_path / name).is_file():
         return read_sequences(store_path / name)
     if not input_path.is_file():
         fail(f"--input {input_path}: no such file")
@@ -288,6 +496,7 @@ def main(argv: list[str] | None = None) -> None:
             return
     device = resolve_device(args.device)
     model = load_sae(args.sae_checkpoint, device)
+    check_fits_cache(model, store, args.sae_checkpoint, args.eval_cache)
     order = sequence_order(args.eval_cache, meta)
     if not order:
         fail(f"--eval-cache {args.eval_cache}: no sequence order (not written by extract.py)")
@@ -300,17 +509,20 @@ def main(argv: list[str] | None = None) -> None:
     def encode(x: torch.Tensor) -> torch.Tensor:
         return model.encode(x.to(device))
 
-    scan = scan_activations(
-        encode,
-        int(model.hidden_dim),
-        store_shards(store),
-        segments,
-        row_labels=text.label_ids,
-        label_names=text.names,
-        top_k=args.top_k,
-        window=args.window,
-        batch_size=args.batch_size,
-    )
+    try:
+        scan = scan_activations(
+            encode,
+            int(model.hidden_dim),
+            store_shards(store),
+            segments,
+            row_labels=text.label_ids,
+            label_names=text.names,
+            top_k=args.top_k,
+            window=args.window,
+            batch_size=args.batch_size,
+        )
+    except STORE_ERRORS as exc:
+        fail(f"--eval-cache {args.eval_cache}: a shard cannot be read ({exc}); re-run extraction")
     geometry = compute_feature_map(model, n_clusters=args.n_clusters, method=args.map)
     tmp = args.output_dir.with_name(f".{args.output_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -7,8 +7,9 @@ training sequences:
   activations, variance explained, MSE per element;
 - sparsity: L0 = mean active latents per token; dead % = latents inactive for more than
   dead_tokens_threshold training tokens (the SAE's own counter: the same figure as the training
-  curve's dead_pct); unused % = latents that never fired on the eval tokens (grows with fewer
-  tokens);
+  curve's dead_pct; "n/a", with the counter's reading beside it, when training saw no more
+  tokens than that threshold, so no latent could be dead yet); unused % = latents that never
+  fired on the eval tokens (grows with fewer tokens);
 - loss recovered (`evaluate_loss_recovered`) = 1 - (CE_sae - CE_orig) / (CE_zero - CE_orig): the
   model's token cross-entropy with layer L's output replaced by the SAE reconstruction (or zeros)
   at valid positions.
@@ -22,14 +23,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import json
 import math
 import sys
 from pathlib import Path
 
 import sae.activation_store as sae_store
-import sae.architectures as sae_arch
 import sae.eval as sae_eval
 import torch
 
@@ -42,9 +41,22 @@ UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]
 PROBE_MAX_TOKENS = 8192
 
 
+class ScriptError(SystemExit):
+    """A bad input or state: exit status 2; str() is the printed `error:` line."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def fail(message: str) -> None:
-    """Exit with a clear error naming what is wrong and how to fix it."""
-    raise SystemExit(f"eval.py: error: {message}")
+    """Exit (status 2, no traceback) with an error naming what is wrong and how to fix it."""
+    text = f"eval.py: error: {message}"
+    print(text, file=sys.stderr, flush=True)
+    raise ScriptError(text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,42 +78,217 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=262144,
         help="held-out tokens read into memory for reconstruction and sparsity",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name in ("max_sequences", "batch_size", "max_eval_tokens"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    return args
 
 
 # Shared by eval.py and analyze.py (one definition): device, SAE checkpoint, eval cache,
 # and the sequences behind the cache's rows.
 
+# Errors the store raises on a damaged cache (the reference library has none of its own).
+STORE_ERRORS = tuple(e for e in (getattr(sae_store, "StoreError", None),) if e is not None)
+
 
 def resolve_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """--device: auto (CUDA when present), cpu, cuda or cuda:N; checked against this machine."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        fail(f"--device {name!r}: not a device; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        fail(f"--device {name}: this machine has no CUDA GPU visible to torch; use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        fail(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return device
+
+
+def make_output_dir(path: Path, flag: str = "--output-dir") -> None:
+    """Create an output directory, or say why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{flag} {path}: cannot be created ({exc.strerror or exc}); choose another path")
+
+
+SAE_CLASSES = ("TopKSAE", "ReLUSAE", "MoESAE")  # the only classes a checkpoint may name
+MAX_SAE_DIM = 2**31 - 1  # largest size of one model_config dimension
+MAX_SAE_ELEMENTS = 2**33  # largest model (elements) a checkpoint may ask for
+MAX_SAE_EXPERTS = 256
+SAE_DIM_KEYS = ("input_dim", "hidden_dim", "d_in", "d_sae", "n_experts", "top_k")
+
+
+class PortableCheckpointError(ValueError):
+    """A checkpoint the portable reader refuses; the message names the file and the problem."""
+
+
+def checkpoint_loading():
+    """(read_checkpoint, load_sae, CheckpointError): the runtime's `sae.architectures.loading`,
+    or the portable reader below when the runtime has none. Both read with weights_only=True,
+    take the class from an allow-list and check sizes and shapes before allocating the model."""
+    import importlib.util
+
+    if importlib.util.find_spec("sae.architectures.loading") is None:
+        return portable_read_checkpoint, portable_load_sae, PortableCheckpointError
+    from sae.architectures import loading
+
+    return loading.read_checkpoint, loading.load_sae, loading.CheckpointError
+
+
+def _bad_checkpoint(path, problem: str) -> PortableCheckpointError:
+    return PortableCheckpointError(f"checkpoint {path}: {problem}")
+
+
+def portable_read_checkpoint(path, model=None) -> dict:
+    """Read a trainer checkpoint (weights_only=True) and check that its model_state_dict fits
+    `model` (default: the model its model_config describes, built shape-only on `meta`)."""
+    import stat
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise _bad_checkpoint(path, "no such file; check the path (did training finish?)") from None
+    except OSError as exc:
+        raise _bad_checkpoint(path, f"cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _bad_checkpoint(path, "is not a regular file; pass a checkpoint_*.pt file")
+    if st.st_size == 0:
+        raise _bad_checkpoint(path, "is empty (0 bytes): the run that wrote it was interrupted")
+    if not zipfile.is_zipfile(path):
+        raise _bad_checkpoint(
+            path, "is not a torch checkpoint (truncated, or another kind of file)"
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for one bad file
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            problem = "holds pickled Python objects, which are never loaded (weights_only=True)"
+        else:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            problem = f"is damaged or truncated ({type(exc).__name__}: {first})"
+        raise _bad_checkpoint(path, problem) from None
+    state = ckpt.get("model_state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise _bad_checkpoint(path, "is not an SAE checkpoint (no model_state_dict of tensors)")
+    if state and all(k.startswith("module.") for k in state):  # saved from a DDP wrapper
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    if model is None:
+        model = portable_build_sae(path, ckpt, "meta")
+    want = model.state_dict()
+    if set(want) != set(state):
+        raise _bad_checkpoint(
+            path,
+            f"model_state_dict does not fit {type(model).__name__} (missing "
+            f"{sorted(set(want) - set(state))[:5]}, unexpected {sorted(set(state) - set(want))[:5]})",
+        )
+    for key, tensor in want.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise _bad_checkpoint(
+                path,
+                f"{key} has shape {tuple(state[key].shape)}, the model needs {tuple(tensor.shape)}",
+            )
+        if state[key].is_floating_point() and not bool(torch.isfinite(state[key]).all()):
+            raise _bad_checkpoint(path, f"{key} holds NaN or infinite values")
+    for key in ("global_step", "epoch", "batch_in_epoch"):
+        value = ckpt.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _bad_checkpoint(path, f"{key} = {value!r} is not a non-negative integer")
+    ckpt["model_state_dict"] = state
+    return ckpt
+
+
+def portable_build_sae(path, ckpt: dict, device=None):
+    """The allow-listed SAE class its model_config names, sizes checked before allocation."""
+    import inspect
+
+    import sae.architectures as architectures
+    import torch
+
+    config = ckpt.get("model_config") or {}
+    if not isinstance(config, dict):
+        raise _bad_checkpoint(path, "model_config is not a mapping")
+    config = dict(config)
+    name = config.pop("class", None) or config.pop("architecture", None) or "TopKSAE"
+    config.pop("architecture", None)
+    cls = getattr(architectures, name, None) if name in SAE_CLASSES else None
+    if cls is None:
+        raise _bad_checkpoint(
+            path, f"model_config names class {name!r}; only {', '.join(SAE_CLASSES)} are loaded"
+        )
+    for key in ("input_dim", "hidden_dim"):
+        if config.get(key) is None and ckpt.get(key) is not None:
+            config[key] = ckpt[key]
+    params = inspect.signature(cls).parameters
+    kwargs = {k: v for k, v in config.items() if k in params}
+    for key in SAE_DIM_KEYS:
+        value = kwargs.get(key)
+        top = MAX_SAE_EXPERTS if key == "n_experts" else MAX_SAE_DIM
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top
+        ):
+            raise _bad_checkpoint(path, f"model_config.{key} = {value!r} is not in 1..{top}")
+    try:
+        with torch.device("meta"):
+            shape_only = cls(**kwargs)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise _bad_checkpoint(path, f"model_config does not build a {name} ({exc})") from None
+    n = sum(t.numel() for t in shape_only.state_dict().values())
+    if n > MAX_SAE_ELEMENTS:
+        raise _bad_checkpoint(
+            path, f"model_config asks for {n:,} elements (over {MAX_SAE_ELEMENTS:,})"
+        )
+    return shape_only if device == "meta" else cls(**kwargs)
+
+
+def portable_load_sae(path, device="cpu"):
+    """The SAE of a checkpoint file (see portable_read_checkpoint)."""
+    ckpt = portable_read_checkpoint(path)
+    model = portable_build_sae(path, ckpt)
+    model.load_state_dict(ckpt["model_state_dict"])
+    return model.to(device)
 
 
 def load_sae(path: Path, device: torch.device) -> torch.nn.Module:
-    """Rebuild the SAE from checkpoint_final.pt (weights_only=True: no pickled code runs)."""
-    if not path.is_file():
-        fail(f"--sae-checkpoint {path}: no such file (did training finish?)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if "model_state_dict" not in ckpt:
-        fail(f"--sae-checkpoint {path}: not an SAE checkpoint (no model_state_dict)")
-    cfg = dict(ckpt.get("model_config") or {})
-    cls = getattr(sae_arch, cfg.pop("class", "TopKSAE"), None) or sae_arch.TopKSAE
-    cfg.setdefault("input_dim", ckpt.get("input_dim"))
-    cfg.setdefault("hidden_dim", ckpt.get("hidden_dim"))
-    params = inspect.signature(cls).parameters
-    model = cls(**{k: v for k, v in cfg.items() if k in params})
-    model.load_state_dict(ckpt["model_state_dict"])
+    """Rebuild the SAE from checkpoint_final.pt: weights_only=True (no pickled code runs), the
+    class from an allow-list, sizes and shapes checked before anything is allocated."""
+    _, load, checkpoint_error = checkpoint_loading()
+    try:
+        model = load(path, "cpu")
+    except checkpoint_error as exc:
+        fail(f"--sae-checkpoint: {exc}")
     return model.to(device).eval()
+
+
+def check_fits_cache(model, store, checkpoint: Path, cache: Path) -> None:
+    """The SAE reads vectors of the cache's width; say which files disagree otherwise."""
+    if int(model.input_dim) != int(store.hidden_dim):
+        fail(
+            f"--sae-checkpoint {checkpoint} takes {model.input_dim}-dim activations but "
+            f"--eval-cache {cache} holds {store.hidden_dim}-dim ones; pass the checkpoint "
+            "trained on this model and layer, or re-extract"
+        )
 
 
 def open_eval_store(path: Path, layer: int):
     """The held-out cache, checked: finished, the eval split, the requested layer."""
     if not (path / "metadata.json").is_file():
         fail(f"--eval-cache {path}: no metadata.json (extraction unfinished); re-run extraction")
-    store = sae_store.ActivationStore(str(path))
-    meta = store.metadata
+    try:
+        store = sae_store.ActivationStore(str(path))
+        meta = store.metadata
+        int(store.hidden_dim), int(store.n_samples)  # noqa: B018 - present and integers
+    except (*STORE_ERRORS, ValueError, KeyError, TypeError, OSError) as exc:
+        fail(f"--eval-cache {path}: cannot be read ({exc}); re-run extraction")
     if meta.get("split") == "train":
         fail(f"--eval-cache {path}: holds the TRAINING split; extract with --split eval")
     if meta.get("layer") not in (None, layer):
@@ -119,6 +306,17 @@ def read_sequences(path: Path) -> list[str]:
     name = path.name.lower()
     if name.endswith(".gz"):
         fail(f"--input {path}: compressed input is not supported; decompress it first")
+    try:
+        return parse_sequences(path, name)
+    except UnicodeDecodeError as exc:
+        fail(f"--input {path}: not UTF-8 text (byte {exc.start}: {exc.reason})")
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        fail(f"--input {path}: cannot be read ({type(exc).__name__}: {exc})")
+    return []
+
+
+def parse_sequences(path: Path, name: str) -> list[str]:
+    """read_sequences() after its checks: the reader for the file's format."""
     if name.endswith(FASTA_SUFFIXES):
         sequences, parts = [], []
         with path.open(encoding="utf-8") as handle:
@@ -138,7 +336,7 @@ def read_sequences(path: Path) -> list[str]:
             reader = csv.DictReader(handle)
             if "sequence" not in (reader.fieldnames or []):
                 fail(f"--input {path}: CSV has no `sequence` column (found {reader.fieldnames})")
-            return [row["sequence"].strip() for row in reader]
+            return [(row["sequence"] or "").strip() for row in reader]
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -168,17 +366,32 @@ def format_sequence(sequence: str) -> str:
 
 
 def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
-    """[sequence index, tokens] in store row order (written by extract.py)."""
+    """[sequence index, tokens] in store row order (written by extract.py), checked."""
     name = meta.get("sequence_order_file")
-    if name and (store_path / name).is_file():
-        return json.loads((store_path / name).read_text())
-    return meta.get("sequence_order") or []
+    if isinstance(name, str) and name == Path(name).name and (store_path / name).is_file():
+        try:
+            order = json.loads((store_path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            fail(f"--eval-cache {store_path}: {name} cannot be read ({exc}); re-run extraction")
+    else:
+        order = meta.get("sequence_order") or []
+    if not isinstance(order, list) or not all(
+        isinstance(row, list)
+        and len(row) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in row)
+        for row in order
+    ):
+        fail(
+            f"--eval-cache {store_path}: its sequence order is not a list of [sequence index, "
+            "tokens] pairs; re-run extraction"
+        )
+    return order
 
 
 def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]:
     """The sequences the cache's sequence order refers to (chunked copy if the cache has one)."""
     name = meta.get("sequences_file")
-    if name and (store_path / name).is_file():
+    if isinstance(name, str) and name == Path(name).name and (store_path / name).is_file():
         return read_sequences(store_path / name)
     if not input_path.is_file():
         fail(f"--input {input_path}: no such file")
@@ -188,12 +401,15 @@ def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]
 def load_eval_activations(store, max_tokens: int) -> torch.Tensor:
     """The first `max_tokens` rows of the eval cache, as one float32 tensor [N, H]."""
     parts, n = [], 0
-    for shard in store.iter_shards(False, 0):
-        part = torch.as_tensor(shard)[: max_tokens - n].float()
-        parts.append(part)
-        n += part.shape[0]
-        if n >= max_tokens:
-            break
+    try:
+        for shard in store.iter_shards(False, 0):
+            part = torch.as_tensor(shard)[: max_tokens - n].float()
+            parts.append(part)
+            n += part.shape[0]
+            if n >= max_tokens:
+                break
+    except (*STORE_ERRORS, OSError, KeyError, ValueError) as exc:  # pyarrow's, on other runtimes
+        fail(f"--eval-cache {store.path}: a shard cannot be read ({exc}); re-run extraction")
     if n == 0:
         fail("the eval cache is empty")
     return torch.cat(parts)
@@ -419,13 +635,54 @@ def loss_recovered_report(result, skipped: str | None) -> dict:
 
 
 def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl rows (an unreadable line, e.g. cut by a crash, is skipped with a warning)."""
     if not path.is_file():
         return []
-    rows = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            rows.append(json.loads(line))
+    rows, bad = [], 0
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"eval.py: warning: {path} cannot be read ({exc}); no curves", file=sys.stderr)
+        return []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            bad += 1
+    if bad:
+        print(f"eval.py: warning: {path}: {bad} unreadable line(s) skipped", file=sys.stderr)
     return rows
+
+
+def tokens_seen(sae_dir: Path, final_step) -> int | None:
+    """Training tokens the SAE's dead-latent counter has counted, at most: optimizer steps x
+    tokens per step (train_args.json beside the checkpoint: --batch-size per process x
+    --grad-accumulation-steps, x --dp-size with --dead-count-global). None when unknown."""
+    try:
+        train_args = json.loads((sae_dir / "train_args.json").read_text(encoding="utf-8"))
+        accumulate = int(train_args.get("grad_accumulation_steps") or 1)
+        per_step = int(train_args["batch_size"]) * accumulate
+        if train_args.get("dead_count_global"):
+            per_step *= int(train_args.get("dp_size") or 1)
+        steps = int(final_step)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return steps * per_step if per_step > 0 and steps >= 0 else None
+
+
+def dead_note(threshold, seen) -> str | None:
+    """Why dead % cannot be informative for this run's length, or None when it can be: a latent
+    is dead once it has not fired for more than `threshold` training tokens, so a run that saw
+    no more than `threshold` tokens reports 0% whatever the SAE learned."""
+    if not isinstance(threshold, int) or threshold <= 0 or seen is None or seen > threshold:
+        return None
+    return f"n/a (threshold {threshold:,} tokens {'>' if threshold > seen else '='} {seen:,} seen)"
 
 
 CURVES = {  # metrics.jsonl key -> y-axis label
@@ -437,7 +694,7 @@ CURVES = {  # metrics.jsonl key -> y-axis label
 }
 
 
-def plot_curves(rows: list[dict], out: Path, dead_threshold) -> None:
+def plot_curves(rows: list[dict], out: Path, dead_threshold, dead_note: str | None = None) -> None:
     """training_curves.png: the metrics.jsonl series against step (matplotlib, Agg)."""
     import matplotlib
 
@@ -456,6 +713,17 @@ def plot_curves(rows: list[dict], out: Path, dead_threshold) -> None:
         title = key
         if key == "dead_pct" and dead_threshold and dead_threshold > 0:
             title = f"dead: inactive > {dead_threshold:,} tokens"
+        if key == "dead_pct" and dead_note:  # a flat 0 by construction: say so on the panel
+            ax.text(
+                0.5,
+                0.5,
+                "cannot move in this run:\n" + dead_note.removeprefix("n/a (").removesuffix(")"),
+                ha="center",
+                va="center",
+                fontsize=7,
+                transform=ax.transAxes,
+                bbox={"facecolor": "lightyellow", "edgecolor": "gray", "alpha": 0.9},
+            )
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(CURVES.get(key, key))
@@ -470,7 +738,9 @@ def summary_lines(report: dict) -> list[str]:
     tokens = report["tokens_extracted"]
     final_loss = tr.get("final_loss")
     loss_text = f"{final_loss:.4g}" if final_loss is not None else "n/a (no metrics.jsonl)"
-    if ev["dead_pct"] >= 0:
+    if ev.get("dead_pct_note"):
+        dead = f"{ev['dead_pct_note']}; the counter reads {ev['dead_pct']:.1f}%"
+    elif ev["dead_pct"] >= 0:
         dead = (
             f"{ev['dead_pct']:.1f}%  (inactive > {ev['dead_tokens_threshold']:,} training "
             "tokens; the training curve's dead_pct)"
@@ -508,12 +778,11 @@ def summary_lines(report: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     device = resolve_device(args.device)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(args.output_dir)
     sae_model = load_sae(args.sae_checkpoint, device)
     store = open_eval_store(args.eval_cache, args.layer)
     meta = store.metadata
-    if sae_model.input_dim != store.hidden_dim:
-        fail(f"SAE input_dim {sae_model.input_dim} != eval cache hidden_dim {store.hidden_dim}")
+    check_fits_cache(sae_model, store, args.sae_checkpoint, args.eval_cache)
     acts = load_eval_activations(store, args.max_eval_tokens)
     sequences = cache_sequences(args.eval_cache, meta, args.input)
     order = sequence_order(args.eval_cache, meta)
@@ -531,9 +800,15 @@ def main(argv: list[str] | None = None) -> None:
 
     rows = read_metrics(args.metrics or args.sae_checkpoint.parent / "metrics.jsonl")
     last = next((r for r in reversed(rows) if r.get("loss") is not None), {})
+    seen = tokens_seen(args.sae_checkpoint.parent, last.get("step"))
+    metrics["tokens_seen_in_training"] = seen
+    metrics["dead_pct_note"] = dead_note(metrics["dead_tokens_threshold"], seen)
     train_tokens = None
     if args.train_cache and (args.train_cache / "metadata.json").is_file():
-        train_tokens = sae_store.ActivationStore(str(args.train_cache)).n_samples
+        try:
+            train_tokens = sae_store.ActivationStore(str(args.train_cache)).n_samples
+        except (*STORE_ERRORS, ValueError, KeyError, TypeError, OSError) as exc:
+            fail(f"--train-cache {args.train_cache}: cannot be read ({exc}); re-run extraction")
     report = {
         "model_name": MODEL_NAME,
         "checkpoint": args.checkpoint,
@@ -552,7 +827,12 @@ def main(argv: list[str] | None = None) -> None:
         "probing": probe,
     }
     (args.output_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot_curves(rows, args.output_dir / "training_curves.png", metrics["dead_tokens_threshold"])
+    plot_curves(
+        rows,
+        args.output_dir / "training_curves.png",
+        metrics["dead_tokens_threshold"],
+        metrics["dead_pct_note"],
+    )
     for line in summary_lines(report):
         print(line)
     print(f"  report           : {args.output_dir / 'report.json'}")

@@ -58,12 +58,38 @@ UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]  # characters per token
 UNIT_WORD = {"aa": "residue", "codon": "codon (3 nt)", "nt": "nucleotide"}[TOKEN_UNIT]
 TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count
 ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in row order
-RANK_WAIT_TIMEOUT_S = float(os.environ.get("EXTRACT_RANK_TIMEOUT_S", "3600"))
+# Errors of the store's writer (a second writer on the same store, a full disk, NaN/Inf
+# activations), shown as `error:` lines; a runtime without them (the reference library) has none.
+STORE_ERRORS = tuple(e for e in (getattr(sae_store, "StoreError", None),) if e is not None)
+
+
+class ScriptError(SystemExit):
+    """A bad input or state: exit status 2; str() is the printed `error:` line."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def fail(message: str) -> None:
-    """Exit with a clear error (no traceback) naming what is wrong and how to fix it."""
-    raise SystemExit(f"extract.py: error: {message}")
+    """Exit (status 2, no traceback) with an error naming what is wrong and how to fix it."""
+    text = f"extract.py: error: {message}"
+    print(text, file=sys.stderr, flush=True)
+    raise ScriptError(text)
+
+
+def rank_wait_timeout() -> int:
+    """EXTRACT_RANK_TIMEOUT_S (seconds rank 0 waits for the other ranks): a plain integer."""
+    raw = os.environ.get("EXTRACT_RANK_TIMEOUT_S", "").strip() or "3600"
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+        fail(f"EXTRACT_RANK_TIMEOUT_S={raw!r} must be a whole number of seconds (e.g. 3600)")
+    return int(raw, 10)
+
+
+RANK_WAIT_TIMEOUT_S = rank_wait_timeout()
 
 
 FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".faa", ".ffn")
@@ -76,6 +102,17 @@ def read_sequences(path: Path) -> list[str]:
     name = path.name.lower()
     if name.endswith((".gz", ".bz2", ".xz", ".zst")):
         fail(f"--input {path}: the predict CLI reads plain FASTA only; decompress it first")
+    try:
+        return parse_sequences(path, name)
+    except UnicodeDecodeError as exc:
+        fail(f"--input {path}: not UTF-8 text (byte {exc.start}: {exc.reason})")
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        fail(f"--input {path}: cannot be read ({type(exc).__name__}: {exc})")
+    return []
+
+
+def parse_sequences(path: Path, name: str) -> list[str]:
+    """read_sequences() after its checks: the reader for the file's format."""
     if name.endswith(FASTA_SUFFIXES):
         sequences, parts = [], []
         with path.open(encoding="utf-8") as handle:
@@ -95,7 +132,7 @@ def read_sequences(path: Path) -> list[str]:
             reader = csv.DictReader(handle)
             if "sequence" not in (reader.fieldnames or []):
                 fail(f"--input {path}: CSV has no `sequence` column (found {reader.fieldnames})")
-            return [row["sequence"].strip() for row in reader]
+            return [(row["sequence"] or "").strip() for row in reader]
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -158,18 +195,32 @@ def distributed_env() -> tuple[int, int, str]:
     return rank, world, run_id
 
 
-def prepare_output(output: Path, rank: int, world: int) -> Path:
-    """Clear stale partial state and return the directory this rank writes its store to."""
+def prepare_output(output: Path, rank: int, world: int, config) -> tuple[Path, object]:
+    """Claim this rank's store and return (its directory, the store to append to).
+
+    One process writes `output` itself; several write `output/.rank_<r>` each (scratch stores,
+    merged by rank 0). The store's writer lock is taken BEFORE anything stale is deleted, so a
+    second run on the same output stops here at once, naming the process that holds it, and
+    leaves the first run's shards alone.
+    """
     if (output / "metadata.json").exists():
         fail(f"--output {output}: a finished store is already there; delete it to re-extract")
-    output.mkdir(parents=True, exist_ok=True)
-    if world == 1:
-        for stale in output.glob("shard_*.parquet"):
-            stale.unlink()
-        return output
-    rank_dir = output / f".rank_{rank}"
-    shutil.rmtree(rank_dir, ignore_errors=True)
-    return rank_dir
+    store_dir = output if world == 1 else output / f".rank_{rank}"
+    store = sae_store.ActivationStore(str(store_dir), config)
+    claim = getattr(store, "claim", None)
+    if claim is None:  # a runtime without writer locks (the reference library): clear by hand
+        output.mkdir(parents=True, exist_ok=True)
+        if world == 1:
+            for stale in output.glob("shard_*.parquet"):
+                stale.unlink()
+        else:
+            shutil.rmtree(store_dir, ignore_errors=True)
+        return store_dir, store
+    try:
+        claim(discard_finished=world > 1)  # a finished rank store of an earlier run is scratch
+    except STORE_ERRORS as exc:
+        fail(f"--output {output}: {exc}")
+    return store_dir, store
 
 
 def rank_finished(meta: Path, run_id: str) -> bool:
@@ -333,7 +384,8 @@ def extract(args: argparse.Namespace, forwarded: list[str]) -> None:
     if not chosen:
         fail(f"--split {args.split}: no sequences selected from {len(sequences)} in {args.input}")
     chunks = [c for i in chosen for c in chunk(sequences[i], args.chunk_size) if c]
-    store_dir = prepare_output(args.output, rank, world)
+    config = sae_store.ActivationStoreConfig(shard_size=args.shard_size)
+    store_dir, store = prepare_output(args.output, rank, world, config)
     fasta = args.output / f".{CHUNKS_FILE}"
     write_fasta_atomic(fasta, chunks)
 
@@ -341,8 +393,7 @@ def extract(args: argparse.Namespace, forwarded: list[str]) -> None:
         module = importlib.import_module(args.predict_module)
     except ImportError as exc:
         fail(f"--predict-module {args.predict_module}: cannot import it ({exc})")
-    config = sae_store.ActivationStoreConfig(shard_size=args.shard_size)
-    sink = StoreSink(sae_store.ActivationStore(str(store_dir), config), getattr(torch, args.dtype))
+    sink = StoreSink(store, getattr(torch, args.dtype))
     share = len(chunks) // world + (rank < len(chunks) % world)
     bar = tqdm(total=share, desc=f"extract {args.split}", unit="chunk", disable=rank != 0)
     install_writer(module, sink, bar)
@@ -421,7 +472,10 @@ def extract(args: argparse.Namespace, forwarded: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    extract(*parse_args(argv))
+    try:
+        extract(*parse_args(argv))
+    except STORE_ERRORS as exc:  # the store refused a write: an error line, exit 2
+        fail(str(exc))
 
 
 if __name__ == "__main__":

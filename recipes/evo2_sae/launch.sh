@@ -74,6 +74,7 @@ Environment overrides (default in brackets; spec values unless noted):
   RUN_ID                rendezvous id, the same on every node, new for every run [from the
                         host and port on several nodes]
   ANALYSIS_OUT DASHBOARD_OUT  feature atlas and static dashboard [$WORK/analysis, $WORK/dashboard]
+  EXTRACT_RANK_TIMEOUT_S  seconds rank 0 (and nodes > 0) wait for the other ranks' stores [3600]
   PREDICT_MODULE        predict module (main() + PredictionWriter) [bionemo.evo2.run.predict]
   CHUNK_SIZE            split input sequences into chunks of this many nt [8192]
   PREDICT_ARGS          extra arguments for the predict CLI (word-split)
@@ -233,16 +234,25 @@ case "$CHECKPOINT" in
     fi
     ;;
 esac
+# Numbers are checked as plain decimal (no sign, no leading zero: bash reads 010 as octal 8 and
+# 08 as an error) BEFORE any of them reaches (( )), where bash would evaluate a value as code.
+is_decimal() { [[ "$1" =~ ^(0|[1-9][0-9]{0,8})$ ]]; }
 for knob in NPROC EXTRACT_NPROC NNODES TENSOR_PARALLEL; do
-  if [[ ! "${!knob}" =~ ^[1-9][0-9]*$ ]]; then
-    echo "launch.sh: $knob=${!knob} must be a positive integer (number of processes or nodes)" >&2
+  if ! is_decimal "${!knob}" || [[ "${!knob}" == 0 ]]; then
+    echo "launch.sh: $knob=${!knob} must be a positive integer without leading zeros (number of processes or nodes)" >&2
     exit 2
   fi
 done
-if [[ ! "$NODE_RANK" =~ ^[0-9]+$ ]] || ((NODE_RANK >= NNODES)); then
-  echo "launch.sh: NODE_RANK=$NODE_RANK must be an integer in 0..$((NNODES - 1)) (NNODES=$NNODES)" >&2
+if ! is_decimal "$NODE_RANK" || ((NODE_RANK >= NNODES)); then
+  echo "launch.sh: NODE_RANK=$NODE_RANK must be an integer in 0..$((NNODES - 1)) without leading zeros (NNODES=$NNODES)" >&2
   exit 2
 fi
+EXTRACT_RANK_TIMEOUT_S="${EXTRACT_RANK_TIMEOUT_S:-3600}"
+if ! is_decimal "$EXTRACT_RANK_TIMEOUT_S"; then
+  echo "launch.sh: EXTRACT_RANK_TIMEOUT_S=$EXTRACT_RANK_TIMEOUT_S must be a whole number of seconds without leading zeros (e.g. 3600)" >&2
+  exit 2
+fi
+export EXTRACT_RANK_TIMEOUT_S
 # Rendezvous: node 0's address and port; on one node, loopback and any free port (as --standalone).
 if ((NNODES > 1)); then
   if [[ -z "${MASTER_ADDR:-}" ]]; then
@@ -256,8 +266,8 @@ else
   MASTER_PORT="${MASTER_PORT:-0}"
   RUN_ID="${RUN_ID:-$(date +%s)-$$}"
 fi
-if [[ ! "$MASTER_PORT" =~ ^[0-9]+$ ]] || ((MASTER_PORT > 65535)); then
-  echo "launch.sh: MASTER_PORT=$MASTER_PORT must be a port number 0..65535" >&2
+if ! is_decimal "$MASTER_PORT" || ((MASTER_PORT > 65535)); then
+  echo "launch.sh: MASTER_PORT=$MASTER_PORT must be a port number 0..65535 without leading zeros" >&2
   exit 2
 fi
 if [[ ! "$RUN_ID" =~ ^[A-Za-z0-9._:-]+$ ]]; then
@@ -321,7 +331,7 @@ else
 fi
 # Nodes other than 0 go on once node 0's rank 0 has merged the store (metadata.json, written last).
 wait_for_store() {
-  local waited=0 limit="${EXTRACT_RANK_TIMEOUT_S:-3600}"
+  local waited=0 limit="$EXTRACT_RANK_TIMEOUT_S"  # checked above: plain decimal
   until [[ -f "$1/metadata.json" ]]; do
     if ((waited >= limit)); then
       echo "launch.sh: node $NODE_RANK: $1/metadata.json did not appear within ${limit}s; check node 0's log" >&2
@@ -430,4 +440,6 @@ echo "== analyze: held-out split -> $ANALYSIS_OUT, dashboard $DASHBOARD_OUT"
   --output-dir "$ANALYSIS_OUT" \
   --dashboard-dir "$DASHBOARD_OUT" \
   --device "$DEVICE"
-echo "== dashboard: $PYTHON -m sae.dashboard $DASHBOARD_OUT --port 8000  (then open http://127.0.0.1:8000/)"
+# The server picks a free port and prints the real URL (--port N to choose one).
+printf '== dashboard: %q -m sae.dashboard %q  (serves it and prints the URL to open; or open %q)\n' \
+  "$PYTHON" "$DASHBOARD_OUT" "$DASHBOARD_OUT/index.html"

@@ -379,17 +379,25 @@ class Trainer:
             atomic_save(self._checkpoint(optimizer), Path(path))
 
     def load_checkpoint(self, path, optimizer=None) -> dict:
-        """Restore model (and optimizer) state, step and data position; -> the checkpoint."""
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        state = ckpt["model_state_dict"]
-        if any(k.startswith("module.") for k in state):
-            state = {k.removeprefix("module."): v for k, v in state.items()}
-        self.model.load_state_dict(state)
+        """Restore model (and optimizer) state, step and data position; -> the checkpoint.
+
+        Read by ``sae.architectures.loading.read_checkpoint`` (weights_only=True; keys, shapes
+        and counters checked against this model): a file that does not fit raises
+        ``CheckpointError`` naming it, before anything is changed.
+        """
+        from sae.architectures.loading import read_checkpoint
+
+        ckpt = read_checkpoint(path, model=self.model)
+        self.model.load_state_dict(ckpt["model_state_dict"])
         self.global_step = int(ckpt.get("global_step", 0))
         self.current_epoch = int(ckpt.get("epoch", 0))
         self.batch_in_epoch = int(ckpt.get("batch_in_epoch", 0))
         if optimizer is not None and "optimizer_state_dict" in ckpt:
             optimizer.load_state_dict(ckpt["optimizer_state_dict"])
+            for state in optimizer.state.values():  # own memory, not the file's (read with mmap)
+                for key, value in state.items():
+                    if torch.is_tensor(value) and value.device.type == "cpu":
+                        state[key] = value.clone()
         return ckpt
 
     # ------------------------------------------------------------------ fit
