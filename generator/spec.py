@@ -223,11 +223,11 @@ def load(
         raise GeneratorError("give a MODEL (see `recipegen list`) or --spec FILE")
     raw = apply_overrides(raw, list(overrides))
     if spec_path and Path(spec_path).suffix == ".json":
-        from .hfconfig import missing_context
+        from .hfconfig import missing_sizes
 
-        problem = missing_context(raw)
-        if problem is not None:
-            raise SpecError([problem])
+        problems = missing_sizes(raw)
+        if problems:
+            raise SpecError(problems)
     return raw, validate(raw)
 
 

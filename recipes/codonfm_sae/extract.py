@@ -55,9 +55,17 @@ DEFAULT_DTYPE = "float16"
 DEFAULT_EVAL_FRACTION = 0.1
 DEFAULT_MAX_SEQUENCES = None
 DEFAULT_SHARD_SIZE = 100000
-UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]  # characters per token
-UNIT_WORD = {"aa": "residue", "codon": "codon (3 nt)", "nt": "nucleotide"}[TOKEN_UNIT]
-TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count
+KMER = {"k": None, "stride": 1}  # k-mer units (token_unit kmer, kind hf)
+# characters from one token's start to the next one's (k-mers: the stride)
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1, "kmer": KMER["stride"]}[TOKEN_UNIT]
+UNIT_WORD = {
+    "aa": "residue",
+    "codon": "codon (3 nt)",
+    "nt": "nucleotide",
+    "kmer": f"{KMER['k']}-mer",
+}[TOKEN_UNIT]
+TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count and content
+UNKNOWN_MAX_SHARE = 0.02  # more unknown tokens than this share of the kept ones: stop
 ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in row order
 RANK_WAIT_TIMEOUT_S = float(os.environ.get("EXTRACT_RANK_TIMEOUT_S", "3600"))
 
@@ -107,9 +115,57 @@ def read_sequences(path: Path) -> list[str]:
     return []
 
 
+# Long sequences are chunked, never truncated (one definition, used by extract.py for the store
+# and by eval.py for loss recovered, so both see the same windows and the same token counts).
+WINDOW_OVERLAP = 4  # consecutive windows share a quarter of the context
+
+
+def windows(n_units: int, size: int) -> list[tuple[int, int, int, int]]:
+    """Windows over a sequence of `n_units` token units for a context of `size` units ->
+    [(start, end, keep_start, keep_end)]. One window when it fits; else windows of `size` units,
+    each starting `size - size // 4` units after the previous one (the last ends at n_units).
+    Unit p is kept from the one window whose centre is nearest (the boundary between two windows
+    is the midpoint of their centres), so the kept ranges tile 0..n_units exactly once."""
+    if n_units <= size:
+        return [(0, n_units, 0, n_units)]
+    step = max(1, size - size // WINDOW_OVERLAP)
+    spans = [(s, s + size) for s in range(0, n_units - size, step)] + [(n_units - size, n_units)]
+    out, keep_start = [], 0
+    for j, (start, end) in enumerate(spans):
+        if j + 1 < len(spans):
+            keep_end = (start + end + sum(spans[j + 1]) + 2) // 4  # midpoint of the two centres
+        else:
+            keep_end = n_units
+        out.append((start, end, keep_start, keep_end))
+        keep_start = keep_end
+    return out
+
+
+def window_spans(n_units: int, size: int) -> list[tuple[int, int, int, int | None]]:
+    """`windows` with the kept range relative to the window: [(start, end, keep_from, keep_to)];
+    a sequence that fits keeps every token (keep_to None)."""
+    spans = windows(n_units, size)
+    if len(spans) == 1:
+        return [(0, n_units, 0, None)]
+    return [(s, e, ks - s, ke - s) for s, e, ks, ke in spans]
+
+
+def keep_mask(valid, spans: list[tuple[int, int | None]]):
+    """Of row b's valid (stored) tokens in a batch of windows, only those in spans[b] =
+    (keep_from, keep_to): the positions whose rows are stored (extract.py) or scored (eval.py)."""
+    out = valid.clone()
+    for b, (lo, hi) in enumerate(spans):
+        positions = valid[b].nonzero().flatten()
+        out[b] = False
+        out[b, positions[lo:hi]] = True
+    return out
+
+
 def expected_tokens(sequence: str, limit: int) -> int:
-    """Tokens `sequence` should give under TOKEN_UNIT (aa: residues, codon: nt/3, nt: nt),
-    truncated to `limit` (the model context)."""
+    """Tokens `sequence` should give under TOKEN_UNIT (aa: residues, codon: nt/3, nt: nt, kmer:
+    (nt - k) // stride + 1), at most `limit` (one context window)."""
+    if TOKEN_UNIT == "kmer":
+        return min(max(0, (len(sequence) - KMER["k"]) // KMER["stride"] + 1), limit)
     return min(len(sequence) // UNIT_SIZE, limit)
 
 
