@@ -204,6 +204,21 @@ def keep_mask(valid, spans: list[tuple[int, int | None]]):
     return out
 
 
+# The adapter's context in token units: the spec's context length less two special tokens
+# (CLS/EOS). One definition for extract.py and eval.py (loss recovered), so both see the same
+# windows.
+WINDOW_UNITS = 2048 - 2
+
+
+def char_windows(sequence: str, units_per_window: int = WINDOW_UNITS) -> list[tuple]:
+    """[(text, keep_from, keep_to)] per window of `sequence` (see window_spans): the window's
+    characters (UNIT_SIZE per token) and the range of its valid tokens that is stored."""
+    spans = window_spans(len(sequence) // UNIT_SIZE, units_per_window)
+    if len(spans) == 1:
+        return [(sequence, 0, None)]
+    return [(sequence[s * UNIT_SIZE : e * UNIT_SIZE], lo, hi) for s, e, lo, hi in spans]
+
+
 def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
     """[sequence index, tokens] in store row order (written by extract.py)."""
     name = meta.get("sequence_order_file")

@@ -198,6 +198,21 @@ def keep_mask(valid, spans: list[tuple[int, int | None]]):
     return out
 
 
+# The adapter's context in token units: the spec's context length less two special tokens
+# (CLS/EOS). One definition for extract.py and eval.py (loss recovered), so both see the same
+# windows.
+WINDOW_UNITS = 2048 - 2
+
+
+def char_windows(sequence: str, units_per_window: int = WINDOW_UNITS) -> list[tuple]:
+    """[(text, keep_from, keep_to)] per window of `sequence` (see window_spans): the window's
+    characters (UNIT_SIZE per token) and the range of its valid tokens that is stored."""
+    spans = window_spans(len(sequence) // UNIT_SIZE, units_per_window)
+    if len(spans) == 1:
+        return [(sequence, 0, None)]
+    return [(sequence[s * UNIT_SIZE : e * UNIT_SIZE], lo, hi) for s, e, lo, hi in spans]
+
+
 def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
     """[sequence index, tokens] in store row order (written by extract.py)."""
     name = meta.get("sequence_order_file")
@@ -313,7 +328,15 @@ def prepare_loss_recovered(sae_model, args, sequences: list[str], device):
     if not (hasattr(adapter, "layer_module") and hasattr(adapter, "token_loss")):
         return None, "the adapter has no layer_module/token_loss (optional protocol part)"
     block = adapter.layer_module(args.layer)
-    batches = [adapter.tokenize(sequences[i : i + 8]) for i in range(0, len(sequences), 8)]
+    # The windows extract.py stored (same function): the scored positions are the stored rows.
+    items = [w for q in sequences for w in char_windows(q)]
+    batches = []
+    for start in range(0, len(items), 8):
+        part = items[start : start + 8]
+        batch = adapter.tokenize([text for text, _, _ in part])
+        spans = [(lo, hi) for _, lo, hi in part]
+        batch["valid_mask"] = keep_mask(batch["valid_mask"].bool(), spans)
+        batches.append(batch)
 
     def first(out):
         return out[0] if isinstance(out, tuple) else out

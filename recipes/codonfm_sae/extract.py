@@ -18,7 +18,8 @@ importable (e.g. on PYTHONPATH). Adapter protocol (duck-typed):
         def token_loss(self, batch: dict) -> torch.Tensor: ...  # mean CE over valid positions
 
 Reads FASTA, CSV or parquet (column `sequence`), keeps a deterministic train/eval split, batches
-by length, truncates to the model context, appends `hidden[valid_mask]` cast to --dtype (never
+by length, chunks a sequence longer than the model context into overlapping windows (each
+position stored once, from the window where it is most central), appends `hidden[valid_mask]` cast to --dtype (never
 bf16) and streams every batch into the store (no intermediate .pt files). Under `torchrun`, rank r
 takes sequences r::world_size into `<output>/.rank_<r>/`; rank 0 waits for every rank's
 metadata.json, merges, and writes `<output>/metadata.json` last, only on success.
@@ -70,9 +71,21 @@ ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in 
 RANK_WAIT_TIMEOUT_S = float(os.environ.get("EXTRACT_RANK_TIMEOUT_S", "3600"))
 
 
+class InputError(SystemExit):
+    """Bad input or setup: exit status 2 (the message is printed first; str() gives it)."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def fail(message: str) -> None:
-    """Exit with a clear error (no traceback) naming what is wrong and how to fix it."""
-    raise SystemExit(f"extract.py: error: {message}")
+    """Exit 2 with a clear error (no traceback) naming what is wrong and how to fix it."""
+    print(f"extract.py: error: {message}", file=sys.stderr, flush=True)
+    raise InputError(f"extract.py: error: {message}")
 
 
 FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".faa", ".ffn")
@@ -159,6 +172,21 @@ def keep_mask(valid, spans: list[tuple[int, int | None]]):
         out[b] = False
         out[b, positions[lo:hi]] = True
     return out
+
+
+# The adapter's context in token units: the spec's context length less two special tokens
+# (CLS/EOS). One definition for extract.py and eval.py (loss recovered), so both see the same
+# windows.
+WINDOW_UNITS = 2048 - 2
+
+
+def char_windows(sequence: str, units_per_window: int = WINDOW_UNITS) -> list[tuple]:
+    """[(text, keep_from, keep_to)] per window of `sequence` (see window_spans): the window's
+    characters (UNIT_SIZE per token) and the range of its valid tokens that is stored."""
+    spans = window_spans(len(sequence) // UNIT_SIZE, units_per_window)
+    if len(spans) == 1:
+        return [(sequence, 0, None)]
+    return [(sequence[s * UNIT_SIZE : e * UNIT_SIZE], lo, hi) for s, e, lo, hi in spans]
 
 
 def expected_tokens(sequence: str, limit: int) -> int:
@@ -369,12 +397,14 @@ def extract(args: argparse.Namespace) -> None:
     adapter = load_adapter(args.adapter, args.checkpoint, device)
     if args.layer > adapter.num_layers:
         fail(f"--layer {args.layer}: the adapter's model has only {adapter.num_layers} layers")
-    max_units = CONTEXT_LENGTH - N_SPECIAL
-    seqs = {i: sequences[i][: max_units * UNIT_SIZE] for i in mine}  # truncate to the context
-    lengths = [len(seqs[i]) // UNIT_SIZE + N_SPECIAL for i in mine]
+    max_units = WINDOW_UNITS  # CONTEXT_LENGTH less N_SPECIAL
+    plan = {i: char_windows(sequences[i], max_units) for i in mine}
+    whole = [i for i in mine if len(plan[i]) == 1]
+    chunked = [i for i in mine if len(plan[i]) > 1]
+    lengths = [min(len(sequences[i]) // UNIT_SIZE, max_units) + N_SPECIAL for i in whole]
     out_dtype = getattr(torch, args.dtype)
     if args.token_check:
-        sample = [seqs[i] for i in mine[:TOKEN_CHECK_SAMPLE]]
+        sample = [plan[i][0][0] for i in mine[:TOKEN_CHECK_SAMPLE]]  # first windows
         kept = adapter.tokenize(sample)["valid_mask"].bool().sum(dim=1).tolist()
         check_token_counts(
             [(seq, k, "") for seq, k in zip(sample, kept, strict=True)],
@@ -387,17 +417,26 @@ def extract(args: argparse.Namespace) -> None:
     store = sae_store.ActivationStore(str(store_dir), config)
     order: list[list[int]] = []  # [sequence index, tokens appended], in append order
     n_tokens = 0
-    batches = length_batches(lengths, args.batch_size, args.max_tokens_per_batch)
+    batches = [[whole[b] for b in batch] for batch in
+               length_batches(lengths, args.batch_size, args.max_tokens_per_batch)]  # fmt: skip
+    per_batch = max(1, min(args.batch_size, args.max_tokens_per_batch // CONTEXT_LENGTH))
     bar = tqdm(total=len(mine), desc=f"extract {args.split}", unit="seq", disable=rank != 0)
-    for batch in batches:
-        idx = [mine[b] for b in batch]
-        enc = adapter.tokenize([seqs[i] for i in idx])
-        valid = enc["valid_mask"].bool()
-        hidden = adapter.hidden_states(enc, args.layer)
-        acts = hidden[valid.to(hidden.device)].to(out_dtype).cpu()  # cast BEFORE append
+    for idx in batches + [[i] for i in chunked]:
+        items = [w for i in idx for w in plan[i]]
+        rows = []
+        for start in range(0, len(items), per_batch):
+            part = items[start : start + per_batch]
+            enc = adapter.tokenize([text for text, _, _ in part])
+            keep = keep_mask(enc["valid_mask"].bool(), [(lo, hi) for _, lo, hi in part])
+            hidden = adapter.hidden_states(enc, args.layer)
+            keep = keep.to(hidden.device)
+            rows.extend(hidden[b][keep[b]].to(out_dtype).cpu() for b in range(len(part)))
+        acts = torch.cat(rows)  # cast BEFORE append: never bf16
         store.append(acts)
-        counts = valid.sum(dim=1).tolist()
-        order.extend([i, c] for i, c in zip(idx, counts, strict=True))
+        at = 0
+        for i in idx:  # a sequence's rows: its windows' kept rows, in order
+            order.append([i, sum(r.shape[0] for r in rows[at : at + len(plan[i])])])
+            at += len(plan[i])
         n_tokens += acts.shape[0]
         bar.update(len(idx))
         bar.set_postfix(tokens=n_tokens)
@@ -417,6 +456,9 @@ def extract(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "max_sequences": args.max_sequences,
         "token_unit": TOKEN_UNIT,
+        "context_units": max_units,
+        "chunked_sequences": len(chunked),
+        "context_windows": sum(len(plan[i]) for i in mine),
         "extractor": "custom",
         "adapter": args.adapter,
         "run_id": run_id,
@@ -429,6 +471,10 @@ def extract(args: argparse.Namespace) -> None:
         merged_order = [row for s in sources for row in json.loads((s / ORDER_FILE).read_text())]
         (args.output / ORDER_FILE).write_text(json.dumps(merged_order))
         merged = dict(metadata, n_sequences=len(chosen), world_size=world)
+        metas = [json.loads((d / "metadata.json").read_text(encoding="utf-8")) for d in sources]
+        for key in ("chunked_sequences", "context_windows"):
+            merged[key] = sum(int(m.get(key) or 0) for m in metas)
+        metadata = merged
         merge_rank_stores(sources, args.output, merged, args.shard_size)
     if rank == 0:
         print(
@@ -436,6 +482,14 @@ def extract(args: argparse.Namespace) -> None:
             f"{args.output} ({args.dtype})",
             file=sys.stderr,
         )
+        if metadata["chunked_sequences"]:
+            print(
+                f"extract.py: {metadata['chunked_sequences']} sequences longer than the context "
+                f"({max_units} {UNIT_WORD}s) were chunked into overlapping windows "
+                f"({metadata['context_windows']} in all); each position is stored once, from "
+                "the window where it is most central",
+                file=sys.stderr,
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -54,9 +54,21 @@ ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in 
 RANK_WAIT_TIMEOUT_S = float(os.environ.get("EXTRACT_RANK_TIMEOUT_S", "3600"))
 
 
+class InputError(SystemExit):
+    """Bad input or setup: exit status 2 (the message is printed first; str() gives it)."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def fail(message: str) -> None:
-    """Exit with a clear error (no traceback) naming what is wrong and how to fix it."""
-    raise SystemExit(f"extract.py: error: {message}")
+    """Exit 2 with a clear error (no traceback) naming what is wrong and how to fix it."""
+    print(f"extract.py: error: {message}", file=sys.stderr, flush=True)
+    raise InputError(f"extract.py: error: {message}")
 
 
 FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".faa", ".ffn")

@@ -109,7 +109,11 @@ def test_merge_of_rank_stores_with_and_without_merge_stores(
 
 def test_predict_cli_chunking_and_writer_hook(tmp_path):
     mod = load_rendered("evo2", tmp_path)
-    assert mod.chunk("ACGTACGTAC", 4) == ["ACGT", "ACGT", "AC"]
+    assert mod.chunk("ACGT", 4) == [("ACGT", "ACGT", 0, None)]  # fits: one window, whole
+    windows = mod.chunk("ACGTACGTAC", 4)  # overlapping windows of 4, stored parts tile it
+    assert all(len(text) == 4 for text, _, _, _ in windows)
+    assert "".join(stored for _, stored, _, _ in windows) == "ACGTACGTAC"
+    assert all(text[lo:hi] == stored for text, stored, lo, hi in windows)
 
     class NoHook:
         __name__ = "plain_module"
