@@ -596,20 +596,21 @@ def rare_letter_map(tokenizer, sample: list[str], fmt: dict) -> dict:
 
 
 def suggest_format(tokenizer, sample: list[str], max_len: int) -> str | None:
-    """The first candidate input format that fixes the sample (few unknowns, ~1 token per unit),
-    tried for real with this tokenizer; written as the spec lines to set. None: nothing found."""
+    """The candidate input format that fixes the sample best (about one token per unit, fewest
+    unknowns; the simplest on a tie), tried for real with this tokenizer; written as the spec
+    lines to set. None: no candidate fixes it."""
     sample = sample[:16]
+    best = None
     for fmt, unit in candidate_formats(tokenizer, sample):
-        for replace in (False, True):
-            if replace:
-                rare = rare_letter_map(tokenizer, sample, fmt)
-                if not rare:
-                    continue
-                fmt = {**fmt, "replace": rare}
-            share, off = try_format(tokenizer, sample, max_len, fmt)
-            if share <= UNKNOWN_MAX_SHARE / 2 and off * 4 < len(sample):
-                return describe_format(fmt, unit, share, len(sample))
-    return None
+        rare = rare_letter_map(tokenizer, sample, fmt)
+        for tried in [fmt] + ([{**fmt, "replace": rare}] if rare else []):
+            share, off = try_format(tokenizer, sample, max_len, tried)
+            if share <= UNKNOWN_MAX_SHARE and off * 4 < len(sample):
+                if best is None or share < best[0]:
+                    best = (share, tried, unit)
+        if best is not None and best[0] == 0:
+            break
+    return None if best is None else describe_format(best[1], best[2], best[0], len(sample))
 
 
 def yaml_flow(value) -> str:
