@@ -139,7 +139,12 @@ def test_dnabert_kmers_end_to_end_with_long_sequences_chunked(tmp_path, dnabert,
         expected_rows[split] = sum(len(seqs[i]) - 5 for i, _ in order)
         assert len(store_rows(work / f"cache_{split}")) == expected_rows[split]
         assert meta["chunked_sequences"] == len(order) and meta["unknown_tokens"] == 0
-        assert meta["position_map"] == {"unit": "kmer", "k": 6, "stride": 1, "row_start": "j * stride"}
+        assert meta["position_map"] == {
+            "unit": "kmer",
+            "k": 6,
+            "stride": 1,
+            "row_start": "j * stride",
+        }
         assert meta["context_windows"] > len(order)
     assert "were chunked into overlapping windows" in proc.stderr
     # loss recovered scores exactly the stored rows of the held-out sequences (same windows)
@@ -219,7 +224,9 @@ def prot_t5(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def proteins(tmp_path_factory) -> Path:
     rng = random.Random(3)
-    records = ["M" + "".join(rng.choice(AMINO) for _ in range(rng.randint(40, 160))) for _ in range(30)]
+    records = [
+        "M" + "".join(rng.choice(AMINO) for _ in range(rng.randint(40, 160))) for _ in range(30)
+    ]
     records[4] = records[4][:20] + "U" + records[4][21:]  # one selenocysteine: rare, unknown
     return write_fasta(tmp_path_factory.mktemp("inputs") / "proteins.fasta", records)
 
@@ -302,5 +309,7 @@ def test_a_tokenizer_holding_only_special_tokens_is_refused(tmp_path, protein_fa
     proc = run_extract(recipe, "--input", str(protein_fasta), "--output", str(tmp_path / "c"),
                        "--checkpoint", str(out))  # fmt: skip
     assert proc.returncode == 2
-    assert "the tokenizer has only 5 tokens" in proc.stderr and "0 of them not special" in proc.stderr
+    assert (
+        "the tokenizer has only 5 tokens" in proc.stderr and "0 of them not special" in proc.stderr
+    )
     assert "BertTokenizer(vocab_file=...)" in proc.stderr and "Traceback" not in proc.stderr
