@@ -246,7 +246,7 @@ KNOBS: tuple[Knob, ...] = (
     _bool(
         "fit_corpus",
         "fit the defaults train.py owns (warmup, dead threshold, batch) to the corpus when they "
-        "would not (e.g. warmup >= 10% of the steps); values you set are kept, with a warning",
+        "would not (e.g. a warmup of a tenth of the steps or more); values you set are kept, warned",
         True,
         spec="sae.fit_corpus",
         group="optimisation",

@@ -23,11 +23,16 @@ FACTS = {
         "Tokenizers want different input text",
         """\
 ProtBert/ProtT5-style models expect upper-case residues separated by single spaces, with the rare
-residues U, Z, O and B written as X. Given "MKTAY" their tokenizer returns `[CLS] [UNK] [SEP]`:
-one token for a whole protein and no error. Runtime check: every `extract.py` compares the tokens
-kept per sequence with the sequence length divided by the token unit and stops before writing the
-store when many sequences are far off; for kind `hf`, `extraction.input_format` (separator, case,
-replace) makes the text match the vocabulary. No lint rule: only running the tokenizer shows it.
+residues U, Z, O and B written as X; DNABERT-style models expect overlapping k-mers (`ACGTAC
+CGTACG ...`). Given unspaced text their tokenizer returns one unknown token for a whole sequence
+and no error; the unknown and special tokens differ by family: BERT (ProtBert, DNABERT)
+`[CLS] [UNK] [SEP]`, T5 (ProtT5) `<unk> </s>`, ESM `<cls> <unk> <eos>`. A tokenizer built as
+`BertTokenizer(vocab_file=...)` can silently hold only its 5 special tokens, so every residue is
+unknown. Runtime check: every `extract.py` compares the tokens kept per sequence with the count
+the token unit predicts and, for kind `hf`, counts unknown tokens; it stops before writing the
+store when many sequences are far off or more than 2% of the kept tokens are unknown, printing
+the `extraction.input_format` (separator, case, replace, kmer) it tried on the sample that fixes
+it. Rare unknowns are stored but counted (metadata.json `unknown_tokens`). No lint rule: only running the tokenizer shows it.
 """,
     ),
     24: Fact(

@@ -31,8 +31,8 @@ Environment overrides (default in brackets; spec values unless noted):
   BATCH_SIZE            activation rows per batch (each process) [4096; smoke 64]
   N_EPOCHS              passes over the training cache [1; smoke 2]
   FIT_CORPUS            fit the defaults train.py owns (warmup, dead threshold, batch) to the corpus
-                        when they would not (e.g. warmup >= 10% of the steps); values you set are
-                        kept, with a warning (0/1) [1]
+                        when they would not (e.g. a warmup of a tenth of the steps or more); values
+                        you set are kept, warned (0/1) [1]
   MAX_GRAD_NORM         clip the gradient norm to this [1.0]
   INIT_PRE_BIAS         initialise the pre-bias to the geometric median of a data sample (0/1) [1]
   NORMALIZE_INPUT       TopKSAE(normalize_input=...): normalise inputs (biggest dead-latent lever)

@@ -623,23 +623,31 @@ def yaml_flow(value) -> str:
 
 
 def describe_format(fmt: dict, unit: str, share: float, n: int) -> str:
-    """`fmt` as the spec keys to set, with what it gave on the sample."""
+    """`fmt` as the spec keys to set (and the --set flags, when they can say it), with what it
+    gave on the sample."""
     kmer = (fmt.get("kmer") or {}).get("k")
     shown = {"separator": fmt["separator"], "case": fmt["case"]}
     if kmer:
         shown = {"case": fmt["case"], "kmer": fmt["kmer"]}
     if fmt["replace"]:
         shown["replace"] = fmt["replace"]
-    spec = f"`input_format: {yaml_flow(shown)}`"
+    keys = ["`token_unit: kmer`"] if unit == "kmer" else []
+    keys.append(f"`input_format: {yaml_flow(shown)}`")
+    lines = f"set under extraction: {', '.join(keys)}"
     if unit == "kmer":
-        spec = f"`token_unit: kmer` and {spec} under extraction (k-mer vocabulary"
-        spec += f"; token_unit is {TOKEN_UNIT!r} now)" if TOKEN_UNIT != "kmer" else ")"
-        spec += "; stride 1 = overlapping k-mers (DNABERT-1), stride k = non-overlapping"
-    else:
-        spec += " under extraction"
+        lines += f" (token_unit is {TOKEN_UNIT!r} now; " if TOKEN_UNIT != "kmer" else " ("
+        lines += "stride 1 = overlapping k-mers as in DNABERT-1, stride k = non-overlapping)"
+    sets = []
+    if unit == "kmer" and not fmt["replace"]:
+        sets = ["extraction.token_unit=kmer", f"extraction.input_format.kmer.k={kmer}",
+                f"extraction.input_format.kmer.stride={fmt['kmer']['stride']}"]  # fmt: skip
+        if fmt["case"] != "keep":
+            sets.append(f"extraction.input_format.case={fmt['case']}")
+    how = "re-render (`recipegen new ... --force`"
+    how += (", e.g. with " + " ".join(f"--set {x}" for x in sets) + ")") if sets else ")"
     return (
-        f"set {spec} in the spec, then re-render (`recipegen new ... --force`); tried on {n} of "
-        f"these sequences with this tokenizer: {share:.1%} unknown, about one token per unit"
+        f"{lines}; then {how}. Tried on {n} of these sequences with this tokenizer: "
+        f"{share:.1%} unknown, about one token per unit"
     )
 
 

@@ -185,7 +185,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fit-corpus",
         action=bool_flag,
         default=True,
-        help="fit the defaults train.py owns (warmup, dead threshold, batch) to the corpus when they would not (e.g. warmup >= 10% of the steps); values you set are kept, with a warning",
+        help="fit the defaults train.py owns (warmup, dead threshold, batch) to the corpus when they would not (e.g. a warmup of a tenth of the steps or more); values you set are kept, warned",
     )
     g.add_argument(
         "--max-grad-norm",
@@ -425,10 +425,8 @@ def user_set(args: argparse.Namespace, name: str) -> bool:
 
 def schedule(args: argparse.Namespace, n_rows: int, world_size: int, batch: int) -> tuple:
     """(rows per process, optimizer steps per epoch, total steps, tokens seen) at `batch`."""
-    import math
-
-    per_rank = math.ceil(n_rows / world_size)
-    per_epoch = max(1, math.ceil(per_rank / batch) // args.grad_accumulation_steps)
+    per_rank = -(-n_rows // world_size)
+    per_epoch = max(1, per_rank // batch // args.grad_accumulation_steps)  # full batches
     total = args.n_epochs * per_epoch
     if args.max_steps is not None:
         total = min(total, args.max_steps)
@@ -449,7 +447,8 @@ def fit_plan(args: argparse.Namespace, n_rows: int, world_size: int) -> list[str
             scaled.append(f"{flag(name)} {getattr(args, name):,} -> {new:,} ({why})")
             setattr(args, name, new)
         else:
-            warned.append(f"{flag(name)} {getattr(args, name):,} kept: {why}")
+            by = "set by you" if user_set(args, name) else "--no-fit-corpus"
+            warned.append(f"{flag(name)} {getattr(args, name):,} kept ({by}): {why}")
 
     _, _, total, _ = schedule(args, n_rows, world_size, args.batch_size)
     if total < MIN_STEPS and args.max_steps is None:
