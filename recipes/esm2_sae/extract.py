@@ -585,13 +585,14 @@ def candidate_formats(tokenizer, sample: list[str]) -> list[tuple[dict, str]]:
 
 
 def rare_letter_map(tokenizer, sample: list[str], fmt: dict) -> dict:
-    """Letters of the sample that the tokenizer only knows as unknown -> X (when it knows X)."""
+    """Letters of the sample (and the rare residues U Z O B) that the tokenizer only knows as
+    unknown -> X (when it knows X)."""
     unk = tokenizer.unk_token_id
     case = {"upper": str.upper, "lower": str.lower}.get(fmt["case"], str)
     x = case("X")
     if unk is None or tokenizer.convert_tokens_to_ids(x) == unk:
         return {}
-    letters = sorted({case(c) for s in sample for c in s})
+    letters = sorted({case(c) for s in sample for c in s} | {case(c) for c in "UZOB"})
     return {c: x for c in letters if c != x and tokenizer.convert_tokens_to_ids(c) == unk}
 
 
