@@ -243,6 +243,15 @@ KNOBS: tuple[Knob, ...] = (
         max=100_000,
         smoke=Smoke(2, "n_epochs", max=1000),
     ),
+    _bool(
+        "fit_corpus",
+        "fit the defaults train.py owns (warmup, dead threshold, batch) to the corpus when they "
+        "would not (e.g. a warmup of a tenth of the steps or more); values you set are kept, warned",
+        True,
+        spec="sae.fit_corpus",
+        group="optimisation",
+        env="FIT_CORPUS",
+    ),
     Knob(
         "max_grad_norm",
         "float",

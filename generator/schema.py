@@ -91,7 +91,7 @@ SCHEMA: dict[str, Any] = {
     "extraction": {
         "kind": Field("str", required=True),  # choices: the kind folders (kind_schemas below)
         "checkpoint": Field("str", required=True),
-        "token_unit": Field("str", "aa", choices=("aa", "codon", "nt")),
+        "token_unit": Field("str", "aa", choices=("aa", "codon", "nt", "kmer")),
         "drop_special_tokens": _bool(True),
         "dtype": _knob_fields("extraction")["dtype"],
         # + every kind's own keys (templates/kinds/<kind>/schema.yaml), see kind_schemas
@@ -134,6 +134,7 @@ def _kind_field(spec: Any, where: str) -> Field | dict:
         spec.get("default"),
         nullable=bool(spec.get("nullable", False) or spec.get("required", False)),
         choices=tuple(spec.get("choices", ())),
+        min=spec.get("min"),
         max=spec.get("max"),
         pattern=KIND_PATTERNS.get(pattern),
         hint=spec.get("hint", ""),

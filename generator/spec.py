@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GeneratorError, Problem, SpecError
-from .hfconfig import from_hf_config, missing_context
+from .hfconfig import from_hf_config, missing_sizes
 from .rawspec import RawSpec
 from .schema import NAME_RE, SCHEMA, SIZE_SCHEMA, Field
 from .validate import check_size, validate
@@ -204,9 +204,9 @@ def load(
         raise GeneratorError("give a MODEL (see `recipegen list`) or --spec FILE")
     raw = apply_overrides(raw, list(overrides))
     if spec_path and Path(spec_path).suffix == ".json":
-        problem = missing_context(raw)
-        if problem is not None:
-            raise SpecError([problem])
+        problems = missing_sizes(raw)
+        if problems:
+            raise SpecError(problems)
     return raw, validate(raw)
 
 

@@ -191,6 +191,20 @@ def validate(raw: RawSpec) -> dict:
     return {key: spec[key] for key in TOP_LEVEL_ORDER}
 
 
+def _section_set(schema: dict, section: dict) -> bool:
+    """Whether any leaf of a (nested) kind section differs from its default; a null charmap
+    becomes {} on the way."""
+    is_set = False
+    for leaf, sub in schema.items():
+        if isinstance(sub, dict):
+            is_set |= _section_set(sub, section[leaf])
+            continue
+        if sub.type == "charmap" and section[leaf] is None:
+            section[leaf] = {}
+        is_set |= section[leaf] != ({} if sub.type == "charmap" else sub.default)
+    return is_set
+
+
 def _cross_checks(v: _Validator, spec: dict) -> None:
     ext = spec["extraction"]
     owners: dict[str, list[str]] = {}  # kind-specific key -> the kinds that declare it
@@ -200,12 +214,7 @@ def _cross_checks(v: _Validator, spec: dict) -> None:
     for key, kinds in owners.items():
         field = SCHEMA["extraction"][key]
         if isinstance(field, dict):  # a section: "set" when any leaf differs from its default
-            section = ext[key]
-            for leaf, sub in field.items():
-                if sub.type == "charmap" and section[leaf] is None:
-                    section[leaf] = {}
-            default = {k: {} if f.type == "charmap" else f.default for k, f in field.items()}
-            is_set = section != default
+            is_set = _section_set(field, ext[key])
         else:
             is_set = ext[key] not in (None, field.default)
         if ext["kind"] in kinds:
@@ -219,6 +228,19 @@ def _cross_checks(v: _Validator, spec: dict) -> None:
                 f"only used by kind {' or '.join(kinds)} (this spec is kind {ext['kind']})",
                 f"remove it (or set null): kind {ext['kind']} does not read it",
             )
+    kmer = (ext.get("input_format") or {}).get("kmer") or {}
+    if ext["token_unit"] == "kmer" and not kmer.get("k"):
+        v.problem(
+            ("extraction", "token_unit"),
+            "kmer needs extraction.input_format.kmer.k (kind hf)",
+            "set extraction.input_format.kmer: {k: 6, stride: 1} (DNABERT 6-mers), or another unit",
+        )
+    elif kmer.get("k") and ext["token_unit"] != "kmer":
+        v.problem(
+            ("extraction", "input_format", "kmer", "k"),
+            f"k-mer input with token_unit {ext['token_unit']!r} (rows are k-mer tokens)",
+            "set extraction.token_unit: kmer",
+        )
     checkpoint = ext["checkpoint"]
     if isinstance(checkpoint, str):
         for name in _PLACEHOLDER_RE.findall(checkpoint):

@@ -44,7 +44,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "rule": ("recipegen.validators.commands", "rule", "Explain one lint rule, for example SAE102."),
     "rules": ("recipegen.validators.commands", "rules", "List every lint rule."),
-    "skill": ("recipegen.skill_install", "skill", "Install or print the sae-recipe agent skill."),
+    "skill": (
+        "recipegen.skill_install",
+        "skill",
+        "Agent skill: `skill show` prints it, `skill install` copies it.",
+    ),
     "demo": ("recipegen.demo", "demo", "Smoke a shipped recipe offline on a tiny stand-in."),
 }
 

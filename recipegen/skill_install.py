@@ -170,7 +170,7 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-@click.group("skill", short_help="Install or print the sae-recipe agent skill.")
+@click.group("skill", short_help="Agent skill: `skill show` prints it, `skill install` copies it.")
 def skill() -> None:
     """The sae-recipe agent skill: install it into a project for coding agents."""
 

@@ -23,11 +23,16 @@ FACTS = {
         "Tokenizers want different input text",
         """\
 ProtBert/ProtT5-style models expect upper-case residues separated by single spaces, with the rare
-residues U, Z, O and B written as X. Given "MKTAY" their tokenizer returns `[CLS] [UNK] [SEP]`:
-one token for a whole protein and no error. Runtime check: every `extract.py` compares the tokens
-kept per sequence with the sequence length divided by the token unit and stops before writing the
-store when many sequences are far off; for kind `hf`, `extraction.input_format` (separator, case,
-replace) makes the text match the vocabulary. No lint rule: only running the tokenizer shows it.
+residues U, Z, O and B written as X; DNABERT-style models expect overlapping k-mers (`ACGTAC
+CGTACG ...`). Given unspaced text their tokenizer returns one unknown token for a whole sequence
+and no error; the unknown and special tokens differ by family: BERT (ProtBert, DNABERT)
+`[CLS] [UNK] [SEP]`, T5 (ProtT5) `<unk> </s>`, ESM `<cls> <unk> <eos>`. A tokenizer built as
+`BertTokenizer(vocab_file=...)` can silently hold only its 5 special tokens, so every residue is
+unknown. Runtime check: every `extract.py` compares the tokens kept per sequence with the count
+the token unit predicts and, for kind `hf`, counts unknown tokens; it stops before writing the
+store when many sequences are far off or more than 2% of the kept tokens are unknown, printing
+the `extraction.input_format` (separator, case, replace, kmer) it tried on the sample that fixes
+it. Rare unknowns are stored but counted (metadata.json `unknown_tokens`). No lint rule: only running the tokenizer shows it.
 """,
     ),
     24: Fact(
@@ -65,7 +70,7 @@ NO_RULE_TABLE = """\
 | out of memory on long sequences (any model) | inputs longer than the trained context | chunk to `sizes.<size>.context_length`; lower `MAX_TOKENS_PER_BATCH` |
 | DDP training hangs at the end of an epoch | ranks with uneven batch counts | use the rendered `train.py` (it caps batches after the process group exists) |
 | `recipegen check` exits 1 | a rendered file was edited | move the change into the spec and re-render, or accept the drift knowingly |
-| `extract.py: error: token check: N of M sequences do not give about one token per ...` | the tokenizer, adapter or predict module does not give one token per `token_unit` (e.g. ProtBert sees one `[UNK]` per unspaced protein) | read the three examples; kind `hf`: set `extraction.input_format` (separator, case, replace) and re-render; otherwise fix the adapter's `valid_mask` / the predict module, or `token_unit` |
+| `extract.py: error: token check: N of M sequences do not give about one token per ...` or `... kept tokens (P%) are the unknown token ...` | the tokenizer, adapter or predict module does not give one token per `token_unit`, or most tokens are unknown (e.g. ProtBert sees one `[UNK]` per unspaced protein, ProtT5 one `<unk>`, DNABERT wants k-mers) | read the three examples and the `likely fix` (a format tried on your sequences); kind `hf`: set `extraction.input_format` (separator, case, replace, kmer) and `token_unit` and re-render; otherwise fix the adapter's `valid_mask` / the predict module, or `token_unit` |
 | training says it has fewer rows than `batch_size` | extraction kept far too few tokens | check the token counts (`sequence_order.json` in the cache: [index, tokens] per sequence) before lowering the batch size |
 | `launch.sh: CHECKPOINT=...: no such file or directory` | a local-looking path (`/`, `./`, `../`, `a/b/c`) that does not exist | fix the path; hub ids look like `org/name` |
 | `launch.sh --smoke` without `INPUT` says it needs the recipegen package | the offline stand-ins ship with recipegen | `pip install recipegen` next to the runtime, or set `INPUT=...` and `CHECKPOINT=...` |

@@ -47,6 +47,7 @@ _SKIP_DIRS = {
 # comments the shell scanner found), never against string contents; both case-insensitively, so
 # the cheap prefilter (`_MARKERS` in the lower-cased text) agrees with the regexes.
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
+_RECIPEGEN_OWN = re.compile(r"^(\.recipegen|\..+\.backup-\d{8}T\d{6}Z(-\d+)?)$")
 _DISABLE = re.compile(r"#\s*recipegen:\s*disable(?P<file>-file)?=(?P<codes>[A-Za-z0-9, ]+)", re.I)
 _MARKERS = ("noqa", "recipegen:")
 _MAX_BYTES = 5_000_000
@@ -166,8 +167,8 @@ def discover(
         for dirpath, dirnames, filenames in os.walk(p):
             keep = []
             for d in sorted(dirnames):
-                if d in _SKIP_DIRS or d.endswith(".egg-info"):
-                    continue
+                if d in _SKIP_DIRS or d.endswith(".egg-info") or _RECIPEGEN_OWN.match(d):
+                    continue  # + recipegen's state folder and `new --force` backups
                 dp = os.path.join(dirpath, d)
                 try:
                     st = os.lstat(dp)

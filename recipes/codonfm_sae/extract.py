@@ -18,7 +18,8 @@ importable (e.g. on PYTHONPATH). Adapter protocol (duck-typed):
         def token_loss(self, batch: dict) -> torch.Tensor: ...  # mean CE over valid positions
 
 Reads FASTA, CSV or parquet (column `sequence`), keeps a deterministic train/eval split, batches
-by length, truncates to the model context, appends `hidden[valid_mask]` cast to --dtype (never
+by length, chunks a sequence longer than the model context into overlapping windows (each
+position stored once, from the window where it is most central), appends `hidden[valid_mask]` cast to --dtype (never
 bf16) and streams every batch into the store (no intermediate .pt files). Under `torchrun`, rank r
 takes sequences r::world_size into `<output>/.rank_<r>/`; rank 0 waits for every rank's
 metadata.json, merges, and writes `<output>/metadata.json` last, only on success.
@@ -55,9 +56,17 @@ DEFAULT_DTYPE = "float16"
 DEFAULT_EVAL_FRACTION = 0.1
 DEFAULT_MAX_SEQUENCES = None
 DEFAULT_SHARD_SIZE = 100000
-UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]  # characters per token
-UNIT_WORD = {"aa": "residue", "codon": "codon (3 nt)", "nt": "nucleotide"}[TOKEN_UNIT]
-TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count
+KMER = {"k": None, "stride": 1}  # k-mer units (token_unit kmer, kind hf)
+# characters from one token's start to the next one's (k-mers: the stride)
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1, "kmer": KMER["stride"]}[TOKEN_UNIT]
+UNIT_WORD = {
+    "aa": "residue",
+    "codon": "codon (3 nt)",
+    "nt": "nucleotide",
+    "kmer": f"{KMER['k']}-mer",
+}[TOKEN_UNIT]
+TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count and content
+UNKNOWN_MAX_SHARE = 0.02  # more unknown tokens than this share of the kept ones: stop
 ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in row order
 # Errors of the store's writer (a second writer on the same store, a full disk, NaN/Inf
 # activations), shown as `error:` lines; a runtime without them (the reference library) has none.
@@ -144,9 +153,72 @@ def parse_sequences(path: Path, name: str) -> list[str]:
     return []
 
 
+# Long sequences are chunked, never truncated (one definition, used by extract.py for the store
+# and by eval.py for loss recovered, so both see the same windows and the same token counts).
+WINDOW_OVERLAP = 4  # consecutive windows share a quarter of the context
+
+
+def windows(n_units: int, size: int) -> list[tuple[int, int, int, int]]:
+    """Windows over a sequence of `n_units` token units for a context of `size` units ->
+    [(start, end, keep_start, keep_end)]. One window when it fits; else windows of `size` units,
+    each starting `size - size // 4` units after the previous one (the last ends at n_units).
+    Unit p is kept from the one window whose centre is nearest (the boundary between two windows
+    is the midpoint of their centres), so the kept ranges tile 0..n_units exactly once."""
+    if n_units <= size:
+        return [(0, n_units, 0, n_units)]
+    step = max(1, size - size // WINDOW_OVERLAP)
+    spans = [(s, s + size) for s in range(0, n_units - size, step)] + [(n_units - size, n_units)]
+    out, keep_start = [], 0
+    for j, (start, end) in enumerate(spans):
+        if j + 1 < len(spans):
+            keep_end = (start + end + sum(spans[j + 1]) + 2) // 4  # midpoint of the two centres
+        else:
+            keep_end = n_units
+        out.append((start, end, keep_start, keep_end))
+        keep_start = keep_end
+    return out
+
+
+def window_spans(n_units: int, size: int) -> list[tuple[int, int, int, int | None]]:
+    """`windows` with the kept range relative to the window: [(start, end, keep_from, keep_to)];
+    a sequence that fits keeps every token (keep_to None)."""
+    spans = windows(n_units, size)
+    if len(spans) == 1:
+        return [(0, n_units, 0, None)]
+    return [(s, e, ks - s, ke - s) for s, e, ks, ke in spans]
+
+
+def keep_mask(valid, spans: list[tuple[int, int | None]]):
+    """Of row b's valid (stored) tokens in a batch of windows, only those in spans[b] =
+    (keep_from, keep_to): the positions whose rows are stored (extract.py) or scored (eval.py)."""
+    out = valid.clone()
+    for b, (lo, hi) in enumerate(spans):
+        positions = valid[b].nonzero().flatten()
+        out[b] = False
+        out[b, positions[lo:hi]] = True
+    return out
+
+
+# The adapter's context in token units: the spec's context length less two special tokens
+# (CLS/EOS). One definition for extract.py and eval.py (loss recovered), so both see the same
+# windows.
+WINDOW_UNITS = 2048 - 2
+
+
+def char_windows(sequence: str, units_per_window: int = WINDOW_UNITS) -> list[tuple]:
+    """[(text, keep_from, keep_to)] per window of `sequence` (see window_spans): the window's
+    characters (UNIT_SIZE per token) and the range of its valid tokens that is stored."""
+    spans = window_spans(len(sequence) // UNIT_SIZE, units_per_window)
+    if len(spans) == 1:
+        return [(sequence, 0, None)]
+    return [(sequence[s * UNIT_SIZE : e * UNIT_SIZE], lo, hi) for s, e, lo, hi in spans]
+
+
 def expected_tokens(sequence: str, limit: int) -> int:
-    """Tokens `sequence` should give under TOKEN_UNIT (aa: residues, codon: nt/3, nt: nt),
-    truncated to `limit` (the model context)."""
+    """Tokens `sequence` should give under TOKEN_UNIT (aa: residues, codon: nt/3, nt: nt, kmer:
+    (nt - k) // stride + 1), at most `limit` (one context window)."""
+    if TOKEN_UNIT == "kmer":
+        return min(max(0, (len(sequence) - KMER["k"]) // KMER["stride"] + 1), limit)
     return min(len(sequence) // UNIT_SIZE, limit)
 
 
@@ -365,12 +437,14 @@ def extract(args: argparse.Namespace) -> None:
     adapter = load_adapter(args.adapter, args.checkpoint, device)
     if args.layer > adapter.num_layers:
         fail(f"--layer {args.layer}: the adapter's model has only {adapter.num_layers} layers")
-    max_units = CONTEXT_LENGTH - N_SPECIAL
-    seqs = {i: sequences[i][: max_units * UNIT_SIZE] for i in mine}  # truncate to the context
-    lengths = [len(seqs[i]) // UNIT_SIZE + N_SPECIAL for i in mine]
+    max_units = WINDOW_UNITS  # CONTEXT_LENGTH less N_SPECIAL
+    plan = {i: char_windows(sequences[i], max_units) for i in mine}
+    whole = [i for i in mine if len(plan[i]) == 1]
+    chunked = [i for i in mine if len(plan[i]) > 1]
+    lengths = [min(len(sequences[i]) // UNIT_SIZE, max_units) + N_SPECIAL for i in whole]
     out_dtype = getattr(torch, args.dtype)
     if args.token_check:
-        sample = [seqs[i] for i in mine[:TOKEN_CHECK_SAMPLE]]
+        sample = [plan[i][0][0] for i in mine[:TOKEN_CHECK_SAMPLE]]  # first windows
         kept = adapter.tokenize(sample)["valid_mask"].bool().sum(dim=1).tolist()
         check_token_counts(
             [(seq, k, "") for seq, k in zip(sample, kept, strict=True)],
@@ -381,17 +455,26 @@ def extract(args: argparse.Namespace) -> None:
 
     order: list[list[int]] = []  # [sequence index, tokens appended], in append order
     n_tokens = 0
-    batches = length_batches(lengths, args.batch_size, args.max_tokens_per_batch)
+    batches = [[whole[b] for b in batch] for batch in
+               length_batches(lengths, args.batch_size, args.max_tokens_per_batch)]  # fmt: skip
+    per_batch = max(1, min(args.batch_size, args.max_tokens_per_batch // CONTEXT_LENGTH))
     bar = tqdm(total=len(mine), desc=f"extract {args.split}", unit="seq", disable=rank != 0)
-    for batch in batches:
-        idx = [mine[b] for b in batch]
-        enc = adapter.tokenize([seqs[i] for i in idx])
-        valid = enc["valid_mask"].bool()
-        hidden = adapter.hidden_states(enc, args.layer)
-        acts = hidden[valid.to(hidden.device)].to(out_dtype).cpu()  # cast BEFORE append
+    for idx in batches + [[i] for i in chunked]:
+        items = [w for i in idx for w in plan[i]]
+        rows = []
+        for start in range(0, len(items), per_batch):
+            part = items[start : start + per_batch]
+            enc = adapter.tokenize([text for text, _, _ in part])
+            keep = keep_mask(enc["valid_mask"].bool(), [(lo, hi) for _, lo, hi in part])
+            hidden = adapter.hidden_states(enc, args.layer)
+            keep = keep.to(hidden.device)
+            rows.extend(hidden[b][keep[b]].to(out_dtype).cpu() for b in range(len(part)))
+        acts = torch.cat(rows)  # cast BEFORE append: never bf16
         store.append(acts)
-        counts = valid.sum(dim=1).tolist()
-        order.extend([i, c] for i, c in zip(idx, counts, strict=True))
+        at = 0
+        for i in idx:  # a sequence's rows: its windows' kept rows, in order
+            order.append([i, sum(r.shape[0] for r in rows[at : at + len(plan[i])])])
+            at += len(plan[i])
         n_tokens += acts.shape[0]
         bar.update(len(idx))
         bar.set_postfix(tokens=n_tokens)
@@ -411,6 +494,9 @@ def extract(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "max_sequences": args.max_sequences,
         "token_unit": TOKEN_UNIT,
+        "context_units": max_units,
+        "chunked_sequences": len(chunked),
+        "context_windows": sum(len(plan[i]) for i in mine),
         "extractor": "custom",
         "adapter": args.adapter,
         "run_id": run_id,
@@ -423,6 +509,10 @@ def extract(args: argparse.Namespace) -> None:
         merged_order = [row for s in sources for row in json.loads((s / ORDER_FILE).read_text())]
         (args.output / ORDER_FILE).write_text(json.dumps(merged_order))
         merged = dict(metadata, n_sequences=len(chosen), world_size=world)
+        metas = [json.loads((d / "metadata.json").read_text(encoding="utf-8")) for d in sources]
+        for key in ("chunked_sequences", "context_windows"):
+            merged[key] = sum(int(m.get(key) or 0) for m in metas)
+        metadata = merged
         merge_rank_stores(sources, args.output, merged, args.shard_size)
     if rank == 0:
         print(
@@ -430,6 +520,14 @@ def extract(args: argparse.Namespace) -> None:
             f"{args.output} ({args.dtype})",
             file=sys.stderr,
         )
+        if metadata["chunked_sequences"]:
+            print(
+                f"extract.py: {metadata['chunked_sequences']} sequences longer than the context "
+                f"({max_units} {UNIT_WORD}s) were chunked into overlapping windows "
+                f"({metadata['context_windows']} in all); each position is stored once, from "
+                "the window where it is most central",
+                file=sys.stderr,
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

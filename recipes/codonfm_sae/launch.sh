@@ -30,6 +30,9 @@ Environment overrides (default in brackets; spec values unless noted):
   WARMUP_STEPS          linear learning-rate warmup steps [1000; smoke 2]
   BATCH_SIZE            activation rows per batch (each process) [4096; smoke 64]
   N_EPOCHS              passes over the training cache [1; smoke 2]
+  FIT_CORPUS            fit the defaults train.py owns (warmup, dead threshold, batch) to the corpus
+                        when they would not (e.g. a warmup of a tenth of the steps or more); values
+                        you set are kept, warned (0/1) [1]
   MAX_GRAD_NORM         clip the gradient norm to this [1.0]
   INIT_PRE_BIAS         initialise the pre-bias to the geometric median of a data sample (0/1) [1]
   NORMALIZE_INPUT       TopKSAE(normalize_input=...): normalise inputs (biggest dead-latent lever)
@@ -106,6 +109,7 @@ D_LR_SCHEDULE=cosine
 D_WARMUP_STEPS=1000
 D_BATCH_SIZE=4096
 D_N_EPOCHS=1
+D_FIT_CORPUS=1
 D_MAX_GRAD_NORM=1.0
 D_INIT_PRE_BIAS=1
 D_NORMALIZE_INPUT=0
@@ -174,6 +178,7 @@ LR_SCHEDULE="${LR_SCHEDULE:-$D_LR_SCHEDULE}"
 WARMUP_STEPS="${WARMUP_STEPS:-$D_WARMUP_STEPS}"
 BATCH_SIZE="${BATCH_SIZE:-$D_BATCH_SIZE}"
 N_EPOCHS="${N_EPOCHS:-$D_N_EPOCHS}"
+FIT_CORPUS="${FIT_CORPUS:-$D_FIT_CORPUS}"
 MAX_GRAD_NORM="${MAX_GRAD_NORM:-$D_MAX_GRAD_NORM}"
 INIT_PRE_BIAS="${INIT_PRE_BIAS:-$D_INIT_PRE_BIAS}"
 NORMALIZE_INPUT="${NORMALIZE_INPUT:-$D_NORMALIZE_INPUT}"
@@ -285,6 +290,7 @@ fi
 
 # Boolean switches: 1 -> --flag, 0 -> --no-flag (train.py uses BooleanOptionalAction).
 SWITCHES=()
+if [[ "$FIT_CORPUS" == 1 ]]; then SWITCHES+=(--fit-corpus); else SWITCHES+=(--no-fit-corpus); fi
 if [[ "$INIT_PRE_BIAS" == 1 ]]; then SWITCHES+=(--init-pre-bias); else SWITCHES+=(--no-init-pre-bias); fi
 if [[ "$NORMALIZE_INPUT" == 1 ]]; then SWITCHES+=(--normalize-input); else SWITCHES+=(--no-normalize-input); fi
 if [[ "$AGGREGATE_LOSS" == 1 ]]; then SWITCHES+=(--aggregate-loss); else SWITCHES+=(--no-aggregate-loss); fi

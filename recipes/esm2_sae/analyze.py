@@ -40,7 +40,8 @@ MODEL_NAME = "esm2"
 DEFAULT_LAYER = 5
 TOKEN_UNIT = "aa"
 UNIT_NAME = "residue"
-UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]
+# letters from one row's start to the next row's (k-mers: the stride; row j starts at j * it)
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1, "kmer": 1}[TOKEN_UNIT]
 SENTINEL = "analysis.json"
 
 
@@ -350,22 +351,86 @@ def parse_sequences(path: Path, name: str) -> list[str]:
     return []
 
 
+# Long sequences are chunked, never truncated (one definition, used by extract.py for the store
+# and by eval.py for loss recovered, so both see the same windows and the same token counts).
+WINDOW_OVERLAP = 4  # consecutive windows share a quarter of the context
+
+
+def windows(n_units: int, size: int) -> list[tuple[int, int, int, int]]:
+    """Windows over a sequence of `n_units` token units for a context of `size` units ->
+    [(start, end, keep_start, keep_end)]. One window when it fits; else windows of `size` units,
+    each starting `size - size // 4` units after the previous one (the last ends at n_units).
+    Unit p is kept from the one window whose centre is nearest (the boundary between two windows
+    is the midpoint of their centres), so the kept ranges tile 0..n_units exactly once."""
+    if n_units <= size:
+        return [(0, n_units, 0, n_units)]
+    step = max(1, size - size // WINDOW_OVERLAP)
+    spans = [(s, s + size) for s in range(0, n_units - size, step)] + [(n_units - size, n_units)]
+    out, keep_start = [], 0
+    for j, (start, end) in enumerate(spans):
+        if j + 1 < len(spans):
+            keep_end = (start + end + sum(spans[j + 1]) + 2) // 4  # midpoint of the two centres
+        else:
+            keep_end = n_units
+        out.append((start, end, keep_start, keep_end))
+        keep_start = keep_end
+    return out
+
+
+def window_spans(n_units: int, size: int) -> list[tuple[int, int, int, int | None]]:
+    """`windows` with the kept range relative to the window: [(start, end, keep_from, keep_to)];
+    a sequence that fits keeps every token (keep_to None)."""
+    spans = windows(n_units, size)
+    if len(spans) == 1:
+        return [(0, n_units, 0, None)]
+    return [(s, e, ks - s, ke - s) for s, e, ks, ke in spans]
+
+
+def keep_mask(valid, spans: list[tuple[int, int | None]]):
+    """Of row b's valid (stored) tokens in a batch of windows, only those in spans[b] =
+    (keep_from, keep_to): the positions whose rows are stored (extract.py) or scored (eval.py)."""
+    out = valid.clone()
+    for b, (lo, hi) in enumerate(spans):
+        positions = valid[b].nonzero().flatten()
+        out[b] = False
+        out[b, positions[lo:hi]] = True
+    return out
+
+
 # extraction.input_format of the spec: how a sequence becomes the text the tokenizer sees.
-INPUT_FORMAT = {"separator": "", "case": "keep", "replace": {}}
-_REPLACE = str.maketrans(INPUT_FORMAT["replace"])
+INPUT_FORMAT = {"separator": "", "case": "keep", "replace": {}, "kmer": {"k": None, "stride": 1}}
 
 
-def format_sequence(sequence: str) -> str:
-    """Apply INPUT_FORMAT in order: case, then replace, then separator (the same in extract.py
-    and eval.py; e.g. ProtBert wants upper case, U/Z/O/B -> X and residues joined by spaces)."""
-    case = INPUT_FORMAT["case"]
-    if case == "upper":
+def format_units(sequence: str, fmt: dict | None = None) -> list[str]:
+    """The token units of `sequence` under an input format (default INPUT_FORMAT), in order:
+    case, then replace, then the units: k-mers when `kmer.k` is set (k letters, one every
+    `kmer.stride` letters: unit j starts at letter j * stride), else codons (token_unit codon)
+    or single letters. One unit is one token, so one stored row."""
+    fmt = INPUT_FORMAT if fmt is None else fmt
+    if fmt["case"] == "upper":
         sequence = sequence.upper()
-    elif case == "lower":
+    elif fmt["case"] == "lower":
         sequence = sequence.lower()
-    sequence = sequence.translate(_REPLACE)
-    separator = INPUT_FORMAT["separator"]
-    return separator.join(sequence) if separator else sequence
+    sequence = sequence.translate(str.maketrans(fmt["replace"] or {}))
+    kmer = fmt.get("kmer") or {}
+    if kmer.get("k"):
+        k, stride = kmer["k"], kmer.get("stride") or 1
+        return [sequence[i : i + k] for i in range(0, len(sequence) - k + 1, stride)]
+    size = 3 if TOKEN_UNIT == "codon" else 1
+    return [sequence[i : i + size] for i in range(0, len(sequence), size)]
+
+
+def format_text(units: list[str], fmt: dict | None = None) -> str:
+    """Units joined by the separator (k-mers: a space when the separator is empty)."""
+    fmt = INPUT_FORMAT if fmt is None else fmt
+    separator = fmt["separator"] or (" " if (fmt.get("kmer") or {}).get("k") else "")
+    return separator.join(units)
+
+
+def format_sequence(sequence: str, fmt: dict | None = None) -> str:
+    """The text the tokenizer sees (the same in extract.py and eval.py; e.g. ProtBert wants
+    upper case, U/Z/O/B -> X and residues joined by spaces; DNABERT spaced 6-mers)."""
+    return format_text(format_units(sequence, fmt), fmt)
 
 
 def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:

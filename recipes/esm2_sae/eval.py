@@ -37,7 +37,9 @@ DEFAULT_CHECKPOINT = "facebook/esm2_t6_8M_UR50D"
 DEFAULT_LAYER = 5
 TOKEN_UNIT = "aa"
 EXTRACTION_KIND = "hf"
-UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]
+DROP_SPECIAL_TOKENS = True
+# letters from one row's start to the next row's (k-mers: the stride; row j starts at j * it)
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1, "kmer": 1}[TOKEN_UNIT]
 PROBE_MAX_TOKENS = 8192
 
 
@@ -347,22 +349,86 @@ def parse_sequences(path: Path, name: str) -> list[str]:
     return []
 
 
+# Long sequences are chunked, never truncated (one definition, used by extract.py for the store
+# and by eval.py for loss recovered, so both see the same windows and the same token counts).
+WINDOW_OVERLAP = 4  # consecutive windows share a quarter of the context
+
+
+def windows(n_units: int, size: int) -> list[tuple[int, int, int, int]]:
+    """Windows over a sequence of `n_units` token units for a context of `size` units ->
+    [(start, end, keep_start, keep_end)]. One window when it fits; else windows of `size` units,
+    each starting `size - size // 4` units after the previous one (the last ends at n_units).
+    Unit p is kept from the one window whose centre is nearest (the boundary between two windows
+    is the midpoint of their centres), so the kept ranges tile 0..n_units exactly once."""
+    if n_units <= size:
+        return [(0, n_units, 0, n_units)]
+    step = max(1, size - size // WINDOW_OVERLAP)
+    spans = [(s, s + size) for s in range(0, n_units - size, step)] + [(n_units - size, n_units)]
+    out, keep_start = [], 0
+    for j, (start, end) in enumerate(spans):
+        if j + 1 < len(spans):
+            keep_end = (start + end + sum(spans[j + 1]) + 2) // 4  # midpoint of the two centres
+        else:
+            keep_end = n_units
+        out.append((start, end, keep_start, keep_end))
+        keep_start = keep_end
+    return out
+
+
+def window_spans(n_units: int, size: int) -> list[tuple[int, int, int, int | None]]:
+    """`windows` with the kept range relative to the window: [(start, end, keep_from, keep_to)];
+    a sequence that fits keeps every token (keep_to None)."""
+    spans = windows(n_units, size)
+    if len(spans) == 1:
+        return [(0, n_units, 0, None)]
+    return [(s, e, ks - s, ke - s) for s, e, ks, ke in spans]
+
+
+def keep_mask(valid, spans: list[tuple[int, int | None]]):
+    """Of row b's valid (stored) tokens in a batch of windows, only those in spans[b] =
+    (keep_from, keep_to): the positions whose rows are stored (extract.py) or scored (eval.py)."""
+    out = valid.clone()
+    for b, (lo, hi) in enumerate(spans):
+        positions = valid[b].nonzero().flatten()
+        out[b] = False
+        out[b, positions[lo:hi]] = True
+    return out
+
+
 # extraction.input_format of the spec: how a sequence becomes the text the tokenizer sees.
-INPUT_FORMAT = {"separator": "", "case": "keep", "replace": {}}
-_REPLACE = str.maketrans(INPUT_FORMAT["replace"])
+INPUT_FORMAT = {"separator": "", "case": "keep", "replace": {}, "kmer": {"k": None, "stride": 1}}
 
 
-def format_sequence(sequence: str) -> str:
-    """Apply INPUT_FORMAT in order: case, then replace, then separator (the same in extract.py
-    and eval.py; e.g. ProtBert wants upper case, U/Z/O/B -> X and residues joined by spaces)."""
-    case = INPUT_FORMAT["case"]
-    if case == "upper":
+def format_units(sequence: str, fmt: dict | None = None) -> list[str]:
+    """The token units of `sequence` under an input format (default INPUT_FORMAT), in order:
+    case, then replace, then the units: k-mers when `kmer.k` is set (k letters, one every
+    `kmer.stride` letters: unit j starts at letter j * stride), else codons (token_unit codon)
+    or single letters. One unit is one token, so one stored row."""
+    fmt = INPUT_FORMAT if fmt is None else fmt
+    if fmt["case"] == "upper":
         sequence = sequence.upper()
-    elif case == "lower":
+    elif fmt["case"] == "lower":
         sequence = sequence.lower()
-    sequence = sequence.translate(_REPLACE)
-    separator = INPUT_FORMAT["separator"]
-    return separator.join(sequence) if separator else sequence
+    sequence = sequence.translate(str.maketrans(fmt["replace"] or {}))
+    kmer = fmt.get("kmer") or {}
+    if kmer.get("k"):
+        k, stride = kmer["k"], kmer.get("stride") or 1
+        return [sequence[i : i + k] for i in range(0, len(sequence) - k + 1, stride)]
+    size = 3 if TOKEN_UNIT == "codon" else 1
+    return [sequence[i : i + size] for i in range(0, len(sequence), size)]
+
+
+def format_text(units: list[str], fmt: dict | None = None) -> str:
+    """Units joined by the separator (k-mers: a space when the separator is empty)."""
+    fmt = INPUT_FORMAT if fmt is None else fmt
+    separator = fmt["separator"] or (" " if (fmt.get("kmer") or {}).get("k") else "")
+    return separator.join(units)
+
+
+def format_sequence(sequence: str, fmt: dict | None = None) -> str:
+    """The text the tokenizer sees (the same in extract.py and eval.py; e.g. ProtBert wants
+    upper case, U/Z/O/B -> X and residues joined by spaces; DNABERT spaced 6-mers)."""
+    return format_text(format_units(sequence, fmt), fmt)
 
 
 def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
@@ -478,7 +544,8 @@ def probing(sae_model, acts, store_path: Path, meta: dict, sequences: list[str],
         if not math.isnan(r["test_auroc"])
     ]
     per_label.sort(key=lambda r: -r["auroc"])
-    unit = {"aa": "residue", "codon": "codon", "nt": "nucleotide"}[TOKEN_UNIT]
+    units = {"aa": "residue", "codon": "codon", "nt": "nucleotide", "kmer": "k-mer start"}
+    unit = units[TOKEN_UNIT]
     return {"labels": f"{unit} identity", "n_tokens": len(keep), "per_label": per_label}
 
 
@@ -546,6 +613,48 @@ def layer_output(model, layer: int, input_ids, attention_mask) -> torch.Tensor:
     return captured["hidden"]
 
 
+# The windows of a sequence (one definition, shared by extract.py and eval.py's loss recovered):
+# the formatted units cut by `window_spans` to the context, each window's text and kept range.
+
+
+def context_size(tokenizer, config) -> tuple[int, int]:
+    """(tokens per forward incl. special tokens, units per window): the spec's context length
+    plus the tokenizer's special tokens, within the model's max_position_embeddings."""
+    n_special = tokenizer.num_special_tokens_to_add()
+    max_len = 1024 + n_special
+    bound = getattr(config, "max_position_embeddings", None)
+    if isinstance(bound, int) and not isinstance(bound, bool) and bound > n_special:
+        max_len = min(max_len, bound)
+    return max_len, max_len - n_special
+
+
+def sequence_windows(sequence: str, units_per_window: int) -> list[tuple[str, int, int | None]]:
+    """[(text, keep_from, keep_to)] per window of `sequence`: the tokenizer's text for the
+    window's units and the range of its kept tokens that is stored (see window_spans)."""
+    units = format_units(sequence)
+    return [
+        (format_text(units[s:e]), lo, hi)
+        for s, e, lo, hi in window_spans(len(units), units_per_window)
+    ]
+
+
+def encode_texts(tokenizer, texts: list[str], max_len: int):
+    """Tokenize formatted texts -> (encoding, mask of the positions that are stored: padding and,
+    when DROP_SPECIAL_TOKENS, special tokens are not)."""
+    enc = tokenizer(
+        texts,
+        padding=True,
+        truncation=True,
+        max_length=max_len,
+        return_tensors="pt",
+        return_special_tokens_mask=True,
+    )
+    valid = enc["attention_mask"].bool()
+    if DROP_SPECIAL_TOKENS:
+        valid &= ~enc["special_tokens_mask"].bool()
+    return enc, valid
+
+
 def prepare_loss_recovered(sae_model, args, sequences: list[str], device):
     """-> (callable running `sae.eval.evaluate_loss_recovered`, None) or (None, why skipped)."""
     import transformers
@@ -554,7 +663,8 @@ def prepare_loss_recovered(sae_model, args, sequences: list[str], device):
     transformers.logging.set_verbosity_error()
     try:
         config = AutoConfig.from_pretrained(args.checkpoint)
-        causal = bool(getattr(config, "is_decoder", False))
+        heads = " ".join(getattr(config, "architectures", None) or [])
+        causal = getattr(config, "is_decoder", False) or "CausalLM" in heads or "LMHead" in heads
         auto = AutoModelForCausalLM if causal else AutoModelForMaskedLM
         model = auto.from_pretrained(args.checkpoint).to(device).eval()
         tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
@@ -563,18 +673,17 @@ def prepare_loss_recovered(sae_model, args, sequences: list[str], device):
     site, _ = layer_site(model, args.layer)
     if site is None:
         return None, f"no transformer block list found in {type(model).__name__}"
-    max_len = min(getattr(config, "max_position_embeddings", 1024) or 1024, 1024)
+    if tokenizer.pad_token is None:  # GPT-2 style: padded positions are masked out anyway
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    # The windows extract.py stored (same function, same context): the positions scored here
+    # are the stored rows of these sequences, so the token counts are equal.
+    max_len, units_per_window = context_size(tokenizer, config)
+    items = [w for q in sequences for w in sequence_windows(q, units_per_window)]
     batches = []
-    for start in range(0, len(sequences), 8):
-        enc = tokenizer(
-            [format_sequence(q) for q in sequences[start : start + 8]],
-            padding=True,
-            truncation=True,
-            max_length=max_len,
-            return_tensors="pt",
-            return_special_tokens_mask=True,
-        )
-        valid = enc["attention_mask"].bool() & ~enc["special_tokens_mask"].bool()
+    for start in range(0, len(items), 8):
+        part = items[start : start + 8]
+        enc, valid = encode_texts(tokenizer, [text for text, _, _ in part], max_len)
+        valid = keep_mask(valid, [(lo, hi) for _, lo, hi in part])
         batches.append(
             {
                 "ids": enc["input_ids"].to(device),

@@ -39,9 +39,17 @@ DEFAULT_DTYPE = "float16"
 DEFAULT_EVAL_FRACTION = 0.1
 DEFAULT_MAX_SEQUENCES = None
 DEFAULT_SHARD_SIZE = 100000
-UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]  # characters per token
-UNIT_WORD = {"aa": "residue", "codon": "codon (3 nt)", "nt": "nucleotide"}[TOKEN_UNIT]
-TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count
+KMER = {"k": None, "stride": 1}  # k-mer units (token_unit kmer, kind hf)
+# characters from one token's start to the next one's (k-mers: the stride)
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1, "kmer": KMER["stride"]}[TOKEN_UNIT]
+UNIT_WORD = {
+    "aa": "residue",
+    "codon": "codon (3 nt)",
+    "nt": "nucleotide",
+    "kmer": f"{KMER['k']}-mer",
+}[TOKEN_UNIT]
+TOKEN_CHECK_SAMPLE = 64  # sequences tokenized up front to check the token count and content
+UNKNOWN_MAX_SHARE = 0.02  # more unknown tokens than this share of the kept ones: stop
 ORDER_FILE = "sequence_order.json"  # [sequence index, tokens] per sequence, in row order
 # Errors of the store's writer (a second writer on the same store, a full disk, NaN/Inf
 # activations), shown as `error:` lines; a runtime without them (the reference library) has none.
@@ -128,27 +136,93 @@ def parse_sequences(path: Path, name: str) -> list[str]:
     return []
 
 
+# Long sequences are chunked, never truncated (one definition, used by extract.py for the store
+# and by eval.py for loss recovered, so both see the same windows and the same token counts).
+WINDOW_OVERLAP = 4  # consecutive windows share a quarter of the context
+
+
+def windows(n_units: int, size: int) -> list[tuple[int, int, int, int]]:
+    """Windows over a sequence of `n_units` token units for a context of `size` units ->
+    [(start, end, keep_start, keep_end)]. One window when it fits; else windows of `size` units,
+    each starting `size - size // 4` units after the previous one (the last ends at n_units).
+    Unit p is kept from the one window whose centre is nearest (the boundary between two windows
+    is the midpoint of their centres), so the kept ranges tile 0..n_units exactly once."""
+    if n_units <= size:
+        return [(0, n_units, 0, n_units)]
+    step = max(1, size - size // WINDOW_OVERLAP)
+    spans = [(s, s + size) for s in range(0, n_units - size, step)] + [(n_units - size, n_units)]
+    out, keep_start = [], 0
+    for j, (start, end) in enumerate(spans):
+        if j + 1 < len(spans):
+            keep_end = (start + end + sum(spans[j + 1]) + 2) // 4  # midpoint of the two centres
+        else:
+            keep_end = n_units
+        out.append((start, end, keep_start, keep_end))
+        keep_start = keep_end
+    return out
+
+
+def window_spans(n_units: int, size: int) -> list[tuple[int, int, int, int | None]]:
+    """`windows` with the kept range relative to the window: [(start, end, keep_from, keep_to)];
+    a sequence that fits keeps every token (keep_to None)."""
+    spans = windows(n_units, size)
+    if len(spans) == 1:
+        return [(0, n_units, 0, None)]
+    return [(s, e, ks - s, ke - s) for s, e, ks, ke in spans]
+
+
+def keep_mask(valid, spans: list[tuple[int, int | None]]):
+    """Of row b's valid (stored) tokens in a batch of windows, only those in spans[b] =
+    (keep_from, keep_to): the positions whose rows are stored (extract.py) or scored (eval.py)."""
+    out = valid.clone()
+    for b, (lo, hi) in enumerate(spans):
+        positions = valid[b].nonzero().flatten()
+        out[b] = False
+        out[b, positions[lo:hi]] = True
+    return out
+
+
 # extraction.input_format of the spec: how a sequence becomes the text the tokenizer sees.
-INPUT_FORMAT = {"separator": "", "case": "keep", "replace": {}}
-_REPLACE = str.maketrans(INPUT_FORMAT["replace"])
+INPUT_FORMAT = {"separator": "", "case": "keep", "replace": {}, "kmer": {"k": None, "stride": 1}}
 
 
-def format_sequence(sequence: str) -> str:
-    """Apply INPUT_FORMAT in order: case, then replace, then separator (the same in extract.py
-    and eval.py; e.g. ProtBert wants upper case, U/Z/O/B -> X and residues joined by spaces)."""
-    case = INPUT_FORMAT["case"]
-    if case == "upper":
+def format_units(sequence: str, fmt: dict | None = None) -> list[str]:
+    """The token units of `sequence` under an input format (default INPUT_FORMAT), in order:
+    case, then replace, then the units: k-mers when `kmer.k` is set (k letters, one every
+    `kmer.stride` letters: unit j starts at letter j * stride), else codons (token_unit codon)
+    or single letters. One unit is one token, so one stored row."""
+    fmt = INPUT_FORMAT if fmt is None else fmt
+    if fmt["case"] == "upper":
         sequence = sequence.upper()
-    elif case == "lower":
+    elif fmt["case"] == "lower":
         sequence = sequence.lower()
-    sequence = sequence.translate(_REPLACE)
-    separator = INPUT_FORMAT["separator"]
-    return separator.join(sequence) if separator else sequence
+    sequence = sequence.translate(str.maketrans(fmt["replace"] or {}))
+    kmer = fmt.get("kmer") or {}
+    if kmer.get("k"):
+        k, stride = kmer["k"], kmer.get("stride") or 1
+        return [sequence[i : i + k] for i in range(0, len(sequence) - k + 1, stride)]
+    size = 3 if TOKEN_UNIT == "codon" else 1
+    return [sequence[i : i + size] for i in range(0, len(sequence), size)]
+
+
+def format_text(units: list[str], fmt: dict | None = None) -> str:
+    """Units joined by the separator (k-mers: a space when the separator is empty)."""
+    fmt = INPUT_FORMAT if fmt is None else fmt
+    separator = fmt["separator"] or (" " if (fmt.get("kmer") or {}).get("k") else "")
+    return separator.join(units)
+
+
+def format_sequence(sequence: str, fmt: dict | None = None) -> str:
+    """The text the tokenizer sees (the same in extract.py and eval.py; e.g. ProtBert wants
+    upper case, U/Z/O/B -> X and residues joined by spaces; DNABERT spaced 6-mers)."""
+    return format_text(format_units(sequence, fmt), fmt)
 
 
 def expected_tokens(sequence: str, limit: int) -> int:
-    """Tokens `sequence` should give under TOKEN_UNIT (aa: residues, codon: nt/3, nt: nt),
-    truncated to `limit` (the model context)."""
+    """Tokens `sequence` should give under TOKEN_UNIT (aa: residues, codon: nt/3, nt: nt, kmer:
+    (nt - k) // stride + 1), at most `limit` (one context window)."""
+    if TOKEN_UNIT == "kmer":
+        return min(max(0, (len(sequence) - KMER["k"]) // KMER["stride"] + 1), limit)
     return min(len(sequence) // UNIT_SIZE, limit)
 
 
@@ -339,9 +413,11 @@ def looks_local(checkpoint: str) -> bool:
 
 
 def load_model(checkpoint: str, device: torch.device):
-    """AutoModel + AutoTokenizer from a local directory or a hub id."""
+    """AutoTokenizer + the model from a local directory or a hub id: AutoModel, or for an
+    encoder-decoder checkpoint (T5) its encoder only (T5EncoderModel; else the model's
+    get_encoder()). -> (tokenizer, model, name of the model class used)."""
     import transformers
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     if looks_local(checkpoint) and not Path(checkpoint).expanduser().is_dir():
         fail(
@@ -351,12 +427,26 @@ def load_model(checkpoint: str, device: torch.device):
     transformers.logging.set_verbosity_error()  # unused-head warnings are expected here
     try:
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-        model = AutoModel.from_pretrained(checkpoint)
-    except OSError as exc:
+        config = AutoConfig.from_pretrained(checkpoint)
+        encoder_cls = None
+        if getattr(config, "is_encoder_decoder", False):
+            name = type(config).__name__.removesuffix("Config") + "EncoderModel"
+            encoder_cls = getattr(transformers, name, None)
+        if encoder_cls is not None:
+            model = encoder_cls.from_pretrained(checkpoint)
+            class_name = encoder_cls.__name__
+        else:
+            model = AutoModel.from_pretrained(checkpoint)
+            class_name = type(model).__name__
+            if getattr(config, "is_encoder_decoder", False):
+                model, class_name = model.get_encoder(), f"{class_name}.get_encoder()"
+    except (OSError, ValueError) as exc:
         fail(f"--checkpoint {checkpoint}: cannot load a model/tokenizer from it ({exc})")
+    if tokenizer.pad_token is None:  # GPT-2 style: padded positions are masked out anyway
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if device.type == "cuda":
         model = model.to(torch.bfloat16)
-    return tokenizer, model.to(device).eval()
+    return tokenizer, model.to(device).eval(), class_name
 
 
 # Layer L (the one definition, shared by extract.py and eval.py): `hidden_states[L]` of the HF
@@ -423,10 +513,36 @@ def layer_output(model, layer: int, input_ids, attention_mask) -> torch.Tensor:
     return captured["hidden"]
 
 
-def encode(tokenizer, sequences: list[str], max_len: int):
-    """Tokenize (after INPUT_FORMAT) -> (encoding, mask of the positions that are stored)."""
+# The windows of a sequence (one definition, shared by extract.py and eval.py's loss recovered):
+# the formatted units cut by `window_spans` to the context, each window's text and kept range.
+
+
+def context_size(tokenizer, config) -> tuple[int, int]:
+    """(tokens per forward incl. special tokens, units per window): the spec's context length
+    plus the tokenizer's special tokens, within the model's max_position_embeddings."""
+    n_special = tokenizer.num_special_tokens_to_add()
+    max_len = 1024 + n_special
+    bound = getattr(config, "max_position_embeddings", None)
+    if isinstance(bound, int) and not isinstance(bound, bool) and bound > n_special:
+        max_len = min(max_len, bound)
+    return max_len, max_len - n_special
+
+
+def sequence_windows(sequence: str, units_per_window: int) -> list[tuple[str, int, int | None]]:
+    """[(text, keep_from, keep_to)] per window of `sequence`: the tokenizer's text for the
+    window's units and the range of its kept tokens that is stored (see window_spans)."""
+    units = format_units(sequence)
+    return [
+        (format_text(units[s:e]), lo, hi)
+        for s, e, lo, hi in window_spans(len(units), units_per_window)
+    ]
+
+
+def encode_texts(tokenizer, texts: list[str], max_len: int):
+    """Tokenize formatted texts -> (encoding, mask of the positions that are stored: padding and,
+    when DROP_SPECIAL_TOKENS, special tokens are not)."""
     enc = tokenizer(
-        [format_sequence(s) for s in sequences],
+        texts,
         padding=True,
         truncation=True,
         max_length=max_len,
@@ -439,26 +555,214 @@ def encode(tokenizer, sequences: list[str], max_len: int):
     return enc, valid
 
 
-def token_check(tokenizer, sample: list[str], max_len: int) -> None:
-    """Stop before storing anything when the tokenizer does not give ~1 token per unit."""
-    if not sample:
-        return
-    enc, valid = encode(tokenizer, sample, max_len)
-    rows = []
-    for seq, ids, mask in zip(sample, enc["input_ids"], enc["attention_mask"], strict=True):
-        shown = tokenizer.convert_ids_to_tokens(ids[mask.bool()][:6].tolist())
-        rows.append((seq, 0, " ".join(map(str, shown))))
-    kept = valid.sum(dim=1).tolist()
-    rows = [(seq, k, f"[{preview} ...]") for (seq, _, preview), k in zip(rows, kept, strict=True)]
-    check_token_counts(
-        rows,
-        max_len - tokenizer.num_special_tokens_to_add(),
-        "make the text match the tokenizer's vocabulary with extraction.input_format in the "
-        "spec, e.g. residues separated by spaces, upper case and rare residues mapped to X "
-        "(ProtBert style): `input_format: {separator: ' ', case: upper, replace: {U: X, Z: X, "
-        "O: X, B: X}}`; then re-render (`recipegen new ... --force`). If one token covers "
-        "several characters, token_unit does not describe this tokenizer.",
+def encode(tokenizer, sequences: list[str], max_len: int):
+    """Tokenize whole sequences (after INPUT_FORMAT) -> (encoding, mask of stored positions)."""
+    return encode_texts(tokenizer, [format_sequence(s) for s in sequences], max_len)
+
+
+def token_stats(tokenizer, texts: list[str], max_len: int) -> list[dict]:
+    """Per text: tokens kept, unknown tokens among them, special tokens, the first tokens."""
+    enc = tokenizer(
+        texts,
+        padding=True,
+        truncation=True,
+        max_length=max_len,
+        return_tensors="pt",
+        return_special_tokens_mask=True,
     )
+    valid = enc["attention_mask"].bool()
+    if DROP_SPECIAL_TOKENS:
+        valid &= ~enc["special_tokens_mask"].bool()
+    unk = tokenizer.unk_token_id
+    out = []
+    for ids, mask, keep in zip(enc["input_ids"], enc["attention_mask"], valid, strict=True):
+        shown = tokenizer.convert_ids_to_tokens(ids[mask.bool()][:6].tolist())
+        out.append(
+            {
+                "kept": int(keep.sum()),
+                "unknown": int((ids[keep] == unk).sum()) if unk is not None else 0,
+                "special": int(mask.sum()) - int(keep.sum()),
+                "preview": "[" + " ".join(map(str, shown)) + " ...]",
+            }
+        )
+    return out
+
+
+def try_format(tokenizer, sample: list[str], max_len: int, fmt: dict) -> tuple[float, int]:
+    """(share of kept tokens that are unknown, sequences far off the unit count) of `sample`
+    formatted with `fmt` (first window of each sequence)."""
+    units_per_window = max_len - tokenizer.num_special_tokens_to_add()
+    units = [format_units(s, fmt)[:units_per_window] for s in sample]
+    stats = token_stats(tokenizer, [format_text(u, fmt) for u in units], max_len)
+    kept = sum(st["kept"] for st in stats)
+    unknown = sum(st["unknown"] for st in stats)
+    off = sum(far_off(st["kept"], len(u)) for st, u in zip(stats, units, strict=True))
+    return unknown / max(1, kept), off
+
+
+def candidate_formats(tokenizer, sample: list[str]) -> list[tuple[dict, str]]:
+    """Input formats to try on the sample, simplest first: case and spacing, then k-mers when
+    the vocabulary holds most k-letter words of the sample's alphabet, then rare letters -> X."""
+    vocab = tokenizer.get_vocab()
+    alphabet = {c.upper() for s in sample for c in s}
+    base = {"separator": "", "case": "keep", "replace": {}, "kmer": {"k": None, "stride": 1}}
+    out = []
+    for case in ("keep", "upper", "lower"):
+        for separator in ("", " "):
+            out.append(({**base, "case": case, "separator": separator}, "aa"))
+    words: dict[int, set] = {}  # k -> the k-letter words over the sample's alphabet
+    for token in vocab:
+        if len(token) > 1 and set(token.upper()) <= alphabet:
+            words.setdefault(len(token), set()).add(token.upper())
+    for k in sorted(words):
+        letters = {c for word in words[k] for c in word}
+        if len(words[k]) >= 0.5 * len(letters) ** k:  # most k-mers of those letters
+            for stride in (1, k):
+                for case in ("keep", "upper", "lower"):
+                    out.append(({**base, "case": case, "kmer": {"k": k, "stride": stride}}, "kmer"))
+    return out
+
+
+def rare_letter_map(tokenizer, sample: list[str], fmt: dict) -> dict:
+    """Letters of the sample (and the rare residues U Z O B) that the tokenizer only knows as
+    unknown -> X (when it knows X)."""
+    unk = tokenizer.unk_token_id
+    case = {"upper": str.upper, "lower": str.lower}.get(fmt["case"], str)
+    x = case("X")
+    if unk is None or tokenizer.convert_tokens_to_ids(x) == unk:
+        return {}
+    letters = sorted({case(c) for s in sample for c in s} | {case(c) for c in "UZOB"})
+    return {c: x for c in letters if c != x and tokenizer.convert_tokens_to_ids(c) == unk}
+
+
+def suggest_format(tokenizer, sample: list[str], max_len: int) -> str | None:
+    """The candidate input format that fixes the sample best (about one token per unit, fewest
+    unknowns; the simplest on a tie), tried for real with this tokenizer; written as the spec
+    lines to set. None: no candidate fixes it."""
+    sample = sample[:16]
+    best = None
+    for fmt, unit in candidate_formats(tokenizer, sample):
+        rare = rare_letter_map(tokenizer, sample, fmt)
+        for tried in [fmt] + ([{**fmt, "replace": rare}] if rare else []):
+            share, off = try_format(tokenizer, sample, max_len, tried)
+            if share <= UNKNOWN_MAX_SHARE and off * 4 < len(sample):
+                if best is None or share < best[0]:
+                    best = (share, tried, unit)
+        if best is not None and best[0] == 0:
+            break
+    return None if best is None else describe_format(best[1], best[2], best[0], len(sample))
+
+
+def yaml_flow(value) -> str:
+    """A value as a YAML flow mapping / scalar, as it is written in a spec."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {yaml_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str) and (not value or not value.isalnum()):
+        return repr(value)
+    return str(value)
+
+
+def describe_format(fmt: dict, unit: str, share: float, n: int) -> str:
+    """`fmt` as the spec keys to set (and the --set flags, when they can say it), with what it
+    gave on the sample."""
+    kmer = (fmt.get("kmer") or {}).get("k")
+    shown = {"separator": fmt["separator"], "case": fmt["case"]}
+    if kmer:
+        shown = {"case": fmt["case"], "kmer": fmt["kmer"]}
+    if fmt["replace"]:
+        shown["replace"] = fmt["replace"]
+    keys = ["`token_unit: kmer`"] if unit == "kmer" else []
+    keys.append(f"`input_format: {yaml_flow(shown)}`")
+    lines = f"set under extraction: {', '.join(keys)}"
+    if unit == "kmer":
+        lines += f" (token_unit is {TOKEN_UNIT!r} now; " if TOKEN_UNIT != "kmer" else " ("
+        lines += "stride 1 = overlapping k-mers as in DNABERT-1, stride k = non-overlapping)"
+    sets = []
+    if unit == "kmer" and not fmt["replace"]:
+        sets = ["extraction.token_unit=kmer", f"extraction.input_format.kmer.k={kmer}",
+                f"extraction.input_format.kmer.stride={fmt['kmer']['stride']}"]  # fmt: skip
+        if fmt["case"] != "keep":
+            sets.append(f"extraction.input_format.case={fmt['case']}")
+    how = "re-render (`recipegen new ... --force`"
+    how += (", e.g. with " + " ".join(f"--set {x}" for x in sets) + ")") if sets else ")"
+    return (
+        f"{lines}; then {how}. Tried on {n} of these sequences with this tokenizer: "
+        f"{share:.1%} unknown, about one token per unit"
+    )
+
+
+def check_vocabulary(tokenizer) -> None:
+    """A tokenizer with (almost) only special tokens was loaded without its vocabulary."""
+    vocab = tokenizer.get_vocab()
+    specials = set(tokenizer.all_special_tokens)
+    plain = [t for t in vocab if t not in specials]
+    if len(plain) < 4:
+        shown = ", ".join(sorted(vocab)[:12])
+        fail(
+            f"token check: the tokenizer has only {len(vocab)} tokens ({shown}), {len(plain)} of "
+            "them not special, so every residue would be unknown; nothing was stored. It was "
+            "built without its vocabulary (e.g. BertTokenizer(vocab_file=...) ignored by this "
+            "transformers version): load it with AutoTokenizer.from_pretrained(FOLDER) from a "
+            "folder holding vocab.txt or tokenizer.json, check len(tokenizer), then save it into "
+            "the checkpoint folder with tokenizer.save_pretrained"
+        )
+
+
+def token_check(tokenizer, sample: list[str], max_len: int) -> dict:
+    """Stop before storing anything when the tokenizer does not give ~1 token per unit, or when
+    more than UNKNOWN_MAX_SHARE of the kept tokens are unknown; the fix that works is found by
+    trying input formats on the sample. -> the sample's counts (for the report)."""
+    check_vocabulary(tokenizer)
+    if not sample:
+        return {}
+    units_per_window = max_len - tokenizer.num_special_tokens_to_add()
+    units = [format_units(s)[:units_per_window] for s in sample]
+    stats = token_stats(tokenizer, [format_text(u) for u in units], max_len)
+    kept = sum(st["kept"] for st in stats)
+    unknown = sum(st["unknown"] for st in stats)
+    rows = [(seq, st["kept"], st["preview"]) for seq, st in zip(sample, stats, strict=True)]
+    off = [r for r, u in zip(rows, units, strict=True) if far_off(r[1], len(u))]
+    share = unknown / max(1, kept)
+    if share <= UNKNOWN_MAX_SHARE and (not off or len(off) * 4 < len(rows)):
+        return {"sample_tokens": kept, "sample_unknown": unknown}
+    unk_name = tokenizer.unk_token
+    problem = (
+        f"{len(off)} of {len(rows)} sequences do not give about one token per {UNIT_WORD} "
+        f"(token_unit {TOKEN_UNIT!r})"
+        if off and len(off) * 4 >= len(rows)
+        else f"{unknown} of {kept} kept tokens ({share:.0%}) are the unknown token {unk_name} "
+        f"(more than {UNKNOWN_MAX_SHARE:.0%})"
+    )
+    worst = sorted(range(len(rows)), key=lambda j: -stats[j]["unknown"] / max(1, stats[j]["kept"]))
+    shown = [j for j in range(len(rows)) if rows[j] in off] or worst
+    examples = "\n".join(
+        f"  {rows[j][0][:24]!r}{'...' if len(rows[j][0]) > 24 else ''} ({len(rows[j][0])} "
+        f"characters): {rows[j][1]} tokens kept {rows[j][2]}, {stats[j]['unknown']} unknown "
+        f"({unk_name}), expected {len(units[j])}"
+        for j in shown[:3]
+    )
+    fix = suggest_format(tokenizer, sample, max_len) or (
+        "make the text match the tokenizer's vocabulary with extraction.input_format in the "
+        "spec (separator, case, replace, kmer; none of the usual ones fixed this sample: check "
+        "the tokenizer and token_unit)"
+    )
+    fail(
+        f"token check: {problem}; nothing was stored. Examples:\n{examples}\n"
+        f"likely fix: {fix}\n(--no-token-check skips this check when the difference is intended)"
+    )
+    return {}
+
+
+def forward_windows(model, tokenizer, layer, items, max_len, device, out_dtype):
+    """Run a batch of windows [(text, keep_from, keep_to)] -> (rows per window, unknown count)."""
+    enc, valid = encode_texts(tokenizer, [text for text, _, _ in items], max_len)
+    keep = keep_mask(valid, [(lo, hi) for _, lo, hi in items])
+    ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
+    hidden = layer_output(model, layer, ids, mask)
+    unk = tokenizer.unk_token_id
+    n_unknown = int((enc["input_ids"][keep] == unk).sum()) if unk is not None else 0
+    rows = [hidden[b][keep[b].to(device)].to(out_dtype).cpu() for b in range(len(items))]
+    return rows, n_unknown  # cast BEFORE append: never bf16
 
 
 @torch.inference_mode()
@@ -475,32 +779,46 @@ def extract(args: argparse.Namespace) -> None:
     store_dir, store = prepare_output(args.output, rank, world, config)
 
     device = resolve_device(args.device)
-    tokenizer, model = load_model(args.checkpoint, device)
+    tokenizer, model, model_class = load_model(args.checkpoint, device)
     n_layers = getattr(model.config, "num_hidden_layers", N_LAYERS)
     if args.layer > n_layers:
         fail(f"--layer {args.layer}: the checkpoint has only {n_layers} layers")
-    n_special = tokenizer.num_special_tokens_to_add()
-    max_len = CONTEXT_LENGTH + n_special
-    max_len = min(max_len, getattr(model.config, "max_position_embeddings", max_len) or max_len)
-    lengths = [min(len(sequences[i]), max_len - n_special) + n_special for i in mine]
+    max_len, units_per_window = context_size(tokenizer, model.config)
     out_dtype = getattr(torch, args.dtype)
     if args.token_check:
         token_check(tokenizer, [sequences[i] for i in mine[:TOKEN_CHECK_SAMPLE]], max_len)
 
+    # Every sequence as its windows; one that fits the context is one window (kept whole).
+    plan = {i: sequence_windows(sequences[i], units_per_window) for i in mine}
+    whole = [i for i in mine if len(plan[i]) == 1]
+    chunked = [i for i in mine if len(plan[i]) > 1]
     order: list[list[int]] = []  # [sequence index, tokens appended], in append order
-    n_tokens = 0
-    batches = length_batches(lengths, args.batch_size, args.max_tokens_per_batch)
+    n_tokens = n_unknown = 0
+    n_special = max_len - units_per_window
+    lengths = [min(len(format_units(sequences[i])) + n_special, max_len) for i in whole]
+    batches = [[whole[b] for b in batch] for batch in
+               length_batches(lengths, args.batch_size, args.max_tokens_per_batch)]  # fmt: skip
+    windows_per_batch = max(1, min(args.batch_size, args.max_tokens_per_batch // max_len))
     bar = tqdm(total=len(mine), desc=f"extract {args.split}", unit="seq", disable=rank != 0)
-    for batch in batches:
-        idx = [mine[b] for b in batch]
-        enc, valid = encode(tokenizer, [sequences[i] for i in idx], max_len)
-        ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
-        hidden = layer_output(model, args.layer, ids, mask)
-        acts = hidden[valid.to(device)].to(out_dtype).cpu()  # cast BEFORE append: never bf16
+    for idx in batches + [[i] for i in chunked]:
+        items = [w for i in idx for w in plan[i]]
+        rows, unknown = [], 0
+        for start in range(0, len(items), windows_per_batch):
+            part, u = forward_windows(
+                model, tokenizer, args.layer, items[start : start + windows_per_batch],
+                max_len, device, out_dtype,
+            )  # fmt: skip
+            rows.extend(part)
+            unknown += u
+        acts = torch.cat(rows)
         store.append(acts)
-        counts = valid.sum(dim=1).tolist()
-        order.extend([i, c] for i, c in zip(idx, counts, strict=True))
+        at = 0
+        for i in idx:  # a sequence's rows: its windows' kept rows, in order
+            count = sum(r.shape[0] for r in rows[at : at + len(plan[i])])
+            order.append([i, count])
+            at += len(plan[i])
         n_tokens += acts.shape[0]
+        n_unknown += unknown
         bar.update(len(idx))
         bar.set_postfix(tokens=n_tokens)
     bar.close()
@@ -510,6 +828,7 @@ def extract(args: argparse.Namespace) -> None:
     metadata = {
         "model_name": MODEL_NAME,
         "checkpoint": args.checkpoint,
+        "model_class": model_class,
         "layer": args.layer,
         "n_sequences": len(mine),
         "dtype": args.dtype,
@@ -520,6 +839,12 @@ def extract(args: argparse.Namespace) -> None:
         "max_sequences": args.max_sequences,
         "token_unit": TOKEN_UNIT,
         "input_format": INPUT_FORMAT,
+        "position_map": position_map(),
+        "context_units": units_per_window,
+        "chunked_sequences": len(chunked),
+        "context_windows": sum(len(plan[i]) for i in mine),
+        "unknown_token": tokenizer.unk_token,
+        "unknown_tokens": n_unknown,
         "extractor": "hf",
         "run_id": run_id,
         "sequence_order_file": ORDER_FILE,
@@ -531,11 +856,48 @@ def extract(args: argparse.Namespace) -> None:
         merged_order = [row for s in sources for row in json.loads((s / ORDER_FILE).read_text())]
         (args.output / ORDER_FILE).write_text(json.dumps(merged_order))
         merged = dict(metadata, n_sequences=len(chosen), world_size=world)
+        counted = ("chunked_sequences", "context_windows", "unknown_tokens")
+        merged.update(sum_counts(sources, counted))
+        metadata = merged
         merge_rank_stores(sources, args.output, merged, args.shard_size)
     if rank == 0:
         print(
             f"extract.py: {len(chosen)} sequences ({args.split}), layer {args.layer} -> "
-            f"{args.output} ({args.dtype})",
+            f"{args.output} ({args.dtype}); model class {model_class}",
+            file=sys.stderr,
+        )
+        report_inputs(metadata, n_tokens if world == 1 else None)
+
+
+def position_map() -> dict:
+    """Where row j of a sequence starts in it (letters), so per-position labels align."""
+    if TOKEN_UNIT == "kmer":
+        return {"unit": "kmer", "k": KMER["k"], "stride": KMER["stride"], "row_start": "j * stride"}
+    return {"unit": TOKEN_UNIT, "row_start": f"j * {UNIT_SIZE}"}
+
+
+def sum_counts(sources: list[Path], keys: tuple[str, ...]) -> dict:
+    """Counts summed over the rank stores' metadata.json."""
+    metas = [json.loads((s / "metadata.json").read_text(encoding="utf-8")) for s in sources]
+    return {k: sum(int(m.get(k) or 0) for m in metas) for k in keys}
+
+
+def report_inputs(meta: dict, rows: int | None) -> None:
+    """The input report: chunked sequences and unknown tokens (also in metadata.json)."""
+    if meta["chunked_sequences"]:
+        print(
+            f"extract.py: {meta['chunked_sequences']} sequences longer than the context "
+            f"({meta['context_units']} {UNIT_WORD}s) were chunked into overlapping windows "
+            f"({meta['context_windows']} windows in all); each position is stored once, from "
+            "the window where it is most central",
+            file=sys.stderr,
+        )
+    if meta["unknown_tokens"]:
+        of = f" of {rows:,} rows ({meta['unknown_tokens'] / rows:.2%})" if rows else ""
+        print(
+            f"extract.py: {meta['unknown_tokens']} unknown tokens ({meta['unknown_token']}){of} "
+            "stored; metadata.json counts them (unknown_tokens). If they are rare letters, "
+            "map them with extraction.input_format.replace",
             file=sys.stderr,
         )
 

@@ -38,7 +38,8 @@ DEFAULT_CHECKPOINT = "evo2/7b-8k:1.0"
 DEFAULT_LAYER = 26
 TOKEN_UNIT = "nt"
 EXTRACTION_KIND = "predict_cli"
-UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1}[TOKEN_UNIT]
+# letters from one row's start to the next row's (k-mers: the stride; row j starts at j * it)
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1, "kmer": 1}[TOKEN_UNIT]
 PROBE_MAX_TOKENS = 8192
 
 
@@ -348,6 +349,52 @@ def parse_sequences(path: Path, name: str) -> list[str]:
     return []
 
 
+# Long sequences are chunked, never truncated (one definition, used by extract.py for the store
+# and by eval.py for loss recovered, so both see the same windows and the same token counts).
+WINDOW_OVERLAP = 4  # consecutive windows share a quarter of the context
+
+
+def windows(n_units: int, size: int) -> list[tuple[int, int, int, int]]:
+    """Windows over a sequence of `n_units` token units for a context of `size` units ->
+    [(start, end, keep_start, keep_end)]. One window when it fits; else windows of `size` units,
+    each starting `size - size // 4` units after the previous one (the last ends at n_units).
+    Unit p is kept from the one window whose centre is nearest (the boundary between two windows
+    is the midpoint of their centres), so the kept ranges tile 0..n_units exactly once."""
+    if n_units <= size:
+        return [(0, n_units, 0, n_units)]
+    step = max(1, size - size // WINDOW_OVERLAP)
+    spans = [(s, s + size) for s in range(0, n_units - size, step)] + [(n_units - size, n_units)]
+    out, keep_start = [], 0
+    for j, (start, end) in enumerate(spans):
+        if j + 1 < len(spans):
+            keep_end = (start + end + sum(spans[j + 1]) + 2) // 4  # midpoint of the two centres
+        else:
+            keep_end = n_units
+        out.append((start, end, keep_start, keep_end))
+        keep_start = keep_end
+    return out
+
+
+def window_spans(n_units: int, size: int) -> list[tuple[int, int, int, int | None]]:
+    """`windows` with the kept range relative to the window: [(start, end, keep_from, keep_to)];
+    a sequence that fits keeps every token (keep_to None)."""
+    spans = windows(n_units, size)
+    if len(spans) == 1:
+        return [(0, n_units, 0, None)]
+    return [(s, e, ks - s, ke - s) for s, e, ks, ke in spans]
+
+
+def keep_mask(valid, spans: list[tuple[int, int | None]]):
+    """Of row b's valid (stored) tokens in a batch of windows, only those in spans[b] =
+    (keep_from, keep_to): the positions whose rows are stored (extract.py) or scored (eval.py)."""
+    out = valid.clone()
+    for b, (lo, hi) in enumerate(spans):
+        positions = valid[b].nonzero().flatten()
+        out[b] = False
+        out[b, positions[lo:hi]] = True
+    return out
+
+
 def sequence_order(store_path: Path, meta: dict) -> list[list[int]]:
     """[sequence index, tokens] in store row order (written by extract.py), checked."""
     name = meta.get("sequence_order_file")
@@ -461,7 +508,8 @@ def probing(sae_model, acts, store_path: Path, meta: dict, sequences: list[str],
         if not math.isnan(r["test_auroc"])
     ]
     per_label.sort(key=lambda r: -r["auroc"])
-    unit = {"aa": "residue", "codon": "codon", "nt": "nucleotide"}[TOKEN_UNIT]
+    units = {"aa": "residue", "codon": "codon", "nt": "nucleotide", "kmer": "k-mer start"}
+    unit = units[TOKEN_UNIT]
     return {"labels": f"{unit} identity", "n_tokens": len(keep), "per_label": per_label}
 
 

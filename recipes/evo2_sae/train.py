@@ -195,6 +195,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="passes over the training cache",
     )
     g.add_argument(
+        "--fit-corpus",
+        action=bool_flag,
+        default=True,
+        help="fit the defaults train.py owns (warmup, dead threshold, batch) to the corpus when they would not (e.g. a warmup of a tenth of the steps or more); values you set are kept, warned",
+    )
+    g.add_argument(
         "--max-grad-norm",
         type=float,
         default=1.0,
@@ -571,6 +577,82 @@ def check_resume(path: str, model) -> None:
         )
 
 
+# Corpus-sized defaults (fit_plan): the knobs whose recipe defaults train.py may scale, their
+# defaults and launch.sh variables. A value is the user's (kept, warned about) when its variable
+# is set in the environment or its flag is given with another value than the default.
+OWNED = {
+    "warmup_steps": (1000, "WARMUP_STEPS"),
+    "dead_tokens_threshold": (10000000, "DEAD_TOKENS_THRESHOLD"),
+    "batch_size": (4096, "BATCH_SIZE"),
+}
+MIN_STEPS = 200  # fewer optimizer steps than this: a corpus too small for the batch
+MIN_BATCH = 64  # the smallest batch the tiny-corpus rule picks
+WARMUP_SHARE = 0.05  # the warmup the rules pick: 5% of the steps (the warning fires at 10%)
+DEAD_SHARE = 0.25  # the dead threshold the rules pick: a quarter of the tokens seen
+
+
+def user_set(args: argparse.Namespace, name: str) -> bool:
+    """Whether the user chose `name` (see OWNED) rather than the recipe default."""
+    default, env = OWNED[name]
+    return env in os.environ or getattr(args, name) != default
+
+
+def schedule(args: argparse.Namespace, n_rows: int, world_size: int, batch: int) -> tuple:
+    """(rows per process, optimizer steps per epoch, total steps, tokens seen) at `batch`."""
+    per_rank = -(-n_rows // world_size)
+    per_epoch = max(1, per_rank // batch // args.grad_accumulation_steps)  # full batches
+    total = args.n_epochs * per_epoch
+    if args.max_steps is not None:
+        total = min(total, args.max_steps)
+    seen = total * batch * args.grad_accumulation_steps * world_size
+    return per_rank, per_epoch, total, seen
+
+
+def fit_plan(args: argparse.Namespace, n_rows: int, world_size: int) -> list[str]:
+    """Scale the defaults train.py owns to the corpus when they do not fit it (unless
+    --no-fit-corpus), warn about values the user set that do not fit, and return the plan's
+    lines (printed at start): tokens, steps, warmup, peak LR, dead threshold in tokens."""
+    lines, scaled, warned = [], [], []
+
+    def rule(name: str, fits: bool, new, why: str) -> None:
+        if fits:
+            return
+        if args.fit_corpus and not user_set(args, name):
+            scaled.append(f"{flag(name)} {getattr(args, name):,} -> {new:,} ({why})")
+            setattr(args, name, new)
+        else:
+            by = "set by you" if user_set(args, name) else "--no-fit-corpus"
+            warned.append(f"{flag(name)} {getattr(args, name):,} kept ({by}): {why}")
+
+    _, _, total, _ = schedule(args, n_rows, world_size, args.batch_size)
+    if total < MIN_STEPS and args.max_steps is None:
+        share = n_rows * args.n_epochs // (world_size * MIN_STEPS * args.grad_accumulation_steps)
+        batch = max(MIN_BATCH, 1 << max(0, share.bit_length() - 1))
+        rule("batch_size", batch >= args.batch_size, batch,
+             f"{n_rows:,} rows give only {total} steps at this batch; fewer than {MIN_STEPS} "
+             "steps barely train")  # fmt: skip
+    _, per_epoch, total, seen = schedule(args, n_rows, world_size, args.batch_size)
+    warmup = max(1, round(WARMUP_SHARE * total))
+    rule("warmup_steps", args.warmup_steps < 0.1 * total, warmup,
+         f"{total} steps in all: warmup >= 10% of them"
+         + (" and the LR never reaches its peak" if args.warmup_steps >= total else ""))  # fmt: skip
+    dead = max(1, int(DEAD_SHARE * seen))
+    rule("dead_tokens_threshold", args.dead_tokens_threshold <= seen, dead,
+         f"the run sees {seen:,} tokens, so no latent could ever count as dead")  # fmt: skip
+    peak = args.lr * min(1.0, total / args.warmup_steps) if args.warmup_steps else args.lr
+    lines.append(
+        f"plan: {n_rows:,} tokens ({world_size} process(es)), batch {args.batch_size:,} x "
+        f"{args.grad_accumulation_steps} accumulation -> {per_epoch:,} steps per epoch x "
+        f"{args.n_epochs} epoch(s) = {total:,} steps ({seen:,} tokens seen); warmup "
+        f"{args.warmup_steps:,} steps; peak LR {peak:.3g}"
+        + ("" if peak >= args.lr else f" (of --lr {args.lr:g}: never reached)")
+        + f"; dead = idle for {args.dead_tokens_threshold:,} tokens"
+    )
+    lines += [f"fitted to the corpus: {s}" for s in scaled]
+    lines += [f"warning: {w}" for w in warned]
+    return lines
+
+
 def check_world_size(args: argparse.Namespace) -> int:
     """--dp-size x --tensor-parallel must equal WORLD_SIZE (the processes torchrun started)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -745,6 +827,7 @@ def main(argv: list[str] | None = None) -> int:
     world_size = check_world_size(args)
     meta = read_cache_metadata(args)
     check_args(args, meta["hidden_dim"])
+    plan = fit_plan(args, int(meta.get("n_samples") or 0), world_size)
 
     import sae.activation_store as sae_store
     import sae.training as sae_training
@@ -763,6 +846,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         fail(f"--output-dir {output_dir}: cannot be created ({exc.strerror or exc})")
     if rank == 0:
+        print("\n".join(f"train.py: {line}" for line in plan), file=sys.stderr)
         (output_dir / "train_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
 
     store = ActivationStore(args.cache_dir)

@@ -109,7 +109,11 @@ def test_merge_of_rank_stores_with_and_without_merge_stores(
 
 def test_predict_cli_chunking_and_writer_hook(tmp_path):
     mod = load_rendered("evo2", tmp_path)
-    assert mod.chunk("ACGTACGTAC", 4) == ["ACGT", "ACGT", "AC"]
+    assert mod.chunk("ACGT", 4) == [("ACGT", "ACGT", 0, None)]  # fits: one window, whole
+    windows = mod.chunk("ACGTACGTAC", 4)  # overlapping windows of 4, stored parts tile it
+    assert all(len(text) == 4 for text, _, _, _ in windows)
+    assert "".join(stored for _, stored, _, _ in windows) == "ACGTACGTAC"
+    assert all(text[lo:hi] == stored for text, stored, lo, hi in windows)
 
     class NoHook:
         __name__ = "plain_module"
@@ -134,3 +138,57 @@ def test_early_exit_capture_equals_output_hidden_states(hf, tiny_esm2):
             assert site is not None and can_stop == (layer < n)  # the last: the full forward
             got = hf.layer_output(model, layer, enc["input_ids"], enc["attention_mask"])
             assert torch.equal(got, ref[layer]), layer
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 16, 64])
+def test_windows_tile_every_position_once_from_the_most_central_window(hf, size):
+    for n in range(0, 5 * size + 7):
+        spans = hf.windows(n, size)
+        kept = [p for _, _, lo, hi in spans for p in range(lo, hi)]
+        assert kept == list(range(n))  # every position once, in order
+        assert all(e - s <= size and s <= lo <= hi <= e for s, e, lo, hi in spans)
+        if n <= size:
+            assert spans == [(0, n, 0, n)]
+            continue
+        assert all(e - s == size for s, e, _, _ in spans)  # full windows, none cut
+        for p in range(n):  # kept from a window whose centre is nearest (ties either way)
+            (owner,) = [w for w in spans if w[2] <= p < w[3]]
+            nearest = min(abs(2 * p + 1 - s - e) for s, e, _, _ in spans if s <= p < e)
+            assert abs(2 * p + 1 - owner[0] - owner[1]) == nearest
+
+
+def test_keep_mask_keeps_each_windows_range_of_valid_positions(hf):
+    import torch
+
+    valid = torch.tensor([[0, 1, 1, 1, 1, 0], [0, 1, 1, 1, 0, 0]], dtype=torch.bool)
+    mask = hf.keep_mask(valid, [(1, 3), (0, None)])
+    assert mask.tolist() == [[False, False, True, True, False, False], valid[1].tolist()]
+    spans = hf.window_spans(10, 4)
+    assert [(lo, hi) for _, _, lo, hi in spans][0][0] == 0 and hf.window_spans(3, 4) == [
+        (0, 3, 0, None)
+    ]
+
+
+def test_kmer_units_and_expected_tokens(tmp_path):
+    from recipegen.generator.generate import generate
+
+    rendered = generate(
+        "esm2",
+        overrides=[
+            "extraction.token_unit=kmer",
+            "extraction.input_format.kmer.k=3",
+            "extraction.input_format.kmer.stride=1",
+            "extraction.input_format.case=upper",
+        ],
+    )
+    path = tmp_path / "kmer_extract.py"
+    path.write_text(rendered.files["extract.py"])
+    spec = importlib.util.spec_from_file_location("rendered_kmer", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.format_units("acgta") == ["ACG", "CGT", "GTA"]  # row j starts at letter j
+    assert mod.format_sequence("acgta") == "ACG CGT GTA"
+    assert mod.expected_tokens("ACGTA", 100) == 3 and mod.expected_tokens("AC", 100) == 0
+    assert mod.UNIT_WORD == "3-mer" and mod.position_map()["row_start"] == "j * stride"
+    stride3 = {**mod.INPUT_FORMAT, "kmer": {"k": 3, "stride": 3}}
+    assert mod.format_units("ACGTACGT", stride3) == ["ACG", "TAC"]  # non-overlapping

@@ -112,7 +112,9 @@ def test_protbert_style_model_runs_end_to_end_with_input_format(
     meta = json.loads((work / "cache_train" / "metadata.json").read_text())
     assert meta["input_format"] == {
         "separator": " ", "case": "upper", "replace": {"U": "X", "Z": "X", "O": "X", "B": "X"},
+        "kmer": {"k": None, "stride": 1},
     }  # fmt: skip
+    assert meta["unknown_tokens"] == 0 and meta["chunked_sequences"] == 0
     order = json.loads((work / "cache_train" / "sequence_order.json").read_text())
     seqs = [line for line in fasta.read_text().splitlines() if line[:1] != ">"]
     assert all(n == len(seqs[i]) for i, n in order)  # one token per residue, none lost

@@ -37,7 +37,12 @@ def with_format(block: str) -> str:
 
 def test_input_format_defaults_to_no_change():
     _, spec = specs.load("esm2")
-    assert spec["extraction"]["input_format"] == {"separator": "", "case": "keep", "replace": {}}
+    assert spec["extraction"]["input_format"] == {
+        "separator": "",
+        "case": "keep",
+        "replace": {},
+        "kmer": {"k": None, "stride": 1},
+    }
 
 
 def test_input_format_is_validated_and_reaches_extract_and_eval(tmp_path):
@@ -45,13 +50,19 @@ def test_input_format_is_validated_and_reaches_extract_and_eval(tmp_path):
     path = write_spec(tmp_path, with_format(FORMAT))
     _, spec = specs.load(spec_path=str(path))
     fmt = spec["extraction"]["input_format"]
-    assert fmt == {"separator": " ", "case": "upper", "replace": {c: "X" for c in "UZOB"}}
+    assert fmt == {
+        "separator": " ", "case": "upper", "replace": {c: "X" for c in "UZOB"},
+        "kmer": {"k": None, "stride": 1},
+    }  # fmt: skip
     files = generate(spec_path=str(path)).files
     for name in ("extract.py", "eval.py"):  # one definition, rendered into both scripts
         assert 'INPUT_FORMAT = {"separator": " ", "case": "upper"' in files[name]
         assert "def format_sequence(" in files[name]
-    assert "format_sequence(q) for q in" in files["eval.py"]
-    assert "[format_sequence(s) for s in sequences]" in files["extract.py"]
+    for name in ("extract.py", "eval.py"):  # the same windows: one shared function
+        assert "def sequence_windows(" in files[name] and "format_units(sequence)" in files[name]
+    assert "sequence_windows(q, units_per_window) ]" not in files["eval.py"]
+    assert "for q in sequences for w in sequence_windows(q, units_per_window)" in files["eval.py"]
+    assert "plan = {i: sequence_windows(sequences[i], units_per_window)" in files["extract.py"]
     assert "input_format" in files["recipe.yaml"]  # provenance records it
 
 
@@ -61,7 +72,7 @@ def test_format_sequence_applies_case_then_replace_then_separator(tmp_path):
     source = generate(spec_path=str(path)).files["extract.py"]
     start = source.index("INPUT_FORMAT = ")
     end = source.index("\n\n\n", source.index("def format_sequence"))
-    scope: dict = {}
+    scope: dict = {"TOKEN_UNIT": "aa"}
     exec(compile(source[start:end], "format", "exec"), scope)  # noqa: S102 - our own rendering
     assert scope["format_sequence"]("mkub") == "M K X X"
 
