@@ -275,8 +275,14 @@ class _Unit:
             self.error = (exc.lineno or 1, f"syntax error: {exc.msg}")
         except facts_shell.ShellSyntaxError as exc:
             self.error = (exc.line, f"shell syntax error: {exc}")
-        except (RecursionError, MemoryError):
+        except RecursionError:
             self.error = (1, "nesting too deep to parse")
+        except MemoryError:
+            self.error = (
+                1,
+                f"out of memory parsing this file ({len(data):,} bytes); "
+                "split it, or lint it where more memory is available",
+            )
         except ValueError as exc:
             self.error = (1, f"cannot parse: {exc}")
 

@@ -233,3 +233,15 @@ def test_hostile_file_names_never_reach_the_terminal_raw(tree, fmt):
         assert "r/\\udcff\\x1b]0;x\\x07\\x1b[31m.py" in out
     if fmt == "sarif":
         assert '"uri": "r/%FF%1B%5D0%3Bx%07%1B%5B31m.py"' in out
+
+
+def test_a_big_file_under_a_memory_cap_is_reported_as_out_of_memory_not_as_nesting(tmp_path):
+    """Issue 21: a 4.7 MB .py (under the 5 MB cap) parsed under a memory limit used to be called
+    "nesting too deep"; it is an out-of-memory finding that names the file's size."""
+    body = "".join(f"v{i} = [{i}, {i + 1}, {i + 2}, 'x' * {i % 7}]\n" for i in range(120_000))
+    assert 4_000_000 < len(body) < 5_000_000
+    (tmp_path / "big.py").write_text(body)
+    code, out = lint_cli(["big.py"], tmp_path, limit_bytes=700 << 20, timeout=120)
+    assert code == 1, out
+    assert "SAE901" in out and "out of memory parsing this file" in out, out
+    assert "nesting too deep" not in out and "Traceback" not in out, out
