@@ -41,6 +41,7 @@ SHAPES = {
     "wide_k128": {"d": 768, "n": 32768, "k": 128, "batch": 1024},
     "xl": {"d": 2560, "n": 16384, "k": 64, "batch": 2048},
 }
+QUALITY_ROWS = "recipe,recipe+schedule,ref,sparsify,sparsify_auto_lr,saelens"
 PEER_PACKAGES = {"sparsify": ("eai-sparsify", "sparsify"), "saelens": ("sae-lens", "sae_lens")}
 
 
@@ -203,10 +204,12 @@ def main() -> None:
 
 
 def _quality_table(args) -> dict:
-    """bench/bench_quality.py rows at equal tokens: ref, best+lr_sparsify, sparsify, SAELens."""
-    out = Path(__file__).resolve().parent / "results" / "quality_for_peers.json"
+    """bench/bench_quality.py at equal tokens (also written to results/quality.json): the recipe
+    defaults (with and without the recipe's schedule), the library defaults, sparsify (at the
+    issue's LR and at its own automatic LR) and SAELens."""
+    out = Path(__file__).resolve().parent / "results" / "quality.json"
     cmd = [sys.executable, str(Path(__file__).resolve().parent / "bench_quality.py"),
-           "--only", "ref,best+lr_sparsify,sparsify,saelens", "--out-name", "quality_for_peers",
+           "--only", QUALITY_ROWS, "--out-name", "quality",
            "--max-tokens", str(args.quality_max_tokens), "--threads", str(args.threads),
            "--venv-root", str(args.venv_root)]  # fmt: skip
     proc = _run(cmd, timeout=4 * 3600)
