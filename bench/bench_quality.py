@@ -74,7 +74,9 @@ def recipe_settings(schedule: bool = False) -> dict:
         "pre_bias_init": "geometric_median" if d["init_pre_bias"] else "none",
     }
     if schedule:
-        train.update(lr_schedule=d["lr_schedule"], lr_min=d["lr_min"], max_grad_norm=d["max_grad_norm"])
+        train.update(
+            lr_schedule=d["lr_schedule"], lr_min=d["lr_min"], max_grad_norm=d["max_grad_norm"]
+        )
     model = {
         "normalize_input": d["normalize_input"],
         "aggregate_loss": d["aggregate_loss"],
