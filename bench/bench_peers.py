@@ -14,7 +14,7 @@ Goals: >= 1.3x the best peer at every shape, >= 1.5x the reference at d=512 n=81
 
     python bench/bench_peers.py [--reps 5] [--shapes big,small,wide,wide_k128,xl] [--steps 2]
                                 [--contenders ours,reference,sparsify,saelens] [--no-install]
-                                [--quality] [--quality-max-tokens 0]
+                                [--quality] [--quality-max-tokens 0] [--quality-from F]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ SHAPES = {
     "wide_k128": {"d": 768, "n": 32768, "k": 128, "batch": 1024},
     "xl": {"d": 2560, "n": 16384, "k": 64, "batch": 2048},
 }
-QUALITY_ROWS = "recipe,recipe+schedule,ref,sparsify,sparsify_auto_lr,saelens"
+QUALITY_ROWS = "recipe,ref,sparsify,sparsify_auto_lr,saelens"
 PEER_PACKAGES = {"sparsify": ("eai-sparsify", "sparsify"), "saelens": ("sae-lens", "sae_lens")}
 
 
@@ -93,10 +93,14 @@ def _one(py: str, lib: str, shape: dict, args) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if lib != "ours":
         env.pop("PYTHONPATH", None)
+    load = os.getloadavg()[0]
     proc = _run(cmd, env=env, cwd=Path(py).parent, timeout=1800)
     if proc.returncode != 0:
-        return {"error": proc.stderr.strip()[-1500:]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        return {"error": proc.stderr.strip()[-1500:], "load_1min_at_start": round(load, 2)}
+    return {
+        **json.loads(proc.stdout.strip().splitlines()[-1]),
+        "load_1min_at_start": round(load, 2),
+    }
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -108,6 +112,7 @@ def _summary(runs: list[dict]) -> dict:
         vals = [r[key] for r in ok]
         out[key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
     out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
+    out["load_1min_at_start"] = [r["load_1min_at_start"] for r in ok]
     out["last_loss"] = ok[-1]["last_loss"]
     return out
 
@@ -125,6 +130,13 @@ def main() -> None:
     p.add_argument("--ours-defaults", action="store_true", help="ours at the library defaults")
     p.add_argument("--quality", action="store_true", help="also run the quality table")
     p.add_argument("--quality-max-tokens", type=int, default=0, help="token cap (0: 3 epochs)")
+    p.add_argument(
+        "--quality-from",
+        type=Path,
+        default=None,
+        help="take the quality table from this bench_quality.py result (one run of it, e.g. "
+        "bench/results/quality.json) instead of running it again",
+    )
     p.add_argument("--contenders", default="ours,reference,sparsify,saelens")
     p.add_argument(
         "--venv-root",
@@ -198,15 +210,19 @@ def main() -> None:
                 entry["goal_1.5x_reference_met"] = ratios["reference"] >= 1.5
         figures["shapes"][s] = entry
     figures["ours_settings"] = "library defaults" if args.ours_defaults else "quality settings"
-    if args.quality:
+    if args.quality or args.quality_from:
         figures["quality"] = _quality_table(args)
     write_result("peers", figures)
 
 
 def _quality_table(args) -> dict:
     """bench/bench_quality.py at equal tokens (also written to results/quality.json): the recipe
-    defaults (with and without the recipe's schedule), the library defaults, sparsify (at the
-    issue's LR and at its own automatic LR) and SAELens."""
+    defaults, the library defaults, sparsify (at the issue's LR and at its own automatic LR) and
+    SAELens; or, with --quality-from, the table of an earlier run of it."""
+    if args.quality_from:
+        return _quality_summary(
+            json.loads(args.quality_from.read_text())["figures"], str(args.quality_from)
+        )
     out = Path(__file__).resolve().parent / "results" / "quality.json"
     cmd = [sys.executable, str(Path(__file__).resolve().parent / "bench_quality.py"),
            "--only", QUALITY_ROWS, "--out-name", "quality",
@@ -215,13 +231,19 @@ def _quality_table(args) -> dict:
     proc = _run(cmd, timeout=4 * 3600)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()[-1500:]}
-    figures = json.loads(out.read_text())["figures"]
+    return _quality_summary(json.loads(out.read_text())["figures"], "run by this command")
+
+
+def _quality_summary(figures: dict, source: str) -> dict:
     table = {
         name: {k: row.get(k) for k in ("fvu_median", "dead_pct_test_median", "train_cpu_s_median",
                                        "tokens", "error")}
         for name, row in figures["table"].items()
     }  # fmt: skip
-    return {"table": table, "parity": figures.get("parity"), "load": figures["load_average_end"]}
+    return {"source": source, "setup": figures.get("setup"), "table": table,
+            "parity": figures.get("parity"), "seconds": figures.get("seconds"),
+            "load_average_start": figures.get("load_average_start"),
+            "load_average_end": figures.get("load_average_end")}  # fmt: skip
 
 
 if __name__ == "__main__":
