@@ -166,6 +166,23 @@ def parity(table: dict) -> dict:
     return out
 
 
+def merge_results(paths: list[Path], out_name: str) -> None:
+    """One table from part results run at the same time (each its own bench_quality process)."""
+    parts = [json.loads(p.read_text())["figures"] for p in paths]
+    table = {n: row for f in parts for n, row in f["table"].items()}
+    figures = {
+        "setup": {**parts[0]["setup"], "parts": [str(p) for p in paths]},
+        "note": "contenders ran concurrently, one bench_quality.py process each, same data, "
+        "order and token budget",
+        "load_average_start": [f["load_average_start"] for f in parts],
+        "load_average_end": [f["load_average_end"] for f in parts],
+        "seconds": max(f["seconds"] for f in parts),
+        "table": table,
+        "parity": parity(table),
+    }
+    write_result(out_name, figures)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--reps", type=int, default=1)
@@ -177,6 +194,14 @@ def main() -> None:
     p.add_argument("--only", default="", help="comma list of contender names (default: all)")
     p.add_argument("--out-name", default="quality")
     p.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="combine the tables of these result files (contenders run side by side as separate "
+        "processes) into --out-name instead of running anything",
+    )
+    p.add_argument(
         "--data",
         type=Path,
         default=Path.home() / ".cache" / "recipegen-bench-quality" / "synth_seed0.pt",
@@ -185,6 +210,9 @@ def main() -> None:
         "--venv-root", type=Path, default=Path.home() / ".cache" / "recipegen-bench-peers"
     )
     args = p.parse_args()  # fmt: skip
+    if args.merge:
+        merge_results(args.merge, args.out_name)
+        return
     load_or_make(args.data)
     runs = contenders(BEST)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(runs)
