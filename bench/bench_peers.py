@@ -145,7 +145,17 @@ def main() -> None:
         help="where the sparsify / SAELens virtualenvs live",
     )
     p.add_argument("--no-install", action="store_true", help="use existing venvs only")
+    p.add_argument(
+        "--from-log",
+        type=Path,
+        default=None,
+        help="summarise the per-run lines a run of this script printed (a run stopped before its "
+        "last repetition) instead of running anything",
+    )
     args = p.parse_args()
+    if args.from_log:
+        write_result("peers", _from_log(args))
+        return
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
     bad = [s for s in shapes if s not in SHAPES] + [
@@ -213,6 +223,35 @@ def main() -> None:
     if args.quality or args.quality_from:
         figures["quality"] = _quality_table(args)
     write_result("peers", figures)
+
+
+def _from_log(args) -> dict:
+    """Speed figures from the `rep R SHAPE CONTENDER RATE tok/cpu-s` lines of a stopped run."""
+    runs: dict[str, dict[str, list[float]]] = {}
+    for line in args.from_log.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[0] == "rep" and parts[5] == "tok/cpu-s":
+            runs.setdefault(parts[2], {}).setdefault(parts[3], []).append(float(parts[4]))
+    shapes = {}
+    for s, per in runs.items():
+        entry: dict = {"shape": SHAPES[s], "contenders": {
+            c: {"reps": len(v), "tokens_per_cpu_s": {"median": statistics.median(v),
+                                                     "min": min(v), "max": max(v)}}
+            for c, v in per.items()}}  # fmt: skip
+        if "ours" in per:
+            ours = statistics.median(per["ours"])
+            ratios = {c: ours / statistics.median(v) for c, v in per.items() if c != "ours"}
+            entry["ours_over_peer_cpu"] = ratios
+            if ratios:
+                entry["ours_over_best_peer_cpu"] = min(ratios.values())
+                entry["goal_1.3x_best_peer_met"] = min(ratios.values()) >= 1.3
+        shapes[s] = entry
+    figures = {"source": f"per-run lines of {args.from_log.name} (the run was stopped; only "
+               "its completed runs count)", "threads": args.threads, "shapes": shapes,
+               "load_average_now": list(os.getloadavg())}  # fmt: skip
+    if args.quality_from:
+        figures["quality"] = _quality_table(args)
+    return figures
 
 
 def _quality_table(args) -> dict:

@@ -109,6 +109,10 @@ def contenders(best: list[str]) -> dict[str, tuple[str, dict]]:
         runs[f"best+{extra}"] = ("ours", merge(*(FACTORS[f] for f in best), FACTORS[extra]))
     runs["recipe"] = ("ours", recipe_settings())
     runs["recipe+schedule"] = ("ours", recipe_settings(schedule=True))
+    runs["recipe+encoder_uniform"] = (
+        "ours",
+        merge(recipe_settings(), {"train": {"encoder_init": "uniform"}}),
+    )
     runs["sparsify"] = ("sparsify", {})
     runs["sparsify_auto_lr"] = ("sparsify", {"auto_lr": True})
     runs["saelens"] = ("saelens", {})
