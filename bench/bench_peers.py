@@ -14,7 +14,7 @@ Goals: >= 1.3x the best peer at every shape, >= 1.5x the reference at d=512 n=81
 
     python bench/bench_peers.py [--reps 5] [--shapes big,small,wide,wide_k128,xl] [--steps 2]
                                 [--contenders ours,reference,sparsify,saelens] [--no-install]
-                                [--quality] [--quality-max-tokens 0]
+                                [--quality] [--quality-max-tokens 0] [--quality-from F]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ SHAPES = {
     "wide_k128": {"d": 768, "n": 32768, "k": 128, "batch": 1024},
     "xl": {"d": 2560, "n": 16384, "k": 64, "batch": 2048},
 }
+QUALITY_ROWS = "recipe,ref,sparsify,sparsify_auto_lr,saelens"
 PEER_PACKAGES = {"sparsify": ("eai-sparsify", "sparsify"), "saelens": ("sae-lens", "sae_lens")}
 
 
@@ -92,10 +93,14 @@ def _one(py: str, lib: str, shape: dict, args) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if lib != "ours":
         env.pop("PYTHONPATH", None)
+    load = os.getloadavg()[0]
     proc = _run(cmd, env=env, cwd=Path(py).parent, timeout=1800)
     if proc.returncode != 0:
-        return {"error": proc.stderr.strip()[-1500:]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        return {"error": proc.stderr.strip()[-1500:], "load_1min_at_start": round(load, 2)}
+    return {
+        **json.loads(proc.stdout.strip().splitlines()[-1]),
+        "load_1min_at_start": round(load, 2),
+    }
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -107,6 +112,7 @@ def _summary(runs: list[dict]) -> dict:
         vals = [r[key] for r in ok]
         out[key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
     out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
+    out["load_1min_at_start"] = [r["load_1min_at_start"] for r in ok]
     out["last_loss"] = ok[-1]["last_loss"]
     return out
 
@@ -124,6 +130,13 @@ def main() -> None:
     p.add_argument("--ours-defaults", action="store_true", help="ours at the library defaults")
     p.add_argument("--quality", action="store_true", help="also run the quality table")
     p.add_argument("--quality-max-tokens", type=int, default=0, help="token cap (0: 3 epochs)")
+    p.add_argument(
+        "--quality-from",
+        type=Path,
+        default=None,
+        help="take the quality table from this bench_quality.py result (one run of it, e.g. "
+        "bench/results/quality.json) instead of running it again",
+    )
     p.add_argument("--contenders", default="ours,reference,sparsify,saelens")
     p.add_argument(
         "--venv-root",
@@ -132,7 +145,17 @@ def main() -> None:
         help="where the sparsify / SAELens virtualenvs live",
     )
     p.add_argument("--no-install", action="store_true", help="use existing venvs only")
+    p.add_argument(
+        "--from-log",
+        type=Path,
+        default=None,
+        help="summarise the per-run lines a run of this script printed (a run stopped before its "
+        "last repetition) instead of running anything",
+    )
     args = p.parse_args()
+    if args.from_log:
+        write_result("peers", _from_log(args))
+        return
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
     bad = [s for s in shapes if s not in SHAPES] + [
@@ -197,28 +220,69 @@ def main() -> None:
                 entry["goal_1.5x_reference_met"] = ratios["reference"] >= 1.5
         figures["shapes"][s] = entry
     figures["ours_settings"] = "library defaults" if args.ours_defaults else "quality settings"
-    if args.quality:
+    if args.quality or args.quality_from:
         figures["quality"] = _quality_table(args)
     write_result("peers", figures)
 
 
+def _from_log(args) -> dict:
+    """Speed figures from the `rep R SHAPE CONTENDER RATE tok/cpu-s` lines of a stopped run."""
+    runs: dict[str, dict[str, list[float]]] = {}
+    for line in args.from_log.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[0] == "rep" and parts[5] == "tok/cpu-s":
+            runs.setdefault(parts[2], {}).setdefault(parts[3], []).append(float(parts[4]))
+    shapes = {}
+    for s, per in runs.items():
+        entry: dict = {"shape": SHAPES[s], "contenders": {
+            c: {"reps": len(v), "tokens_per_cpu_s": {"median": statistics.median(v),
+                                                     "min": min(v), "max": max(v)}}
+            for c, v in per.items()}}  # fmt: skip
+        if "ours" in per:
+            ours = statistics.median(per["ours"])
+            ratios = {c: ours / statistics.median(v) for c, v in per.items() if c != "ours"}
+            entry["ours_over_peer_cpu"] = ratios
+            if ratios:
+                entry["ours_over_best_peer_cpu"] = min(ratios.values())
+                entry["goal_1.3x_best_peer_met"] = min(ratios.values()) >= 1.3
+        shapes[s] = entry
+    figures = {"source": f"per-run lines of {args.from_log.name} (the run was stopped; only "
+               "its completed runs count)", "threads": args.threads, "shapes": shapes,
+               "load_average_now": list(os.getloadavg())}  # fmt: skip
+    if args.quality_from:
+        figures["quality"] = _quality_table(args)
+    return figures
+
+
 def _quality_table(args) -> dict:
-    """bench/bench_quality.py rows at equal tokens: ref, best+lr_sparsify, sparsify, SAELens."""
-    out = Path(__file__).resolve().parent / "results" / "quality_for_peers.json"
+    """bench/bench_quality.py at equal tokens (also written to results/quality.json): the recipe
+    defaults, the library defaults, sparsify (at the issue's LR and at its own automatic LR) and
+    SAELens; or, with --quality-from, the table of an earlier run of it."""
+    if args.quality_from:
+        return _quality_summary(
+            json.loads(args.quality_from.read_text())["figures"], str(args.quality_from)
+        )
+    out = Path(__file__).resolve().parent / "results" / "quality.json"
     cmd = [sys.executable, str(Path(__file__).resolve().parent / "bench_quality.py"),
-           "--only", "ref,best+lr_sparsify,sparsify,saelens", "--out-name", "quality_for_peers",
+           "--only", QUALITY_ROWS, "--out-name", "quality",
            "--max-tokens", str(args.quality_max_tokens), "--threads", str(args.threads),
            "--venv-root", str(args.venv_root)]  # fmt: skip
     proc = _run(cmd, timeout=4 * 3600)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()[-1500:]}
-    figures = json.loads(out.read_text())["figures"]
+    return _quality_summary(json.loads(out.read_text())["figures"], "run by this command")
+
+
+def _quality_summary(figures: dict, source: str) -> dict:
     table = {
         name: {k: row.get(k) for k in ("fvu_median", "dead_pct_test_median", "train_cpu_s_median",
                                        "tokens", "error")}
         for name, row in figures["table"].items()
     }  # fmt: skip
-    return {"table": table, "parity": figures.get("parity"), "load": figures["load_average_end"]}
+    return {"source": source, "setup": figures.get("setup"), "table": table,
+            "parity": figures.get("parity"), "seconds": figures.get("seconds"),
+            "load_average_start": figures.get("load_average_start"),
+            "load_average_end": figures.get("load_average_end")}  # fmt: skip
 
 
 if __name__ == "__main__":

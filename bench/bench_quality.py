@@ -51,6 +51,40 @@ FACTORS = {
     "aggregate_loss": {"model": {"aggregate_loss": True}},
 }
 BEST = ["unit_norm", "grad_proj", "pre_bias_median", "no_input_norm", "auxk_fraction"]
+K = 16  # the issue's k; AuxK latents = 2k for every AuxK contender
+
+
+def recipe_settings(schedule: bool = False) -> dict:
+    """What a rendered train.py builds, from the knob defaults in generator/knobs.py (the one
+    definition the recipes use): its TopKSAE switches, its opt-in TrainingConfig settings and its
+    LR. The pre-bias is the geometric median (train.py: of a store sample; here: of the first
+    batch). The issue's setup stays fixed for every contender (n, k, batch, epochs, AuxK = 2k);
+    ``schedule`` adds the recipe's cosine decay and gradient clipping (warmup stays 0: the
+    recipe's 1000 steps assume a run far longer than this one's 792)."""
+    sys.path.insert(0, str(HERE.parent))
+    from generator import knobs
+
+    d = {k.name: k.default for k in knobs.KNOBS}
+    train = {
+        "unit_norm_latents": d["unit_norm_latents"],
+        "project_decoder_grad": d["project_decoder_grad"],
+        "dead_tokens_fraction": d["dead_tokens_fraction"],
+        "lr_scale_with_latents": d["lr_scale_with_latents"],
+        "lr_reference_hidden_dim": d["lr_reference_hidden_dim"],
+        "pre_bias_init": "geometric_median" if d["init_pre_bias"] else "none",
+    }
+    if schedule:
+        train.update(
+            lr_schedule=d["lr_schedule"], lr_min=d["lr_min"], max_grad_norm=d["max_grad_norm"]
+        )
+    model = {
+        "normalize_input": d["normalize_input"],
+        "aggregate_loss": d["aggregate_loss"],
+        "auxk": 2 * K,
+        "auxk_coef": d["auxk_coef"],
+        "dead_tokens_threshold": d["dead_tokens_threshold"],
+    }
+    return {"model": model, "train": train, "lr": d["lr"]}
 
 
 def merge(*parts: dict) -> dict:
@@ -73,7 +107,14 @@ def contenders(best: list[str]) -> dict[str, tuple[str, dict]]:
         runs[f"best-{f}"] = ("ours", merge(*(FACTORS[g] for g in best if g != f)))
     for extra in ("aggregate_loss", "lr_sparsify"):
         runs[f"best+{extra}"] = ("ours", merge(*(FACTORS[f] for f in best), FACTORS[extra]))
+    runs["recipe"] = ("ours", recipe_settings())
+    runs["recipe+schedule"] = ("ours", recipe_settings(schedule=True))
+    runs["recipe+encoder_uniform"] = (
+        "ours",
+        merge(recipe_settings(), {"train": {"encoder_init": "uniform"}}),
+    )
     runs["sparsify"] = ("sparsify", {})
+    runs["sparsify_auto_lr"] = ("sparsify", {"auto_lr": True})
     runs["saelens"] = ("saelens", {})
     return runs
 
@@ -109,6 +150,43 @@ def _one(py, lib, settings, data_path, args) -> dict:
     return out
 
 
+def parity(table: dict) -> dict:
+    """Each of our contenders (recipe first) against each sparsify run (at the issue's fixed LR
+    and at its own automatic LR, the LR our recipe's rule gives too): FVU <= sparsify's and
+    dead <= 5% on the held-out set."""
+    peers = {
+        n: table[n] for n in ("sparsify", "sparsify_auto_lr") if "fvu_median" in table.get(n, {})
+    }
+    out: dict = {f"{n}_fvu": row["fvu_median"] for n, row in peers.items()}
+    for n in ("recipe", "recipe+schedule", "best", "best+lr_sparsify"):
+        row = table.get(n, {})
+        if "fvu_median" in row:
+            out[n] = {
+                "fvu": row["fvu_median"],
+                "dead_pct_test": row["dead_pct_test_median"],
+                "dead_le_5pct": row["dead_pct_test_median"] <= 5.0,
+                **{f"fvu_le_{p}": row["fvu_median"] <= v["fvu_median"] for p, v in peers.items()},
+            }
+    return out
+
+
+def merge_results(paths: list[Path], out_name: str) -> None:
+    """One table from part results run at the same time (each its own bench_quality process)."""
+    parts = [json.loads(p.read_text())["figures"] for p in paths]
+    table = {n: row for f in parts for n, row in f["table"].items()}
+    figures = {
+        "setup": {**parts[0]["setup"], "parts": [str(p) for p in paths]},
+        "note": "contenders ran concurrently, one bench_quality.py process each, same data, "
+        "order and token budget",
+        "load_average_start": [f["load_average_start"] for f in parts],
+        "load_average_end": [f["load_average_end"] for f in parts],
+        "seconds": max(f["seconds"] for f in parts),
+        "table": table,
+        "parity": parity(table),
+    }
+    write_result(out_name, figures)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--reps", type=int, default=1)
@@ -120,6 +198,14 @@ def main() -> None:
     p.add_argument("--only", default="", help="comma list of contender names (default: all)")
     p.add_argument("--out-name", default="quality")
     p.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="combine the tables of these result files (contenders run side by side as separate "
+        "processes) into --out-name instead of running anything",
+    )
+    p.add_argument(
         "--data",
         type=Path,
         default=Path.home() / ".cache" / "recipegen-bench-quality" / "synth_seed0.pt",
@@ -128,6 +214,9 @@ def main() -> None:
         "--venv-root", type=Path, default=Path.home() / ".cache" / "recipegen-bench-peers"
     )
     args = p.parse_args()  # fmt: skip
+    if args.merge:
+        merge_results(args.merge, args.out_name)
+        return
     load_or_make(args.data)
     runs = contenders(BEST)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(runs)
@@ -170,16 +259,7 @@ def main() -> None:
         "seconds": round(time.time() - t0, 1),
         "table": table,
     }  # fmt: skip
-    if "sparsify" in table and "best" in table and "fvu_median" in table.get("sparsify", {}):
-        b, s = table["best"], table["sparsify"]
-        if "fvu_median" in b:
-            figures["parity"] = {
-                "best_fvu": b["fvu_median"],
-                "sparsify_fvu": s["fvu_median"],
-                "best_dead_pct_test": b["dead_pct_test_median"],
-                "fvu_le_sparsify": b["fvu_median"] <= s["fvu_median"],
-                "dead_le_5pct": b["dead_pct_test_median"] <= 5.0,
-            }
+    figures["parity"] = parity(table)
     write_result(args.out_name, figures)
 
 

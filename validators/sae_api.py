@@ -16,6 +16,17 @@ OPT_IN: dict[str, tuple[str, str]] = {
     "--presample-shards": ("sample", "num_shards"),
 }
 
+# Latent-survival settings of our runtime's TrainingConfig (the shared library has none of them):
+# CLI flag -> the TrainingConfig keyword it feeds. Scripts that define a flag must pass it on
+# (SAE105); scripts that pass any of them must pass unit_norm_latents too (SAE106).
+SURVIVAL: dict[str, str] = {
+    "--unit-norm-latents": "unit_norm_latents",
+    "--project-decoder-grad": "project_decoder_grad",
+    "--dead-tokens-fraction": "dead_tokens_fraction",
+    "--lr-scale-with-latents": "lr_scale_with_latents",
+    "--lr-reference-hidden-dim": "lr_reference_hidden_dim",
+}
+
 # Positional order of the parameters the rules read (a prefix of each signature, `self` omitted).
 POSITIONAL: dict[str, list[str]] = {
     "TopKSAE": [

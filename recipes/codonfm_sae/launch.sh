@@ -24,7 +24,8 @@ Environment overrides (default in brackets; spec values unless noted):
                         null) disables AuxK [64; smoke 16]
   AUXK_COEF             weight of the AuxK loss [0.03125]
   DEAD_TOKENS_THRESHOLD a latent idle for this many training tokens is dead [10000000]
-  LR                    peak learning rate [0.0003]
+  LR                    peak learning rate (at lr_reference_hidden_dim latents with
+                        lr_scale_with_latents) [0.0002]
   LR_MIN                learning rate at the end of the decay (at most lr) [0.0]
   LR_SCHEDULE           learning-rate decay after the warmup [cosine]
   WARMUP_STEPS          linear learning-rate warmup steps [1000; smoke 2]
@@ -40,6 +41,18 @@ Environment overrides (default in brackets; spec values unless noted):
   AGGREGATE_LOSS        TopKSAE(aggregate_loss=...): batch-level FVU/AuxK ratio instead of per token
                         (0/1) [0]
   DEAD_COUNT_GLOBAL     0 | 1 | auto (auto: on whenever NNODES x NPROC > 1) [auto]
+  UNIT_NORM_LATENTS     TrainingConfig(unit_norm_latents=...): keep each latent's decoder direction
+                        at unit norm (without it most latents die; off = the reference runtime's
+                        rule) (0/1) [1]
+  PROJECT_DECODER_GRAD  TrainingConfig(project_decoder_grad=...): drop the gradient part along each
+                        latent's decoder direction (keeps unit-norm steps on the sphere) (0/1) [1]
+  DEAD_TOKENS_FRACTION  TrainingConfig(dead_tokens_fraction=...): AuxK's dead threshold is at most
+                        this fraction of the run's tokens; 0 (spec: null) keeps
+                        --dead-tokens-threshold alone [0.05]
+  LR_SCALE_WITH_LATENTS TrainingConfig(lr_scale_with_latents=...): train at --lr x
+                        sqrt(--lr-reference-hidden-dim / latents) (0/1) [1]
+  LR_REF_LATENTS        latents at which --lr applies unscaled (with --lr-scale-with-latents)
+                        [16384]
   MIX_SHARDS            get_streaming_dataloader(mix_shards=N): blend N shards per batch [1]
   PRESAMPLE_SHARDS      store.sample(num_shards=N) for the pre-bias init (needs --init-pre-bias) [1]
   TENSOR_PARALLEL       ranks that share one SAE's latents (ShardedTopKSAE); --dp-size is the world
@@ -103,7 +116,7 @@ D_TOP_K=32
 D_AUXK=64
 D_AUXK_COEF=0.03125
 D_DEAD_TOKENS_THRESHOLD=10000000
-D_LR=0.0003
+D_LR=0.0002
 D_LR_MIN=0.0
 D_LR_SCHEDULE=cosine
 D_WARMUP_STEPS=1000
@@ -115,6 +128,11 @@ D_INIT_PRE_BIAS=1
 D_NORMALIZE_INPUT=0
 D_AGGREGATE_LOSS=0
 D_DEAD_COUNT_GLOBAL=auto
+D_UNIT_NORM_LATENTS=1
+D_PROJECT_DECODER_GRAD=1
+D_DEAD_TOKENS_FRACTION=0.05
+D_LR_SCALE_WITH_LATENTS=1
+D_LR_REF_LATENTS=16384
 D_MIX_SHARDS=1
 D_PRESAMPLE_SHARDS=1
 D_TENSOR_PARALLEL=1
@@ -184,6 +202,11 @@ INIT_PRE_BIAS="${INIT_PRE_BIAS:-$D_INIT_PRE_BIAS}"
 NORMALIZE_INPUT="${NORMALIZE_INPUT:-$D_NORMALIZE_INPUT}"
 AGGREGATE_LOSS="${AGGREGATE_LOSS:-$D_AGGREGATE_LOSS}"
 DEAD_COUNT_GLOBAL="${DEAD_COUNT_GLOBAL:-$D_DEAD_COUNT_GLOBAL}"
+UNIT_NORM_LATENTS="${UNIT_NORM_LATENTS:-$D_UNIT_NORM_LATENTS}"
+PROJECT_DECODER_GRAD="${PROJECT_DECODER_GRAD:-$D_PROJECT_DECODER_GRAD}"
+DEAD_TOKENS_FRACTION="${DEAD_TOKENS_FRACTION:-$D_DEAD_TOKENS_FRACTION}"
+LR_SCALE_WITH_LATENTS="${LR_SCALE_WITH_LATENTS:-$D_LR_SCALE_WITH_LATENTS}"
+LR_REF_LATENTS="${LR_REF_LATENTS:-$D_LR_REF_LATENTS}"
 MIX_SHARDS="${MIX_SHARDS:-$D_MIX_SHARDS}"
 PRESAMPLE_SHARDS="${PRESAMPLE_SHARDS:-$D_PRESAMPLE_SHARDS}"
 TENSOR_PARALLEL="${TENSOR_PARALLEL:-$D_TENSOR_PARALLEL}"
@@ -294,6 +317,9 @@ if [[ "$FIT_CORPUS" == 1 ]]; then SWITCHES+=(--fit-corpus); else SWITCHES+=(--no
 if [[ "$INIT_PRE_BIAS" == 1 ]]; then SWITCHES+=(--init-pre-bias); else SWITCHES+=(--no-init-pre-bias); fi
 if [[ "$NORMALIZE_INPUT" == 1 ]]; then SWITCHES+=(--normalize-input); else SWITCHES+=(--no-normalize-input); fi
 if [[ "$AGGREGATE_LOSS" == 1 ]]; then SWITCHES+=(--aggregate-loss); else SWITCHES+=(--no-aggregate-loss); fi
+if [[ "$UNIT_NORM_LATENTS" == 1 ]]; then SWITCHES+=(--unit-norm-latents); else SWITCHES+=(--no-unit-norm-latents); fi
+if [[ "$PROJECT_DECODER_GRAD" == 1 ]]; then SWITCHES+=(--project-decoder-grad); else SWITCHES+=(--no-project-decoder-grad); fi
+if [[ "$LR_SCALE_WITH_LATENTS" == 1 ]]; then SWITCHES+=(--lr-scale-with-latents); else SWITCHES+=(--no-lr-scale-with-latents); fi
 # Dead-latent counting across ranks: passed (not just named) on every multi-process run unless
 # DEAD_COUNT_GLOBAL=0 opts out; a no-op with 1 process, so never passed there.
 if [[ "$DEAD_COUNT_GLOBAL" != 0 && "$WORLD" -gt 1 ]]; then
@@ -398,6 +424,8 @@ torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc_per_node "$NPROC" \
   --batch-size "$BATCH_SIZE" \
   --n-epochs "$N_EPOCHS" \
   --max-grad-norm "$MAX_GRAD_NORM" \
+  --dead-tokens-fraction "$DEAD_TOKENS_FRACTION" \
+  --lr-reference-hidden-dim "$LR_REF_LATENTS" \
   --mix-shards "$MIX_SHARDS" \
   --presample-shards "$PRESAMPLE_SHARDS" \
   --tensor-parallel "$TENSOR_PARALLEL" \

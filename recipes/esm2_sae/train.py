@@ -7,7 +7,10 @@ Reads the ActivationStore written by extract.py (--cache-dir, must hold metadata
 last), checks it was extracted from this model and layer, and trains with the `sae` runtime:
 TopKSAE + Trainer, one SAE data-parallel over every process of `torchrun`. The five opt-in
 training switches (--normalize-input, --aggregate-loss, --dead-count-global, --mix-shards,
---presample-shards) are always defined here and each one is passed to the call that uses it.
+--presample-shards) are always defined here and each one is passed to the call that uses it, as
+are the latent-survival settings (--unit-norm-latents, --project-decoder-grad,
+--dead-tokens-fraction; on by default, passed where the runtime's TrainingConfig has them) and
+--lr-scale-with-latents.
 
 Writes <output-dir>/checkpoint_final.pt (+ step checkpoints), metrics.jsonl and train_args.json.
 """
@@ -145,6 +148,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="TopKSAE(dead_count_global=...): count inactivity across ranks (no-op at 1 process)",
     )
     g.add_argument(
+        "--unit-norm-latents",
+        action=bool_flag,
+        default=True,
+        help="TrainingConfig(unit_norm_latents=...): keep each latent's decoder direction at unit norm (without it most latents die; off = the reference runtime's rule)",
+    )
+    g.add_argument(
+        "--project-decoder-grad",
+        action=bool_flag,
+        default=True,
+        help="TrainingConfig(project_decoder_grad=...): drop the gradient part along each latent's decoder direction (keeps unit-norm steps on the sphere)",
+    )
+    g.add_argument(
+        "--dead-tokens-fraction",
+        type=float,
+        default=0.05,
+        help="TrainingConfig(dead_tokens_fraction=...): AuxK's dead threshold is at most this fraction of the run's tokens; 0 (spec: null) keeps --dead-tokens-threshold alone",
+    )
+    g.add_argument(
         "--mix-shards",
         type=int,
         default=1,
@@ -161,8 +182,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument(
         "--lr",
         type=float,
-        default=0.0003,
-        help="peak learning rate",
+        default=0.0002,
+        help="peak learning rate (at lr_reference_hidden_dim latents with lr_scale_with_latents)",
     )
     g.add_argument(
         "--lr-min",
@@ -205,6 +226,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=1.0,
         help="clip the gradient norm to this",
+    )
+    g.add_argument(
+        "--lr-scale-with-latents",
+        action=bool_flag,
+        default=True,
+        help="TrainingConfig(lr_scale_with_latents=...): train at --lr x sqrt(--lr-reference-hidden-dim / latents)",
+    )
+    g.add_argument(
+        "--lr-reference-hidden-dim",
+        type=int,
+        default=16384,
+        help="latents at which --lr applies unscaled (with --lr-scale-with-latents)",
     )
     g.add_argument(
         "--lr-decay-steps",
@@ -298,6 +331,8 @@ KNOB_LIMITS = {
     "batch_size": (1, 10000000, ()),
     "n_epochs": (1, 100000, ()),
     "max_grad_norm": (1e-12, 1000000.0, ()),
+    "dead_tokens_fraction": (1e-06, 1.0, ()),
+    "lr_reference_hidden_dim": (1, 1000000000, ()),
     "mix_shards": (1, 100000, ()),
     "presample_shards": (1, 100000, ()),
     "tensor_parallel": (1, 1024, ()),
@@ -720,6 +755,28 @@ def warn_settings(args: argparse.Namespace, world_size: int) -> None:
         )
 
 
+def survival_settings(config_cls, **settings) -> dict:
+    """The latent-survival settings (unit-norm latents, decoder gradient projection, AuxK dead
+    threshold as a fraction of the run) that this runtime's TrainingConfig has; the reference
+    runtime has none of them. The ones it lacks are dropped with one warning when they are on."""
+    have = {f.name for f in dataclasses.fields(config_cls)}
+    lacking = [name for name, v in settings.items() if name not in have and v not in (None, False)]
+    if lacking:
+        warnings.warn(
+            f"{', '.join(flag(n) for n in lacking)}: this sae runtime's TrainingConfig lacks "
+            "them; training without (expect many dead latents)",
+            stacklevel=2,
+        )
+    return {name: v for name, v in settings.items() if name in have}
+
+
+def tensor_parallel_lr(args: argparse.Namespace, hidden_dim: int) -> float:
+    """--lr, scaled as TrainingConfig scales it with --lr-scale-with-latents."""
+    if not args.lr_scale_with_latents:
+        return args.lr
+    return args.lr * (args.lr_reference_hidden_dim / (hidden_dim * args.expansion_factor)) ** 0.5
+
+
 def tensor_parallel_api():
     """(ShardedTopKSAE, train_tp_loop, load_and_merge) from the runtime, or a clear error."""
     import sae.architectures as architectures
@@ -787,13 +844,23 @@ def train_tensor_parallel(args, model, dataloader, n_samples: int, device, outpu
         warnings.warn(
             "--tensor-parallel trains at a constant --lr (no warmup or schedule)", stacklevel=2
         )
+    skipped = [
+        flag(n)
+        for n in ("unit_norm_latents", "project_decoder_grad", "dead_tokens_fraction")
+        if getattr(args, n)
+    ]
+    if skipped:
+        warnings.warn(
+            f"--tensor-parallel does not apply {', '.join(skipped)} (data-parallel runs only)",
+            stacklevel=2,
+        )
     steps = args.max_steps or args.n_epochs * max(1, math.ceil(n_samples / args.batch_size))
     shards = output_dir / "tp_shards"
     logger = MetricsFile(output_dir / "metrics.jsonl") if dist.get_rank() == 0 else None
     train_tp_loop(
         model,
         dataloader,
-        lr=args.lr,
+        lr=tensor_parallel_lr(args, model.input_dim),
         max_steps=steps,
         device=str(device),
         log_interval=args.log_interval,
@@ -823,6 +890,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.auxk is not None and args.auxk <= 0:
         args.auxk = None
+    if args.dead_tokens_fraction is not None and args.dead_tokens_fraction <= 0:
+        args.dead_tokens_fraction = None
     check_args(args)
     world_size = check_world_size(args)
     meta = read_cache_metadata(args)
@@ -890,6 +959,14 @@ def main(argv: list[str] | None = None) -> int:
         dist.destroy_process_group()
         return 0
     config = TrainingConfig(
+        **survival_settings(
+            TrainingConfig,
+            unit_norm_latents=args.unit_norm_latents,
+            project_decoder_grad=args.project_decoder_grad,
+            dead_tokens_fraction=args.dead_tokens_fraction,
+        ),
+        lr_scale_with_latents=args.lr_scale_with_latents,
+        lr_reference_hidden_dim=args.lr_reference_hidden_dim,
         lr=args.lr,
         n_epochs=args.n_epochs,
         batch_size=args.batch_size,

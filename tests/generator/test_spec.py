@@ -51,7 +51,7 @@ def test_codonfm_defaults():
     sae = spec["sae"]
     assert spec["extraction"]["kind"] == "custom" and ":" in spec["extraction"]["adapter"]
     assert spec["extraction"]["token_unit"] == "codon"
-    assert (sae["expansion_factor"], sae["top_k"], sae["auxk"], sae["lr"]) == (8, 32, 64, 3e-4)
+    assert (sae["expansion_factor"], sae["top_k"], sae["auxk"], sae["lr"]) == (8, 32, 64, 2e-4)
     assert sae["init_pre_bias"] is True
     assert not any(sae[f] for f in OPT_IN) and sae["mix_shards"] == sae["presample_shards"] == 1
 

@@ -295,3 +295,58 @@ def test_two_process_gloo_run(tmp_path, train_files):
     assert proc.returncode == 0, proc.stderr[-3000:]
     ckpt = torch.load(tmp_path / "o" / "checkpoint_final.pt", weights_only=True)
     assert ckpt["model_config"]["dead_count_global"] is True and ckpt["world_size"] == 2
+
+
+SURVIVAL = ("unit_norm_latents", "project_decoder_grad", "dead_tokens_fraction")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_survival_settings_reach_training_config_and_default_on(model, train_files):
+    tree = ast.parse(train_files[model].read_text())
+    (site,) = calls(tree, "TrainingConfig")
+    star = [k.value for k in site.keywords if k.arg is None]
+    assert len(star) == 1 and isinstance(star[0], ast.Call)
+    passed = {k.arg: ast.unparse(k.value) for k in star[0].keywords}
+    assert passed == {name: f"args.{name}" for name in SURVIVAL}
+    direct = {k.arg: ast.unparse(k.value) for k in site.keywords if k.arg}
+    for name in ("lr_scale_with_latents", "lr_reference_hidden_dim"):
+        assert direct[name] == f"args.{name}"
+    args = runpy.run_path(str(train_files[model]))["parse_args"](["--cache-dir", "c"])
+    assert args.unit_norm_latents and args.project_decoder_grad
+    assert args.dead_tokens_fraction == 0.05 and args.lr_reference_hidden_dim == 16384
+    assert args.lr_scale_with_latents is (model != "evo2")
+
+
+def test_survival_settings_are_dropped_with_one_warning_on_a_runtime_without_them(train_files):
+    import dataclasses
+
+    ns = runpy.run_path(str(train_files["esm2"]))
+
+    @dataclasses.dataclass
+    class ReferenceConfig:  # the shared library's TrainingConfig has none of the three
+        lr: float = 3e-4
+
+    @dataclasses.dataclass
+    class OursConfig(ReferenceConfig):
+        unit_norm_latents: bool = False
+        project_decoder_grad: bool = False
+        dead_tokens_fraction: float | None = None
+
+    settings = {
+        "unit_norm_latents": True,
+        "project_decoder_grad": True,
+        "dead_tokens_fraction": 0.05,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ns["survival_settings"](OursConfig, **settings) == settings
+        off = dict(settings, unit_norm_latents=False, project_decoder_grad=False)
+        assert (
+            ns["survival_settings"](ReferenceConfig, **dict(off, dead_tokens_fraction=None)) == {}
+        )
+    with pytest.warns(UserWarning) as record:
+        assert ns["survival_settings"](ReferenceConfig, **settings) == {}
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "--unit-norm-latents, --project-decoder-grad, --dead-tokens-fraction" in message
+    assert "lacks them" in message

@@ -208,3 +208,35 @@ def test_flags_on_a_model_without_them_fail_clearly():
         Trainer(model, _cfg(unit_norm_latents=True)).fit(_data())
     with pytest.raises(ValueError, match="dead_tokens_fraction"):
         Trainer(ReLUSAE(12, 48), _cfg(dead_tokens_fraction=0.1)).fit(_data())
+
+
+def test_encoder_init_uniform_draws_linear_init_and_ties_unit_decoder():
+    model = _model(normalize_input=False)
+    model.init_encoder_uniform_()
+    enc = model.encoder.weight.detach()
+    assert enc.abs().max() <= 1 / 12**0.5 and enc.abs().max() > 0.5 / 12**0.5
+    unit = enc / enc.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(model.decoder.weight.t(), unit)
+
+
+def test_encoder_init_in_training_config_fresh_runs_only(tmp_path):
+    with pytest.raises(ValueError, match="encoder_init='kaiming'"):
+        _cfg(encoder_init="kaiming")
+    assert TrainingConfig().encoder_init == "tied"  # the default keeps the reference's init
+    x = _data()
+    model = _model(normalize_input=False)
+    set_seed(1)
+    Trainer(model, _cfg(tmp_path, encoder_init="uniform", unit_norm_latents=True, max_steps=1)).fit(
+        x
+    )
+    set_seed(1)
+    expect = _model(normalize_input=False)
+    set_seed(1)
+    expect.init_encoder_uniform_()
+    # one step from the uniform init moves the encoder little; the tied init is far away
+    start = expect.encoder.weight.detach()
+    moved = (model.encoder.weight.detach() - start).abs().max()
+    tied = (_model(normalize_input=False).encoder.weight.detach() - start).abs().max()
+    assert moved < 0.1 * tied
+    cols = model.decoder.weight.detach().norm(dim=0)
+    torch.testing.assert_close(cols, torch.ones_like(cols))

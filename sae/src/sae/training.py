@@ -31,7 +31,8 @@ parallel_config)``, ``fit(...) -> final epoch's mean loss``) with these extensio
   (``TopKSAE.use_decoder_grad_projection``), ``pre_bias_init`` ("geometric_median" or "mean" of
   the first batch, set before the first step of a fresh run) and ``dead_tokens_fraction``
   (lowers the model's AuxK ``dead_tokens_threshold`` to that fraction of the run's tokens, so
-  AuxK can act at all in a run shorter than the threshold).
+  AuxK can act at all in a run shorter than the threshold) and ``encoder_init`` ("uniform":
+  ``TopKSAE.init_encoder_uniform_`` on a fresh run, sparsify's initialisation).
 * Data may be a tensor, a DataLoader, an ``ActivationStore`` or its path; DDP works on CPU
   (gloo) as on CUDA (nccl), with the process group created before any batch count is computed
   and the per-epoch batch count all-reduced (MIN) so every rank takes the same number of steps.
@@ -60,6 +61,7 @@ from sae.utils import resolve_device
 from torch import nn
 
 PRE_BIAS_INITS = ("none", "geometric_median", "mean")
+ENCODER_INITS = ("tied", "uniform")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -111,6 +113,7 @@ class TrainingConfig:
     project_decoder_grad: bool = False
     pre_bias_init: str = "none"
     dead_tokens_fraction: float | None = None
+    encoder_init: str = "tied"
 
     def __post_init__(self) -> None:
         checks = {
@@ -138,6 +141,11 @@ class TrainingConfig:
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(
                 f"Unknown lr_schedule: {self.lr_schedule!r}. Expected one of {SCHEDULES}."
+            )
+        if self.encoder_init not in ENCODER_INITS:
+            raise ValueError(
+                f"TrainingConfig: encoder_init={self.encoder_init!r}; expected one of "
+                f"{ENCODER_INITS}"
             )
         if self.pre_bias_init not in PRE_BIAS_INITS:
             raise ValueError(
@@ -449,6 +457,8 @@ class Trainer:
             )  # fmt: skip
         model = self.model.to(device)
         model.train()
+        if resume_from is None:
+            self._init_encoder(model)
         self._apply_decoder_options(model, fresh=resume_from is None)
         if resume_from is None:
             self._init_pre_bias(model, source, device)
@@ -610,6 +620,18 @@ class Trainer:
             "metrics": last,
         }
         return epoch_losses[-1] if epoch_losses else float("nan")
+
+    def _init_encoder(self, model) -> None:
+        """``encoder_init="uniform"``: the model's ``init_encoder_uniform_`` on a fresh run (DDP
+        then broadcasts rank 0's weights)."""
+        if self.config.encoder_init == "tied":
+            return
+        if not hasattr(model, "init_encoder_uniform_"):
+            raise ValueError(
+                f"TrainingConfig.encoder_init={self.config.encoder_init!r} but "
+                f"{type(model).__name__} has no init_encoder_uniform_(); use encoder_init='tied'"
+            )
+        model.init_encoder_uniform_()
 
     def _apply_decoder_options(self, model, fresh: bool) -> None:
         """``unit_norm_latents`` / ``project_decoder_grad`` -> the model's opt-in methods."""

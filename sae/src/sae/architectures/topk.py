@@ -38,6 +38,7 @@ so the sparse decode reads decoder rows without copies; the state dict is unaffe
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -339,6 +340,18 @@ class TopKSAE(SparseAutoencoder):
             self.normalize_decoder()
             if tied:
                 self._init_encoder_from_decoder()
+        return self
+
+    @torch.no_grad()
+    def init_encoder_uniform_(self) -> TopKSAE:
+        """Opt in (fresh models): re-draw the encoder as PyTorch's default ``nn.Linear`` init
+        (uniform in +-1/sqrt(input_dim), so each latent's encoder row has norm ~0.58) and set
+        every latent's decoder direction to its encoder row at unit norm, as EleutherAI's
+        sparsify initialises. -> self."""
+        bound = 1.0 / math.sqrt(self.input_dim)
+        self.encoder.weight.uniform_(-bound, bound)
+        rows = self.encoder.weight  # [n, d]
+        self.decoder.weight.t().copy_(rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12))
         return self
 
     def use_decoder_grad_projection(self) -> TopKSAE:
