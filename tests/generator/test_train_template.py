@@ -183,6 +183,7 @@ def make_store(path: Path, *, layer=5, model_name="esm2", n=1200, dim=16, shard_
     torch = pytest.importorskip("torch")
     # with torch present the sae runtime must import: a broken import fails, never skips
     from sae import activation_store as sae_store
+
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, dim, generator=gen) * 2 + torch.linspace(-1, 1, dim)
     store = sae_store.ActivationStore(path, sae_store.ActivationStoreConfig(shard_size=shard_size))
