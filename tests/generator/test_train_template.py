@@ -282,6 +282,7 @@ def test_warnings_for_flags_that_do_nothing(train_files):
         ns["warn_settings"](quiet, 2)  # evo2 defaults at 2 processes: nothing to warn about
 
 
+@pytest.mark.e2e  # a real two-process torchrun: out of the quick path, in CI
 def test_two_process_gloo_run(tmp_path, train_files):
     """torchrun --nproc_per_node 2: gloo process group, one SAE, --dead-count-global across ranks."""
     cache = make_store(tmp_path / "c", n=2000)
