@@ -17,7 +17,11 @@ from recipegen import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "new": ("recipegen.generator.commands", "new", "Render a recipe into <out>/<name>_sae."),
     "list": ("recipegen.generator.commands", "list_models", "List the shipped model specs."),
-    "show": ("recipegen.generator.commands", "show", "Print a model's resolved spec as YAML."),
+    "show": (
+        "recipegen.generator.commands",
+        "show",
+        "Print a model's resolved spec (or, --as-spec, a spec file).",
+    ),
     "check": (
         "recipegen.generator.commands",
         "check",
