@@ -41,6 +41,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(marker)
         if COMPAT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("compat")
+    # Files with long (e2e/compat) tests first: with parallel workers taking a file at a time, a
+    # long file at the end would run alone. A stable sort by file keeps each file's order.
+    long_files = {
+        item.path
+        for item in items
+        if item.get_closest_marker("e2e") or item.get_closest_marker("compat")
+    }
+    items.sort(key=lambda item: item.path not in long_files)
 
 
 @pytest.fixture(scope="session")
