@@ -13,6 +13,10 @@ if [[ ! -f "$REF/pyproject.toml" ]]; then
   echo "reference_venv: no reference library at $REF (expected its pyproject.toml)" >&2
   exit 2
 fi
+# One build at a time (parallel test workers, two shells): the others wait here, then reuse it.
+mkdir -p "$VENV_REF"
+exec 9>"$VENV_REF/.build-lock"
+flock 9
 stamp="$VENV_REF/.reference-setup"
 want="$(find "$REF/src" "$REF/pyproject.toml" -type f -name '*.py' -o -name pyproject.toml | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1) $TORCH_SPEC"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then

@@ -54,6 +54,7 @@ def test_analyze_maps_examples_back_to_the_input(tmp_path, recipe, unit):
     )
 
 
+@pytest.mark.e2e  # three rendered analyze.py runs: out of the quick path, in CI
 def test_sentinel_skips_a_current_analysis_and_force_reruns(tmp_path):
     fasta, cache, ckpt, *_ = make_run(tmp_path, 1)
     analyze("esm2_sae", tmp_path, fasta, cache, ckpt)

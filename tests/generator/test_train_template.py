@@ -180,8 +180,10 @@ def test_help_lists_the_five_flags_without_importing_torch(train_files):
 
 
 def make_store(path: Path, *, layer=5, model_name="esm2", n=1200, dim=16, shard_size=300) -> Path:
-    sae_store = pytest.importorskip("sae.activation_store", reason="sae runtime not installed")
     torch = pytest.importorskip("torch")
+    # with torch present the sae runtime must import: a broken import fails, never skips
+    from sae import activation_store as sae_store
+
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, dim, generator=gen) * 2 + torch.linspace(-1, 1, dim)
     store = sae_store.ActivationStore(path, sae_store.ActivationStoreConfig(shard_size=shard_size))
@@ -280,6 +282,7 @@ def test_warnings_for_flags_that_do_nothing(train_files):
         ns["warn_settings"](quiet, 2)  # evo2 defaults at 2 processes: nothing to warn about
 
 
+@pytest.mark.e2e  # a real two-process torchrun: out of the quick path, in CI
 def test_two_process_gloo_run(tmp_path, train_files):
     """torchrun --nproc_per_node 2: gloo process group, one SAE, --dead-count-global across ranks."""
     cache = make_store(tmp_path / "c", n=2000)

@@ -19,7 +19,6 @@ from recipegen.validators.facts_shell import _KNOWN_BOOL
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT.parent / "shared" / "reference" / "bionemo-sae" / "src" / "sae"
-VENV_REF = ROOT / ".venv-ref" / "bin" / "python"
 
 
 def _check(params: dict[str, object]) -> None:
@@ -91,9 +90,7 @@ def test_tables_match_reference_source():
     _check(_reference_params())
 
 
-def test_tables_match_reference_runtime():
-    if not VENV_REF.exists():
-        pytest.skip(".venv-ref not built (bash scripts/reference_venv.sh)")
+def test_tables_match_reference_runtime(reference_python):
     code = (
         "import importlib, inspect, json\n"
         f"owners = {sae_api.SIGNATURE_OWNERS!r}\n"
@@ -105,7 +102,9 @@ def test_tables_match_reference_runtime():
         " for p in ps]\n"
         "print(json.dumps(out, default=str))\n"
     )
-    res = subprocess.run([str(VENV_REF), "-c", code], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [str(reference_python), "-c", code], capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stderr
     params = {k: [tuple(p) for p in v] for k, v in json.loads(res.stdout).items()}
     _check(params)

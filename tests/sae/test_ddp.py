@@ -6,6 +6,8 @@ import pytest
 import torch
 from sae_procs import make_store, results, torchrun
 
+pytestmark = pytest.mark.e2e  # real multi-rank torchrun runs: out of the quick path, in CI
+
 
 @pytest.fixture(scope="module")
 def uneven_store(tmp_path_factory):

@@ -140,6 +140,7 @@ def _tiny_esm():
     return model.eval()
 
 
+@pytest.mark.e2e  # a tiny ESM2 forward pass per batch: out of the quick path, in CI
 def test_loss_recovered_on_tiny_esm(tmp_path):
     model = _tiny_esm()
     g = torch.Generator().manual_seed(0)

@@ -28,6 +28,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.e2e  # two training runs and a kill -9: out of the quick path, in CI
 def test_kill9_after_checkpoint_then_resume_matches_uninterrupted(tmp_path):
     store = make_store(tmp_path / "store")
     full, killed = tmp_path / "full", tmp_path / "killed"
