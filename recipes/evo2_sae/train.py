@@ -643,7 +643,9 @@ def schedule(args: argparse.Namespace, n_rows: int, world_size: int, batch: int)
     return per_rank, per_epoch, total, seen
 
 
-def fit_plan(args: argparse.Namespace, n_rows: int, world_size: int) -> list[str]:
+def fit_plan(
+    args: argparse.Namespace, n_rows: int, world_size: int, hidden_dim: int | None = None
+) -> list[str]:
     """Scale the defaults train.py owns to the corpus when they do not fit it (unless
     --no-fit-corpus), warn about values the user set that do not fit, and return the plan's
     lines (printed at start): tokens, steps, warmup, peak LR, dead threshold in tokens."""
@@ -674,13 +676,15 @@ def fit_plan(args: argparse.Namespace, n_rows: int, world_size: int) -> list[str
     dead = max(1, int(DEAD_SHARE * seen))
     rule("dead_tokens_threshold", args.dead_tokens_threshold <= seen, dead,
          f"the run sees {seen:,} tokens, so no latent could ever count as dead")  # fmt: skip
-    peak = args.lr * min(1.0, total / args.warmup_steps) if args.warmup_steps else args.lr
+    lr = scaled_lr(args, hidden_dim) if hidden_dim else args.lr  # what the optimizer gets
+    peak = lr * min(1.0, total / args.warmup_steps) if args.warmup_steps else lr
     lines.append(
         f"plan: {n_rows:,} tokens ({world_size} process(es)), batch {args.batch_size:,} x "
         f"{args.grad_accumulation_steps} accumulation -> {per_epoch:,} steps per epoch x "
         f"{args.n_epochs} epoch(s) = {total:,} steps ({seen:,} tokens seen); warmup "
         f"{args.warmup_steps:,} steps; peak LR {peak:.3g}"
-        + ("" if peak >= args.lr else f" (of --lr {args.lr:g}: never reached)")
+        + ("" if lr == args.lr else f" (--lr {args.lr:g} scaled to {lr:.3g} for the latents)")
+        + ("" if peak >= lr else f" (of {lr:.3g}: never reached)")
         + f"; dead = idle for {args.dead_tokens_threshold:,} tokens"
     )
     lines += [f"fitted to the corpus: {s}" for s in scaled]
@@ -770,8 +774,9 @@ def survival_settings(config_cls, **settings) -> dict:
     return {name: v for name, v in settings.items() if name in have}
 
 
-def tensor_parallel_lr(args: argparse.Namespace, hidden_dim: int) -> float:
-    """--lr, scaled as TrainingConfig scales it with --lr-scale-with-latents."""
+def scaled_lr(args: argparse.Namespace, hidden_dim: int) -> float:
+    """The LR training really uses: --lr, scaled as TrainingConfig scales it with
+    --lr-scale-with-latents (sqrt(--lr-reference-hidden-dim / latents))."""
     if not args.lr_scale_with_latents:
         return args.lr
     return args.lr * (args.lr_reference_hidden_dim / (hidden_dim * args.expansion_factor)) ** 0.5
@@ -860,7 +865,7 @@ def train_tensor_parallel(args, model, dataloader, n_samples: int, device, outpu
     train_tp_loop(
         model,
         dataloader,
-        lr=tensor_parallel_lr(args, model.input_dim),
+        lr=scaled_lr(args, model.input_dim),
         max_steps=steps,
         device=str(device),
         log_interval=args.log_interval,
@@ -896,7 +901,7 @@ def main(argv: list[str] | None = None) -> int:
     world_size = check_world_size(args)
     meta = read_cache_metadata(args)
     check_args(args, meta["hidden_dim"])
-    plan = fit_plan(args, int(meta.get("n_samples") or 0), world_size)
+    plan = fit_plan(args, int(meta.get("n_samples") or 0), world_size, meta["hidden_dim"])
 
     import sae.activation_store as sae_store
     import sae.training as sae_training

@@ -23,7 +23,11 @@ def test_a_163k_token_corpus_gets_defaults_that_fit_and_says_so(train):
     assert args.dead_tokens_threshold == 163_840 // 4
     plan = lines[0]
     assert "163,840 tokens" in plan and "320 steps per epoch" in plan and "= 320 steps" in plan
-    assert "warmup 16 steps" in plan and "peak LR 0.0003" in plan and "never reached" not in plan
+    assert (
+        "warmup 16 steps" in plan
+        and f"peak LR {args.lr:.3g}" in plan
+        and "never reached" not in plan
+    )
     assert "dead = idle for 40,960 tokens" in plan
     fitted = "\n".join(lines[1:])
     assert "--batch-size 4,096 -> 512" in fitted and "--warmup-steps 1,000 -> 16" in fitted
@@ -40,7 +44,8 @@ def test_values_the_user_set_are_kept_with_a_warning(train, monkeypatch):
         5_000_000,
     )
     text = "\n".join(lines)
-    assert "peak LR 9.6e-05 (of --lr 0.0003: never reached)" in text  # 320 of 1000 steps
+    peak = args.lr * 320 / 1000  # 320 of 1000 warmup steps
+    assert f"peak LR {peak:.3g} (of {args.lr:.3g}: never reached)" in text
     assert "warning: --warmup-steps 1,000 kept (set by you)" in text
     assert "warning: --dead-tokens-threshold 5,000,000 kept (set by you)" in text
     # --batch-size 4096 equals the default and BATCH_SIZE is unset: the recipe's, so scaled
@@ -60,3 +65,14 @@ def test_a_large_corpus_keeps_the_defaults_silently(train):
     lines = train.fit_plan(args, 2_000_000_000, 8)
     assert len(lines) == 1 and (args.batch_size, args.warmup_steps) == (4096, 1000)
     assert args.dead_tokens_threshold == 10_000_000
+
+
+def test_the_plan_prints_the_lr_the_optimizer_gets_when_it_scales_with_latents(train):
+    args = train.parse_args([*CACHE, "--lr-scale-with-latents"])
+    lines = train.fit_plan(args, 163_840, 1, 64)
+    scaled = args.lr * (args.lr_reference_hidden_dim / (64 * args.expansion_factor)) ** 0.5
+    assert scaled != args.lr and train.scaled_lr(args, 64) == scaled
+    assert (
+        f"peak LR {scaled:.3g} (--lr {args.lr:g} scaled to {scaled:.3g} for the latents)"
+        in lines[0]
+    )
