@@ -40,6 +40,6 @@ else
 fi
 say "3/3 installing recipegen (editable, with test tools) and the sae runtime with transformers," \
   "pyarrow and matplotlib (~100 MB download, ~400 MB installed)"
-"$PY" -m pip install "${PIP_FLAGS[@]}" -e ".[dev]" -e "./sae[hf,plot]"
+"$PY" -m pip install "${PIP_FLAGS[@]}" -e ".[dev]" -e "./sae[hf,plot,antiberty]"
 printf '%s' "$want" >"$stamp"
 say "done: source $VENV/bin/activate"
