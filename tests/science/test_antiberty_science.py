@@ -136,8 +136,9 @@ def test_real_antiberty_learns_cdr3_and_random_control_does_not(recipe_eval, tmp
     from sae.models.antiberty import antiberty_package_dir, build_antiberty_folder
 
     antiberty_package_dir()  # raises AntibertyError naming the fix when the wheel is missing
-    records = read_fasta(DATA / "antibody_heavy.fasta")[:N_CHAINS]
+    records = read_fasta(DATA / "antibody_heavy.fasta")
     labels = read_residue_labels(DATA / "antibody_heavy.regions.fasta", dict(records))
+    records = records[:N_CHAINS]
     results = {}
     for name, random_init in (("real", False), ("random_init", True)):
         folder = build_antiberty_folder(tmp_path / name, random_init=random_init, seed=0)
