@@ -360,7 +360,10 @@ def label_probe(
     X = codes[torch.as_tensor(labelled)]
     metrics = label_metrics(X, Y, names)
     split = sequence_split(seq_of_row[labelled])
-    groups = label_groups(X, Y, names, split, min_precision=min_precision)
+    if all((split == i).any() for i in range(3)):
+        groups = label_groups(X, Y, names, split, min_precision=min_precision)
+    else:  # fewer than 4 labelled sequences: nothing to choose on, confirm on and score on
+        groups = {}
     return {
         "names": names,
         "metrics": metrics,

@@ -349,7 +349,10 @@ def label_probe(
     X = codes[torch.as_tensor(labelled)]
     metrics = label_metrics(X, Y, names)
     split = sequence_split(seq_of_row[labelled])
-    groups = label_groups(X, Y, names, split, min_precision=min_precision)
+    if all((split == i).any() for i in range(3)):
+        groups = label_groups(X, Y, names, split, min_precision=min_precision)
+    else:  # fewer than 4 labelled sequences: nothing to choose on, confirm on and score on
+        groups = {}
     return {
         "names": names,
         "metrics": metrics,
@@ -648,6 +651,8 @@ def summary_lines(report: dict) -> list[str]:
             f"labelled tokens; latent groups at precision >= {labels['group_min_precision']:g} "
             f"(scored on {labels['group_split_tokens']['test']:,} test tokens):"
         )
+        if not labels["groups"]:
+            lines.append("    (no latent groups: fewer than 4 labelled held-out sequences)")
         for name, g in labels["groups"].items():
             lines.append(
                 f"    {name:<14.14} group of {g['n_features']:>3} latents: recall {g['recall']:.3f} "
