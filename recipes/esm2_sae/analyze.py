@@ -236,7 +236,7 @@ def fasta_ids(path: Path) -> list[str] | None:
         ]
 
 
-def label_file_kind(path: Path) -> str:
+def label_file_type(path: Path) -> str:
     """Kind of a labels file: "residue" (FASTA-like or id/position/label rows) or "sequence" (id/label rows)."""
     if not path.is_file():
         fail(f"--labels {path}: no such file")
@@ -272,11 +272,11 @@ def user_row_labels(path: Path, input_path: Path, meta: dict, order) -> dict:
         )
     if not input_path.name.lower().endswith(FASTA_SUFFIXES):
         fail(f"--labels {path}: labels are keyed by FASTA id, so --input must be FASTA")
-    file_kind = label_file_kind(path)
+    file_type = label_file_type(path)
     try:
         records = sae_labels.read_fasta(input_path)
         ids = [rid for rid, _ in records]
-        if file_kind == "residue":
+        if file_type == "residue":
             labels = sae_labels.read_residue_labels(path, dict(records))
             rows = sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT)
         else:
@@ -286,7 +286,7 @@ def user_row_labels(path: Path, input_path: Path, meta: dict, order) -> dict:
         fail(f"--labels: {exc}")
     if not any(r is not None for r in rows):
         fail(f"--labels {path}: none of the cached sequences has a label (ids do not match?)")
-    return {"rows": rows, "kind": file_kind, "file": str(path)}
+    return {"rows": rows, "kind": file_type, "file": str(path)}
 
 
 def sequence_split(seq_of_row: np.ndarray, seed: int = 0) -> np.ndarray:
