@@ -283,7 +283,10 @@ def demo(model: str, workdir: Path | None, keep: bool) -> None:
             shutil.rmtree(bulky, ignore_errors=True)
     click.echo("")
     # eval.py printed the metrics summary above; this footer says where everything is.
-    click.echo(f"== recipegen demo: {model} SAE smoke done in {time.monotonic() - start:.0f} s")
+    run_kind = "full run (real model)" if model == "antiberty" else "smoke"
+    click.echo(
+        f"== recipegen demo: {model} SAE {run_kind} done in {time.monotonic() - start:.0f} s"
+    )
     click.echo(f"  report           : {report_path}")
     click.echo(f"  training curves  : {curves}")
     if (work / "eval" / "label_metrics.csv").is_file():
