@@ -261,7 +261,9 @@ def write_scan_atlas(
                 for t, a in zip(texts, acts, strict=True)
             ]
             if token_labels is not None:
-                for tok, lab in zip(tokens, token_labels(seg, start, start + len(acts)), strict=True):
+                for tok, lab in zip(
+                    tokens, token_labels(seg, start, start + len(acts)), strict=True
+                ):
                     if lab is not None:
                         tok["label"] = str(lab)
             if sequence_names is not None:
