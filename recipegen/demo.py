@@ -39,7 +39,7 @@ ANTIBODY_FASTA = "antibody_heavy.fasta"
 ANTIBODY_LABELS = "antibody_heavy.regions.fasta"
 ANTIBERTY_REQUIREMENT = "antiberty==0.1.3"
 # The antiberty demo: the full pipeline on 600 chains (450 train / 150 held out), a 1024-latent
-# SAE for 2 epochs; about 3-4 minutes on 2 idle CPU cores.
+# SAE for 2 epochs; about 4 CPU-minutes in all (measured under load; 2-4 min on 2 idle cores).
 ANTIBERTY_ENV = {
     "MAX_SEQUENCES": "600",
     "EVAL_FRACTION": "0.25",
