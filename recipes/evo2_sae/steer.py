@@ -413,9 +413,14 @@ def main(argv: list[str] | None = None) -> None:
                         "delta": round(float(d[t]), 6),
                     }
                 )
-            deltas.append(d[:n] if per_token else d.expand(n))
-            clamped_all.append(mask[:n])
-            labs_all.extend(labels[k][:n])
+            if per_token:
+                deltas.append(d[:n])
+                clamped_all.append(mask[:n])
+                labs_all.extend(labels[k][:n])
+            else:  # one value per sequence: "clamped" when any of its positions was
+                deltas.append(d.reshape(-1)[:1])
+                clamped_all.append(mask.any().reshape(1))
+                labs_all.append(None)
         d_all, c_all = torch.cat(deltas), torch.cat(clamped_all)
         labs_arr = np.array([lab if lab is not None else "" for lab in labs_all])
 
