@@ -580,6 +580,17 @@ KNOBS: tuple[Knob, ...] = (
         min=1,
     ),
     Knob(
+        "labels",
+        "str",
+        "your labels for eval.py and analyze.py, keyed by the FASTA ids of INPUT: per residue "
+        "('>id' + a label string, or id<TAB>position<TAB>label rows) or per sequence "
+        "(id<TAB>label rows); empty: residue identity only",
+        script="eval",
+        env="LABELS",
+        launch="manual",
+        env_shown="none",
+    ),
+    Knob(
         "eval_max_sequences",
         "int",
         "held-out sequences eval.py scores",

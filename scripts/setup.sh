@@ -44,7 +44,7 @@ else
   say "2/3 torch already installed: $("$PY" -c 'import torch; print(torch.__version__)')"
 fi
 say "3/3 installing recipegen (editable, with test tools) and the sae runtime with transformers," \
-  "pyarrow and matplotlib (~100 MB download, ~400 MB installed)"
-pip_install -e ".[dev]" -e "./sae[hf,plot]"
+  "pyarrow, matplotlib and antiberty 0.1.3 (pretrained AntiBERTy weights; ~200 MB download, ~500 MB installed)"
+pip_install -e ".[dev]" -e "./sae[hf,plot,antiberty]"
 printf '%s' "$want" >"$stamp"
 say "done: source $VENV/bin/activate"

@@ -9,7 +9,11 @@ the shard size and the number of latents, not by the number of tokens) and write
 - feature_metadata.parquet: description and activation histogram per latent;
 - feature_examples.parquet: per latent its top-k held-out sequences (one example per sequence),
   a window of +/- --window codons around the peak with the latent's activation at each
-  position, mapped back to the input sequence.
+  position, mapped back to the input sequence, with the sequence's FASTA id;
+- with --labels FILE (your labels, keyed by FASTA id: per residue or per sequence):
+  label_metrics.parquet (per (feature, label) AUROC, precision, recall, F1), each latent's
+  dashboard badge and best match from YOUR labels, and the labels drawn under every example;
+  without it the badge falls back to codon identity, named as such.
 Then builds the static dashboard into --dashboard-dir (open index.html, or serve it with
 `python -m sae.dashboard DIR`). analysis.json, written last, is this step's sentinel: a re-run
 with the same checkpoint and eval cache is skipped unless --force.
@@ -21,6 +25,7 @@ import argparse
 import csv
 import functools
 import hashlib
+import inspect
 import json
 import shutil
 import sys
@@ -78,6 +83,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=4096, help="tokens per SAE batch")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--force", action="store_true", help="re-run even when analysis.json is current")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="your labels: per residue ('>id' + label string, or id<TAB>position<TAB>label) or "
+        "per sequence (id<TAB>label), keyed by the FASTA ids of --input",
+    )
+    p.add_argument(
+        "--label-max-tokens",
+        type=int,
+        default=262144,
+        help="held-out tokens scored for label_metrics.parquet",
+    )
     args = p.parse_args(argv)
     for flag, lo, hi in (("top_k", 1, 100), ("window", 0, 10_000), ("batch_size", 1, None)):
         v = getattr(args, flag)
@@ -445,6 +463,191 @@ def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]
     return read_sequences(input_path)
 
 
+# Shared by eval.py and analyze.py (one definition): the user's own labels (--labels FILE).
+# Per-residue labels (FASTA-like ">id" + one label character per nucleotide, or
+# id<TAB>position<TAB>label rows) or per-sequence labels (id<TAB>label rows), keyed by the first
+# word of each FASTA header of --input; aligned to the cache's rows by TOKEN_UNIT.
+try:
+    from sae import labels as sae_labels
+    from sae.eval.probing import auroc_vec, label_metrics
+except ImportError:  # a runtime without sae.labels (e.g. the reference library)
+    sae_labels = None
+
+GROUP_MIN_PRECISION = 0.9
+GROUP_MIN_FIRES = 20
+
+
+def fasta_ids(path: Path) -> list[str] | None:
+    """First word of every FASTA header of `path` in order (None: not a FASTA file)."""
+    if not path.name.lower().endswith(FASTA_SUFFIXES) or not path.is_file():
+        return None
+    with path.open(encoding="utf-8") as handle:
+        return [
+            line[1:].split()[0] if line[1:].split() else ""
+            for line in handle
+            if line.startswith(">")
+        ]
+
+
+def label_file_type(path: Path) -> str:
+    """Kind of a labels file: "residue" (FASTA-like or id/position/label rows) or "sequence" (id/label rows)."""
+    if not path.is_file():
+        fail(f"--labels {path}: no such file")
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for raw in handle:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith(">"):
+                return "residue"
+            n = len(raw.rstrip("\r\n").split("\t"))
+            if n == 3:
+                return "residue"
+            if n == 2:
+                return "sequence"
+            fail(
+                f"--labels {path}: first row has {n} tab-separated fields; use '>id' + label "
+                "string, id<TAB>position<TAB>label (per residue) or id<TAB>label (per sequence)"
+            )
+    fail(f"--labels {path}: no labels in the file")
+    return ""
+
+
+def user_row_labels(path: Path, input_path: Path, meta: dict, order) -> dict:
+    """{"rows": label or None per cache row, "kind", "file"} from --labels, checked against the
+    --input FASTA; every problem is a clear error naming the file and line."""
+    if sae_labels is None:
+        fail("--labels needs recipegen's sae runtime (sae.labels); this runtime has none")
+    if meta.get("sequences_file"):
+        fail(
+            f"--labels {path}: the eval cache holds chunks of long sequences; labels are keyed by "
+            "whole input sequences, so re-extract without chunking to use them"
+        )
+    if not input_path.name.lower().endswith(FASTA_SUFFIXES):
+        fail(f"--labels {path}: labels are keyed by FASTA id, so --input must be FASTA")
+    file_type = label_file_type(path)
+    try:
+        records = sae_labels.read_fasta(input_path)
+        ids = [rid for rid, _ in records]
+        if file_type == "residue":
+            labels = sae_labels.read_residue_labels(path, dict(records))
+            rows = sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT)
+        else:
+            labels = sae_labels.read_sequence_labels(path, ids)
+            rows = sae_labels.align_sequence_labels(order, ids, labels)
+    except sae_labels.LabelError as exc:
+        fail(f"--labels: {exc}")
+    if not any(r is not None for r in rows):
+        fail(f"--labels {path}: none of the cached sequences has a label (ids do not match?)")
+    return {"rows": rows, "kind": file_type, "file": str(path)}
+
+
+def sequence_split(seq_of_row: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Per row 0 (select), 1 (validate) or 2 (test): whole sequences, 50/25/25, seeded."""
+    seqs = np.unique(seq_of_row)
+    perm = np.random.default_rng(seed).permutation(seqs)
+    part = {
+        int(s): (0 if k < len(perm) // 2 else 1 if k < (3 * len(perm)) // 4 else 2)
+        for k, s in enumerate(perm)
+    }
+    return np.array([part[int(s)] for s in seq_of_row], dtype=np.int8)
+
+
+def label_groups(
+    codes, Y, names, split, min_precision=GROUP_MIN_PRECISION, min_fires=GROUP_MIN_FIRES
+) -> dict:
+    """Per label a group of latents that detects it: candidates are the latents whose firing has
+    precision >= min_precision for the label on the select rows (firing >= min_fires times
+    there); taken greedily, most select-row hits first, each joins only if the group's JOINT
+    precision on the validate rows stays >= min_precision. Scored on the test rows (whole
+    sequences never seen by the choice): joint precision/recall of "any group latent fires" and
+    the AUROC of the group's max code."""
+    Y = torch.as_tensor(Y)
+    sel = label_metrics(codes[split == 0], Y[split == 0], names)
+    vrows = torch.as_tensor(split == 1)
+    Xva, Yva = codes[vrows] > 0, Y[vrows]
+    test = torch.as_tensor(split == 2)
+    Xte, Yte = codes[test], Y[test]
+    out = {}
+    for j, name in enumerate(names):
+        ok = (sel.precision[:, j] >= min_precision) & (sel.n_fire >= min_fires)
+        cands = np.flatnonzero(ok)
+        cands = cands[np.argsort(-(sel.precision[cands, j] * sel.n_fire[cands]), kind="stable")]
+        fire_va = torch.zeros(Xva.shape[0], dtype=torch.bool)
+        yv = Yva[:, j]
+        feats = []
+        for f in cands:
+            trial = fire_va | Xva[:, int(f)]
+            n_fire = int(trial.sum())
+            if n_fire == 0 or int((trial & yv).sum()) / n_fire >= min_precision:
+                fire_va = trial
+                feats.append(int(f))
+        y = Yte[:, j]
+        if feats:
+            score = Xte[:, torch.as_tensor(feats)].float().max(1).values
+        else:
+            score = torch.zeros(Xte.shape[0])
+        fire = score > 0
+        tp, n_fire, n_pos = int((fire & y).sum()), int(fire.sum()), int(y.sum())
+        out[name] = {
+            "features": feats,
+            "n_features": len(feats),
+            "precision": tp / n_fire if n_fire else 0.0,
+            "recall": tp / n_pos if n_pos else 0.0,
+            "auroc": auroc_vec(score, y) if n_pos else float("nan"),
+            "n_pos": n_pos,
+        }
+    return out
+
+
+def label_probe(
+    codes: torch.Tensor,
+    rows: list,
+    seq_of_row: np.ndarray,
+    min_precision: float = GROUP_MIN_PRECISION,
+) -> dict:
+    """Per (feature, label) AUROC/precision/recall/F1, per feature its best concept, per label
+    its latent group (see label_groups), on the labelled rows of `codes` [N, F]."""
+    labelled = np.array([r is not None for r in rows])
+    Y, names, _ = sae_labels.label_matrix([r for r in rows if r is not None])
+    X = codes[torch.as_tensor(labelled)]
+    metrics = label_metrics(X, Y, names)
+    split = sequence_split(seq_of_row[labelled])
+    if all((split == i).any() for i in range(3)):
+        groups = label_groups(X, Y, names, split, min_precision=min_precision)
+    else:  # fewer than 4 labelled sequences: nothing to choose on, confirm on and score on
+        groups = {}
+    return {
+        "names": names,
+        "metrics": metrics,
+        "groups": groups,
+        "n_tokens": int(labelled.sum()),
+        "split_rows": {
+            k: int((split == i).sum()) for i, k in enumerate(("select", "validate", "test"))
+        },
+    }
+
+
+def metric_rows(metrics) -> list[dict]:
+    """One row per (feature that fires, label): the CSV/parquet view of LabelMetrics."""
+    rows = []
+    for f in np.flatnonzero(metrics.n_fire > 0):
+        for j, name in enumerate(metrics.label_names):
+            rows.append(
+                {
+                    "feature_id": int(f),
+                    "label": str(name),
+                    "auroc": float(metrics.auroc[f, j]),
+                    "precision": float(metrics.precision[f, j]),
+                    "recall": float(metrics.recall[f, j]),
+                    "f1": float(metrics.f1[f, j]),
+                    "n_fire": int(metrics.n_fire[f]),
+                    "n_label": int(metrics.n_pos[j]),
+                }
+            )
+    return rows
+
+
 def store_shards(store):
     """() -> the store's shards in row order (numpy arrays or tensors: both are accepted)."""
     return lambda: store.iter_shards(False, 0)
@@ -462,6 +665,28 @@ def units(sequence: str) -> list[str]:
     """The sequence cut into tokens' units (codons), upper-case."""
     s = sequence.upper()
     return [s[i : i + UNIT_SIZE] for i in range(0, len(s) - UNIT_SIZE + 1, UNIT_SIZE)]
+
+
+class UserLabels:
+    """Your labels aligned to the cache's rows: label ids per row and names per token."""
+
+    def __init__(self, rows: list, order: list[list[int]], source: str):
+        self.names = sorted({r for r in rows if r is not None})
+        index = {name: i for i, name in enumerate(self.names)}
+        self.row_ids = np.array([index[r] if r is not None else -1 for r in rows], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum([n for _, n in order])])
+        self.source = source
+
+    def label_ids(self, a: int, b: int) -> np.ndarray:
+        return self.row_ids[a:b]
+
+    def token_labels(self, seg: int, start: int, end: int) -> list:
+        lo = int(self.offsets[seg])
+        hi = int(self.offsets[seg + 1])
+        return [
+            self.names[self.row_ids[lo + i]] if lo + i < hi and self.row_ids[lo + i] >= 0 else None
+            for i in range(start, end)
+        ]
 
 
 class TokenText:
@@ -502,11 +727,40 @@ class TokenText:
         return out
 
 
+@torch.inference_mode()
+def write_label_parquet(model, store, user, order, args, device, path: Path) -> None:
+    """label_metrics.parquet: per (feature, label) AUROC, precision, recall, F1 over the first
+    --label-max-tokens held-out tokens (plus each label's latent group in its metadata)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts, n = [], 0
+    for shard in store.iter_shards(False, 0):
+        x = torch.as_tensor(shard)[: args.label_max_tokens - n].float()
+        for r in range(0, x.shape[0], args.batch_size):
+            parts.append(model.encode(x[r : r + args.batch_size].to(device)).float().cpu())
+        n += x.shape[0]
+        if n >= args.label_max_tokens:
+            break
+    codes = torch.cat(parts)
+    rows = [user.names[i] if i >= 0 else None for i in user.row_ids[: codes.shape[0]]]
+    seq_of_row = np.repeat(np.arange(len(order)), [t for _, t in order])[: codes.shape[0]]
+    probe = label_probe(codes, rows, seq_of_row)
+    table = pa.Table.from_pylist(metric_rows(probe["metrics"]))
+    groups = json.dumps(probe["groups"]).encode()
+    table = table.replace_schema_metadata({b"sae.label_groups": groups})
+    pq.write_table(table, str(path))
+
+
 def fingerprint(args) -> dict:
     """What the analysis depends on; the sentinel records it so stale results are redone."""
     st = args.sae_checkpoint.stat()
     meta = (args.eval_cache / "metadata.json").read_bytes()
     settings = {k: getattr(args, k) for k in ("top_k", "window", "n_clusters", "map", "layer")}
+    if args.labels is not None:
+        lab = args.labels.stat()
+        settings["labels"] = [str(args.labels.resolve()), lab.st_size, lab.st_mtime_ns]
+        settings["label_max_tokens"] = args.label_max_tokens
     return {
         "checkpoint": [str(args.sae_checkpoint.resolve()), st.st_size, st.st_mtime_ns],
         "eval_cache_metadata_sha256": hashlib.sha256(meta).hexdigest(),
@@ -549,6 +803,13 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"--input {args.input}: does not match the eval cache (sequence index out of range)")
     text = TokenText(order, sequences)
     segments = Segments(text.lengths, np.array([i for i, _ in order]))
+    ids = fasta_ids(args.input) if not meta.get("sequences_file") else None
+    user = None
+    if args.labels is not None:
+        aligned = user_row_labels(args.labels, args.input, meta, order)
+        user = UserLabels(aligned["rows"], order, f"your labels ({args.labels.name})")
+    labeller = user or text
+    label_source = user.source if user else f"{UNIT_NAME} identity (fallback: no --labels)"
 
     def encode(x: torch.Tensor) -> torch.Tensor:
         return model.encode(x.to(device))
@@ -559,8 +820,8 @@ def main(argv: list[str] | None = None) -> None:
             int(model.hidden_dim),
             store_shards(store),
             segments,
-            row_labels=text.label_ids,
-            label_names=text.names,
+            row_labels=labeller.label_ids,
+            label_names=labeller.names,
             top_k=args.top_k,
             window=args.window,
             batch_size=args.batch_size,
@@ -571,9 +832,18 @@ def main(argv: list[str] | None = None) -> None:
     tmp = args.output_dir.with_name(f".{args.output_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     unit_name = UNIT_NAME if not meta.get("sequences_file") else f"{UNIT_NAME} (chunk)"
+    extra = {}
+    if "label_source" in inspect.signature(write_scan_atlas).parameters:
+        extra = {
+            "label_source": label_source,
+            "token_labels": user.token_labels if user else None,
+            "sequence_names": (lambda seg: ids[order[seg][0]]) if ids else None,
+        }
     summary = write_scan_atlas(
-        scan, geometry, tmp, text.tokens, unit=unit_name, chars_per_token=UNIT_SIZE
+        scan, geometry, tmp, text.tokens, unit=unit_name, chars_per_token=UNIT_SIZE, **extra
     )
+    if user is not None:
+        write_label_parquet(model, store, user, order, args, device, tmp / "label_metrics.parquet")
     if args.output_dir.exists():
         shutil.rmtree(args.output_dir)
     tmp.rename(args.output_dir)
@@ -585,6 +855,7 @@ def main(argv: list[str] | None = None) -> None:
     summary["top_label_matches"] = [
         {"feature": f, "label": lab, "f1": float(f1[f])} for f, lab in best
     ]
+    summary["label_source"] = label_source
     sentinel.write_text(json.dumps({"summary": summary, "inputs": current}, indent=2) + "\n")
     print(
         f"analyze: {summary['n_latents']} latents ({summary['dead_pct']:.1f}% never fire) over "

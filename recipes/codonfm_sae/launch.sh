@@ -75,6 +75,9 @@ Environment overrides (default in brackets; spec values unless noted):
   DTYPE                 activation dtype in the store (never bf16) [float16]
   EXTRACT_BATCH_SIZE    sequences per extraction batch [32]
   MAX_TOKENS_PER_BATCH  token budget per extraction batch [16384]
+  LABELS                your labels for eval.py and analyze.py, keyed by the FASTA ids of INPUT: per
+                        residue ('>id' + a label string, or id<TAB>position<TAB>label rows) or per
+                        sequence (id<TAB>label rows); empty: residue identity only [none]
   EVAL_MAX_SEQUENCES    held-out sequences eval.py scores [64]
   INPUT                 sequences: FASTA, CSV or parquet with a `sequence` column (required,
                         except --smoke: a generated input)
@@ -148,6 +151,7 @@ D_WANDB_PROJECT=sae
 D_DTYPE=float16
 D_EXTRACT_BATCH_SIZE=32
 D_MAX_TOKENS_PER_BATCH=16384
+D_LABELS=''
 D_EVAL_MAX_SEQUENCES=64
 D_ADAPTER=encodon_adapter:EncodonAdapter
 if [[ "$SMOKE" == 1 ]]; then
@@ -222,6 +226,7 @@ WANDB_PROJECT="${WANDB_PROJECT:-$D_WANDB_PROJECT}"
 DTYPE="${DTYPE:-$D_DTYPE}"
 EXTRACT_BATCH_SIZE="${EXTRACT_BATCH_SIZE:-$D_EXTRACT_BATCH_SIZE}"
 MAX_TOKENS_PER_BATCH="${MAX_TOKENS_PER_BATCH:-$D_MAX_TOKENS_PER_BATCH}"
+LABELS="${LABELS:-$D_LABELS}"
 EVAL_MAX_SEQUENCES="${EVAL_MAX_SEQUENCES:-$D_EVAL_MAX_SEQUENCES}"
 PYTHON="${PYTHON:-python}"
 INPUT="${INPUT:-}"
@@ -245,6 +250,10 @@ if [[ -z "$INPUT" ]]; then
 fi
 if [[ ! -f "$INPUT" ]]; then
   echo "launch.sh: INPUT=$INPUT: no such file" >&2
+  exit 2
+fi
+if [[ -n "$LABELS" && ! -f "$LABELS" ]]; then
+  echo "launch.sh: LABELS=$LABELS: no such file (a labels file keyed by the FASTA ids of INPUT; see README.md)" >&2
   exit 2
 fi
 # A checkpoint that looks like a local path must exist (never retried as a hub id).
@@ -440,6 +449,8 @@ if ((NODE_RANK != 0)); then
   exit 0
 fi
 
+LABEL_ARGS=()
+[[ -z "$LABELS" ]] || LABEL_ARGS=(--labels "$LABELS")
 echo "== eval: held-out split -> $EVAL_OUT"
 "$PYTHON" "$HERE/eval.py" \
   --sae-checkpoint "$SAE_OUT/checkpoint_final.pt" \
@@ -451,7 +462,8 @@ echo "== eval: held-out split -> $EVAL_OUT"
   --output-dir "$EVAL_OUT" \
   --device "$DEVICE" \
   --adapter "$ADAPTER" \
-  --max-sequences "$EVAL_MAX_SEQUENCES"
+  --max-sequences "$EVAL_MAX_SEQUENCES" \
+  "${LABEL_ARGS[@]}"
 
 # Feature analysis + static dashboard (skipped by analyze.py itself while its analysis.json is current).
 ANALYSIS_OUT="${ANALYSIS_OUT:-$WORK/analysis}"
@@ -464,7 +476,8 @@ echo "== analyze: held-out split -> $ANALYSIS_OUT, dashboard $DASHBOARD_OUT"
   --layer "$LAYER" \
   --output-dir "$ANALYSIS_OUT" \
   --dashboard-dir "$DASHBOARD_OUT" \
-  --device "$DEVICE"
+  --device "$DEVICE" \
+  "${LABEL_ARGS[@]}"
 # The server picks a free port and prints the real URL (--port N to choose one).
 printf '== dashboard: %q -m sae.dashboard %q  (serves it and prints the URL to open; or open %q)\n' \
   "$PYTHON" "$DASHBOARD_OUT" "$DASHBOARD_OUT/index.html"

@@ -16,6 +16,14 @@ training sequences:
 - probing (`sae.eval.probe_features`, where the runtime has it): per-feature AUROC against
   residue identity labels of the held-out tokens; the best single feature per label is
   chosen on half of the sequences, scored on the other half.
+- your own labels (--labels FILE: per-residue FASTA-like or TSV rows, or per-sequence id<TAB>label
+  rows, keyed by FASTA id): per (feature, label) AUROC, precision, recall and F1
+  (label_metrics.csv); per feature its best concept (AUROC >= 0.8); per label the group of
+  latents with precision >= --group-precision, chosen on half of the held-out sequences,
+  confirmed on a quarter and scored on the remaining quarter (joint precision, recall, AUROC).
+- untrained-model guards (`sae.eval.guards`): variance explained >= 0.95, a clean cross-entropy
+  near ln(vocabulary) (uniform guessing) and zeroing the layer beating the clean model are
+  flagged; loss recovered is also reported unclamped beside its three cross-entropies.
 Healthy: FVU < 1 and falling, dead % trending to ~20%; variance explained > 95% is suspicious.
 """
 
@@ -28,9 +36,15 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import sae.activation_store as sae_store
 import sae.eval as sae_eval
 import torch
+
+try:
+    from sae.eval.guards import loss_recovered_unclamped, untrained_model_warnings
+except ImportError:  # a runtime without the guards (e.g. the reference library)
+    untrained_model_warnings = None
 
 MODEL_NAME = "esm2"
 DEFAULT_CHECKPOINT = "facebook/esm2_t6_8M_UR50D"
@@ -41,6 +55,7 @@ DROP_SPECIAL_TOKENS = True
 # letters from one row's start to the next row's (k-mers: the stride; row j starts at j * it)
 UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1, "kmer": 1}[TOKEN_UNIT]
 PROBE_MAX_TOKENS = 8192
+LM_INFO: dict = {}  # set by the loss-recovered preparation: vocab_size of the model's LM head
 
 
 class ScriptError(SystemExit):
@@ -80,10 +95,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=262144,
         help="held-out tokens read into memory for reconstruction and sparsity",
     )
+    p.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="your labels: per residue ('>id' + label string, or id<TAB>position<TAB>label) or "
+        "per sequence (id<TAB>label), keyed by the FASTA ids of --input",
+    )
+    p.add_argument(
+        "--group-precision",
+        type=float,
+        default=0.9,
+        help="precision a latent needs to join a label's latent group (0..1]",
+    )
     args = p.parse_args(argv)
     for name in ("max_sequences", "batch_size", "max_eval_tokens"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not 0 < args.group_precision <= 1:
+        p.error(f"--group-precision must be in (0, 1], got {args.group_precision}")
     return args
 
 
@@ -464,6 +494,191 @@ def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]
     return read_sequences(input_path)
 
 
+# Shared by eval.py and analyze.py (one definition): the user's own labels (--labels FILE).
+# Per-residue labels (FASTA-like ">id" + one label character per residue, or
+# id<TAB>position<TAB>label rows) or per-sequence labels (id<TAB>label rows), keyed by the first
+# word of each FASTA header of --input; aligned to the cache's rows by TOKEN_UNIT.
+try:
+    from sae import labels as sae_labels
+    from sae.eval.probing import auroc_vec, label_metrics
+except ImportError:  # a runtime without sae.labels (e.g. the reference library)
+    sae_labels = None
+
+GROUP_MIN_PRECISION = 0.9
+GROUP_MIN_FIRES = 20
+
+
+def fasta_ids(path: Path) -> list[str] | None:
+    """First word of every FASTA header of `path` in order (None: not a FASTA file)."""
+    if not path.name.lower().endswith(FASTA_SUFFIXES) or not path.is_file():
+        return None
+    with path.open(encoding="utf-8") as handle:
+        return [
+            line[1:].split()[0] if line[1:].split() else ""
+            for line in handle
+            if line.startswith(">")
+        ]
+
+
+def label_file_type(path: Path) -> str:
+    """Kind of a labels file: "residue" (FASTA-like or id/position/label rows) or "sequence" (id/label rows)."""
+    if not path.is_file():
+        fail(f"--labels {path}: no such file")
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for raw in handle:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith(">"):
+                return "residue"
+            n = len(raw.rstrip("\r\n").split("\t"))
+            if n == 3:
+                return "residue"
+            if n == 2:
+                return "sequence"
+            fail(
+                f"--labels {path}: first row has {n} tab-separated fields; use '>id' + label "
+                "string, id<TAB>position<TAB>label (per residue) or id<TAB>label (per sequence)"
+            )
+    fail(f"--labels {path}: no labels in the file")
+    return ""
+
+
+def user_row_labels(path: Path, input_path: Path, meta: dict, order) -> dict:
+    """{"rows": label or None per cache row, "kind", "file"} from --labels, checked against the
+    --input FASTA; every problem is a clear error naming the file and line."""
+    if sae_labels is None:
+        fail("--labels needs recipegen's sae runtime (sae.labels); this runtime has none")
+    if meta.get("sequences_file"):
+        fail(
+            f"--labels {path}: the eval cache holds chunks of long sequences; labels are keyed by "
+            "whole input sequences, so re-extract without chunking to use them"
+        )
+    if not input_path.name.lower().endswith(FASTA_SUFFIXES):
+        fail(f"--labels {path}: labels are keyed by FASTA id, so --input must be FASTA")
+    file_type = label_file_type(path)
+    try:
+        records = sae_labels.read_fasta(input_path)
+        ids = [rid for rid, _ in records]
+        if file_type == "residue":
+            labels = sae_labels.read_residue_labels(path, dict(records))
+            rows = sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT)
+        else:
+            labels = sae_labels.read_sequence_labels(path, ids)
+            rows = sae_labels.align_sequence_labels(order, ids, labels)
+    except sae_labels.LabelError as exc:
+        fail(f"--labels: {exc}")
+    if not any(r is not None for r in rows):
+        fail(f"--labels {path}: none of the cached sequences has a label (ids do not match?)")
+    return {"rows": rows, "kind": file_type, "file": str(path)}
+
+
+def sequence_split(seq_of_row: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Per row 0 (select), 1 (validate) or 2 (test): whole sequences, 50/25/25, seeded."""
+    seqs = np.unique(seq_of_row)
+    perm = np.random.default_rng(seed).permutation(seqs)
+    part = {
+        int(s): (0 if k < len(perm) // 2 else 1 if k < (3 * len(perm)) // 4 else 2)
+        for k, s in enumerate(perm)
+    }
+    return np.array([part[int(s)] for s in seq_of_row], dtype=np.int8)
+
+
+def label_groups(
+    codes, Y, names, split, min_precision=GROUP_MIN_PRECISION, min_fires=GROUP_MIN_FIRES
+) -> dict:
+    """Per label a group of latents that detects it: candidates are the latents whose firing has
+    precision >= min_precision for the label on the select rows (firing >= min_fires times
+    there); taken greedily, most select-row hits first, each joins only if the group's JOINT
+    precision on the validate rows stays >= min_precision. Scored on the test rows (whole
+    sequences never seen by the choice): joint precision/recall of "any group latent fires" and
+    the AUROC of the group's max code."""
+    Y = torch.as_tensor(Y)
+    sel = label_metrics(codes[split == 0], Y[split == 0], names)
+    vrows = torch.as_tensor(split == 1)
+    Xva, Yva = codes[vrows] > 0, Y[vrows]
+    test = torch.as_tensor(split == 2)
+    Xte, Yte = codes[test], Y[test]
+    out = {}
+    for j, name in enumerate(names):
+        ok = (sel.precision[:, j] >= min_precision) & (sel.n_fire >= min_fires)
+        cands = np.flatnonzero(ok)
+        cands = cands[np.argsort(-(sel.precision[cands, j] * sel.n_fire[cands]), kind="stable")]
+        fire_va = torch.zeros(Xva.shape[0], dtype=torch.bool)
+        yv = Yva[:, j]
+        feats = []
+        for f in cands:
+            trial = fire_va | Xva[:, int(f)]
+            n_fire = int(trial.sum())
+            if n_fire == 0 or int((trial & yv).sum()) / n_fire >= min_precision:
+                fire_va = trial
+                feats.append(int(f))
+        y = Yte[:, j]
+        if feats:
+            score = Xte[:, torch.as_tensor(feats)].float().max(1).values
+        else:
+            score = torch.zeros(Xte.shape[0])
+        fire = score > 0
+        tp, n_fire, n_pos = int((fire & y).sum()), int(fire.sum()), int(y.sum())
+        out[name] = {
+            "features": feats,
+            "n_features": len(feats),
+            "precision": tp / n_fire if n_fire else 0.0,
+            "recall": tp / n_pos if n_pos else 0.0,
+            "auroc": auroc_vec(score, y) if n_pos else float("nan"),
+            "n_pos": n_pos,
+        }
+    return out
+
+
+def label_probe(
+    codes: torch.Tensor,
+    rows: list,
+    seq_of_row: np.ndarray,
+    min_precision: float = GROUP_MIN_PRECISION,
+) -> dict:
+    """Per (feature, label) AUROC/precision/recall/F1, per feature its best concept, per label
+    its latent group (see label_groups), on the labelled rows of `codes` [N, F]."""
+    labelled = np.array([r is not None for r in rows])
+    Y, names, _ = sae_labels.label_matrix([r for r in rows if r is not None])
+    X = codes[torch.as_tensor(labelled)]
+    metrics = label_metrics(X, Y, names)
+    split = sequence_split(seq_of_row[labelled])
+    if all((split == i).any() for i in range(3)):
+        groups = label_groups(X, Y, names, split, min_precision=min_precision)
+    else:  # fewer than 4 labelled sequences: nothing to choose on, confirm on and score on
+        groups = {}
+    return {
+        "names": names,
+        "metrics": metrics,
+        "groups": groups,
+        "n_tokens": int(labelled.sum()),
+        "split_rows": {
+            k: int((split == i).sum()) for i, k in enumerate(("select", "validate", "test"))
+        },
+    }
+
+
+def metric_rows(metrics) -> list[dict]:
+    """One row per (feature that fires, label): the CSV/parquet view of LabelMetrics."""
+    rows = []
+    for f in np.flatnonzero(metrics.n_fire > 0):
+        for j, name in enumerate(metrics.label_names):
+            rows.append(
+                {
+                    "feature_id": int(f),
+                    "label": str(name),
+                    "auroc": float(metrics.auroc[f, j]),
+                    "precision": float(metrics.precision[f, j]),
+                    "recall": float(metrics.recall[f, j]),
+                    "f1": float(metrics.f1[f, j]),
+                    "n_fire": int(metrics.n_fire[f]),
+                    "n_label": int(metrics.n_pos[j]),
+                }
+            )
+    return rows
+
+
 def load_eval_activations(store, max_tokens: int) -> torch.Tensor:
     """The first `max_tokens` rows of the eval cache, as one float32 tensor [N, H]."""
     parts, n = [], 0
@@ -670,6 +885,7 @@ def prepare_loss_recovered(sae_model, args, sequences: list[str], device):
         tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
     except (OSError, ValueError) as exc:
         return None, f"cannot load an LM head for {args.checkpoint}: {exc}"
+    LM_INFO["vocab_size"] = int(model.get_output_embeddings().weight.shape[0])
     site, _ = layer_site(model, args.layer)
     if site is None:
         return None, f"no transformer block list found in {type(model).__name__}"
@@ -740,7 +956,80 @@ def loss_recovered_report(result, skipped: str | None) -> dict:
     denom = result.ce_zero - result.ce_original
     if abs(denom) < 0.01 * max(abs(result.ce_original), 1e-12):
         out["note"] = "unreliable: zeroing the layer barely changes the loss (untrained model?)"
+    if untrained_model_warnings is not None:
+        out["unclamped"] = loss_recovered_unclamped(
+            result.ce_original, result.ce_sae, result.ce_zero
+        )
+    if LM_INFO.get("vocab_size"):
+        out["vocab_size"] = LM_INFO["vocab_size"]
+        out["ln_vocab"] = math.log(LM_INFO["vocab_size"])
     return out
+
+
+def guard_report(metrics: dict, lr: dict) -> list[dict]:
+    """Untrained-model warnings (`sae.eval.guards`) for this run; [] when none fires."""
+    if untrained_model_warnings is None:
+        return []
+    warnings = untrained_model_warnings(
+        variance_explained=metrics.get("variance_explained"),
+        ce_clean=lr.get("ce_orig"),
+        ce_zero=lr.get("ce_zero"),
+        vocab_size=lr.get("vocab_size"),
+    )
+    return [w.to_dict() for w in warnings]
+
+
+@torch.inference_mode()
+def user_label_report(sae_model, acts, args, meta, order, device) -> tuple[dict, list[dict]]:
+    """--labels: the report's "labels" section and the per (feature, label) rows."""
+    aligned = user_row_labels(args.labels, args.input, meta, order)
+    n = min(acts.shape[0], len(aligned["rows"]))
+    rows = aligned["rows"][:n]
+    seq_of_row = np.repeat(np.arange(len(order)), [t for _, t in order])[:n]
+    codes = torch.cat(
+        [
+            sae_model.encode(acts[r : r + args.batch_size].to(device)).float().cpu()
+            for r in range(0, n, args.batch_size)
+        ]
+    )
+    probe = label_probe(codes, rows, seq_of_row, min_precision=args.group_precision)
+    metrics = probe["metrics"]
+    best = sorted(metrics.best_concepts(), key=lambda r: (-r["auroc"], r["feature_id"]))
+    section = {
+        "file": aligned["file"],
+        "kind": f"per-{aligned['kind']}",
+        "n_tokens": probe["n_tokens"],
+        "label_names": probe["names"],
+        "label_tokens": {n: int(c) for n, c in zip(probe["names"], metrics.n_pos, strict=True)},
+        "group_min_precision": args.group_precision,
+        "group_split_tokens": probe["split_rows"],
+        "groups": probe["groups"],
+        "n_features_annotated": len(best),
+        "best_concepts": best[:200],
+        "metrics_file": str(args.output_dir / "label_metrics.csv"),
+    }
+    return section, metric_rows(metrics)
+
+
+def write_label_csv(rows: list[dict], path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        w = csv.DictWriter(
+            handle,
+            fieldnames=[
+                "feature_id",
+                "label",
+                "auroc",
+                "precision",
+                "recall",
+                "f1",
+                "n_fire",
+                "n_label",
+            ],
+        )
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -873,6 +1162,11 @@ def summary_lines(report: dict) -> list[str]:
         )
         if "note" in lr:
             lines.append(f"                     {lr['note']}")
+        if "unclamped" in lr:
+            uniform = (
+                f", ln(vocab {lr['vocab_size']}) = {lr['ln_vocab']:.3f}" if "ln_vocab" in lr else ""
+            )
+            lines.append(f"                     unclamped {lr['unclamped']:.3f}{uniform}")
     else:
         lines.append(f"  loss recovered   : skipped ({lr['skipped']})")
     probe = report["probing"]
@@ -881,6 +1175,27 @@ def summary_lines(report: dict) -> list[str]:
         lines.append(f"  top probing AUROC: {top}  ({probe['labels']})")
     else:
         lines.append(f"  probing          : skipped ({probe.get('skipped', 'no labels')})")
+    labels = report.get("labels")
+    if labels:
+        lines.append(
+            f"  your labels      : {labels['kind']} from {labels['file']}, {labels['n_tokens']:,} "
+            f"labelled tokens; latent groups at precision >= {labels['group_min_precision']:g} "
+            f"(scored on {labels['group_split_tokens']['test']:,} test tokens):"
+        )
+        if not labels["groups"]:
+            lines.append("    (no latent groups: fewer than 4 labelled held-out sequences)")
+        for name, g in labels["groups"].items():
+            lines.append(
+                f"    {name:<14.14} group of {g['n_features']:>3} latents: recall {g['recall']:.3f} "
+                f"precision {g['precision']:.3f} AUROC {g['auroc']:.3f}"
+            )
+        for r in labels["best_concepts"][:5]:
+            lines.append(
+                f"    feature {r['feature_id']:>5} best concept {r['label']}: AUROC {r['auroc']:.3f} "
+                f"F1 {r['f1']:.3f} (precision {r['precision']:.3f}, recall {r['recall']:.3f})"
+            )
+    for w in report.get("guards", []):
+        lines.append(f"  WARNING {w['code']}: {w['message']}")
     return lines
 
 
@@ -906,6 +1221,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     metrics = eval_metrics(results)
     probe = probing(sae_model, acts, args.eval_cache, meta, sequences, device)
+    labels_section, label_rows = None, []
+    if args.labels is not None:
+        labels_section, label_rows = user_label_report(sae_model, acts, args, meta, order, device)
 
     rows = read_metrics(args.metrics or args.sae_checkpoint.parent / "metrics.jsonl")
     last = next((r for r in reversed(rows) if r.get("loss") is not None), {})
@@ -935,6 +1253,10 @@ def main(argv: list[str] | None = None) -> None:
         "loss_recovered": loss_recovered_report(results.loss_recovered, lr_skipped),
         "probing": probe,
     }
+    report["guards"] = guard_report(metrics, report["loss_recovered"])
+    if labels_section is not None:
+        report["labels"] = labels_section
+        write_label_csv(label_rows, args.output_dir / "label_metrics.csv")
     (args.output_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     plot_curves(
         rows,

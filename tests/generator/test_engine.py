@@ -27,6 +27,7 @@ EXPECTED_FILES = {
     "train.py",
     "eval.py",
     "analyze.py",
+    "steer.py",
     "launch.sh",
     "slurm.sbatch",
     "README.md",

@@ -30,6 +30,7 @@ TEMPLATES = Path(str(resources.files("recipegen.templates")))
 MACROS = {
     "_launch.sh.j2": "pipeline usage defaults standin_args smoke_env env extract_args eval_args",
     "_eval.py.j2": "doc constants args loss_recovered prepare_call",
+    "_steer.py.j2": "doc constants args runner",
     "_input.py.j2": "compressed compressed_message after_reader",
     "_readme.md.j2": (
         "summary run token_check_fix input_note first_step knobs loss_recovered_note sections"

@@ -159,9 +159,18 @@ def write_scan_atlas(
     unit: str = "token",
     chars_per_token: int = 1,
     descriptions: dict[int, str] | None = None,
+    label_source: str | None = None,
+    token_labels: Callable[[int, int, int], list] | None = None,
+    sequence_names: Callable[[int], str] | None = None,
 ) -> dict:
     """Write the three atlas files from a scan; `token_text(segment, start, end)` gives the token
-    strings of a segment's tokens start..end-1. Returns a small summary dict."""
+    strings of a segment's tokens start..end-1. Returns a small summary dict.
+
+    `label_source` names where the scan's labels came from (e.g. "your labels (regions.fasta)" or
+    "residue identity (fallback)"; an atlas column the dashboard shows beside the badge);
+    `token_labels(segment, start, end)` gives each window token's label (or None), stored with
+    the token as ``"label"``; `sequence_names(segment)` the sequence's name (FASTA id), stored as
+    the examples' ``sequence_name``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     n = len(scan.stats)
@@ -181,7 +190,11 @@ def write_scan_atlas(
         out / ATLAS_FILE,
         top_examples=top,
         labels=labels,
-        extra_columns={"best_label": best, "best_label_f1": score.tolist()},
+        extra_columns={
+            "best_label": best,
+            "best_label_f1": score.tolist(),
+            **({"label_source": [label_source] * n} if label_source else {}),
+        },
     )
     hist_json = []
     for f in range(n):
@@ -214,6 +227,7 @@ def write_scan_atlas(
     pq.write_table(meta, str(out / METADATA_FILE))
     cols: dict[str, list] = {k: [] for k in ("fid", "rank", "seq", "max", "json")}
     extra: dict[str, list] = {k: [] for k in ("position", "window_start", "input_offset")}
+    names: list = []
     for f in range(n):
         for r in range(top_rows.shape[1]):
             row = int(top_rows[f, r])
@@ -228,6 +242,14 @@ def write_scan_atlas(
                 {"token": t, "activation": round(float(a), 4)}
                 for t, a in zip(texts, acts, strict=True)
             ]
+            if token_labels is not None:
+                for tok, lab in zip(
+                    tokens, token_labels(seg, start, start + len(acts)), strict=True
+                ):
+                    if lab is not None:
+                        tok["label"] = str(lab)
+            if sequence_names is not None:
+                names.append(str(sequence_names(seg)))
             values = (f, r, int(scan.segments.ids[seg]), float(scan.top_values[f, r]))
             for key, v in zip(cols, (*values, json.dumps(tokens)), strict=True):
                 cols[key].append(v)
@@ -247,6 +269,7 @@ def write_scan_atlas(
             "input_offset": pa.array(extra["input_offset"], pa.int64()),
             "unit": pa.array([unit] * len(cols["fid"]), pa.utf8()),
             "chars_per_token": pa.array([chars_per_token] * len(cols["fid"]), pa.int8()),
+            **({"sequence_name": pa.array(names, pa.utf8())} if sequence_names else {}),
         },
     )
     pq.write_table(table, str(out / EXAMPLES_FILE), row_group_size=max(k, 1) * 100)

@@ -29,9 +29,10 @@ ATLAS_COLUMNS = {  # dashboard key -> atlas parquet column (optional ones may be
     "cluster": "cluster_id",
     "best_label": "best_label",
     "score": "best_label_f1",
+    "label_source": "label_source",
 }
 EXAMPLE_COLUMNS = ("example_rank", "text_idx", "max_activation", "tokens_json", "position")
-EXAMPLE_COLUMNS += ("window_start", "input_offset", "unit", "chars_per_token")
+EXAMPLE_COLUMNS += ("window_start", "input_offset", "unit", "chars_per_token", "sequence_name")
 
 
 def _js(call: str, *args) -> str:
