@@ -59,7 +59,7 @@ def test_unknown_model_lists_known_models():
     for command in ("new", "show"):
         result = cli(command, "esm3")
         assert result.exit_code == 2
-        assert "unknown model 'esm3'; known models: codonfm, esm2, evo2" in result.output
+        assert "unknown model 'esm3'; known models: antiberty, codonfm, esm2, evo2" in result.output
 
 
 def test_bad_spec_error_names_file_line_field_and_fix(tmp_path):

@@ -34,7 +34,7 @@ def yaml_value(value: str) -> str:
 # error and write nothing.
 REFUSED = [
     ("model-traversal", ["../../etc/passwd"], "unknown model '../../etc/passwd'"),
-    ("model-subst", [f"$({PWN})"], "known models: codonfm, esm2, evo2"),
+    ("model-subst", [f"$({PWN})"], "known models: antiberty, codonfm, esm2, evo2"),
     ("size-semicolon", ["esm2", "--size", f"8M; {PWN}"], "is not a size of esm2"),
     ("size-traversal", ["esm2", "--size", "../8M"], "is not a size of esm2"),
     ("layer-negative", ["esm2", "--layer", "-1"], "--layer -1 is out of range"),

@@ -22,8 +22,8 @@ EVO2_SIZES = {"1B": (25, 1920), "7B": (32, 4096), "40B": (50, 8192)}
 OPT_IN = ("normalize_input", "aggregate_loss", "dead_count_global")
 
 
-def test_builtin_models_are_the_three_families():
-    assert specs.builtin_models() == ["codonfm", "esm2", "evo2"]
+def test_builtin_models_are_the_shipped_families():
+    assert specs.builtin_models() == ["antiberty", "codonfm", "esm2", "evo2"]
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,7 @@ def test_overrides_set_dotted_keys_and_are_validated():
 
 
 def test_unknown_model_lists_known_models():
-    with pytest.raises(GeneratorError, match="known models: codonfm, esm2, evo2"):
+    with pytest.raises(GeneratorError, match="known models: antiberty, codonfm, esm2, evo2"):
         specs.load("esm3")
 
 

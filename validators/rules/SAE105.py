@@ -31,7 +31,7 @@ config = TrainingConfig(lr=args.lr, **runtime_has(TrainingConfig, unit_norm_late
 ```
 """
 
-from recipegen.validators.model import Fact, Invalid
+from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import WIRED_TRAIN
 from recipegen.validators.sae_api import SURVIVAL
 
@@ -45,6 +45,13 @@ EXAMPLE_PATH = "train.py"
 
 # --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
 SKILL_ROW = "`--unit-norm-latents`, `--project-decoder-grad`, `--dead-tokens-fraction` or `--lr-scale-with-latents` is defined but never reaches `TrainingConfig(...)`: most latents die while the launch looks right"
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "most latents dead (70-80%) and FVU well above a peer library's at the same tokens, though the flags are set",
+        "pass each survival flag into `TrainingConfig(...)` (or re-render `train.py`); see docs/training-quality.md",
+    ),
+)
 FACTS = {
     25: Fact(
         "Training script (`train.py`)",

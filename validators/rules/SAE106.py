@@ -27,7 +27,7 @@ config = TrainingConfig(lr=args.lr, unit_norm_latents=args.unit_norm_latents,
 
 import ast
 
-from recipegen.validators.model import Invalid
+from recipegen.validators.model import Invalid, Symptom
 from recipegen.validators.rules.SAE105 import SURVIVAL_TRAIN
 
 CODE = "SAE106"
@@ -40,6 +40,13 @@ EXAMPLE_PATH = "train.py"
 
 # --- what the generated pages say (docs/gotchas.md, troubleshooting.md, SKILL.md) ---
 SKILL_ROW = "`TrainingConfig` gets `project_decoder_grad` or `dead_tokens_fraction` but not `unit_norm_latents`: the projection alone trains worse than the defaults"
+SYMPTOMS = (
+    Symptom(
+        "Training quality",
+        "FVU worse than the library defaults after turning on `--project-decoder-grad` or `--dead-tokens-fraction`",
+        "pass `unit_norm_latents=True` together with them (`--unit-norm-latents`)",
+    ),
+)
 
 # settings only our runtime has; unit_norm_latents is the one the others need
 COMPANIONS = {"project_decoder_grad": "--project-decoder-grad",
