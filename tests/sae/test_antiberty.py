@@ -11,7 +11,6 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 import antiberty  # noqa: E402,F401  (setup.sh installs the sae extra `antiberty`: missing = a failure)
-
 from sae.models.antiberty import (  # noqa: E402
     CHECKPOINT_SUBDIR,
     VOCAB_SUBPATH,
