@@ -41,7 +41,7 @@ DEFAULT_MAX_SEQUENCES = None
 DEFAULT_SHARD_SIZE = 100000
 KMER = {"k": None, "stride": 1}  # k-mer units (token_unit kmer, kind hf)
 # characters from one token's start to the next one's (k-mers: the stride)
-UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1, "kmer": KMER["stride"]}[TOKEN_UNIT]
+UNIT_SIZE = {"aa": 1, "codon": 3, "nt": 1, "kmer": 1}[TOKEN_UNIT]
 UNIT_WORD = {
     "aa": "residue",
     "codon": "codon (3 nt)",
