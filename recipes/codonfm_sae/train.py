@@ -643,12 +643,38 @@ def schedule(args: argparse.Namespace, n_rows: int, world_size: int, batch: int)
     return per_rank, per_epoch, total, seen
 
 
+def effective_dead_threshold(args: argparse.Namespace, seen: int, fraction_applies: bool) -> int:
+    """The dead threshold training uses: --dead-tokens-threshold, lowered (never raised) to
+    --dead-tokens-fraction of the tokens the run sees when the runtime applies that fraction."""
+    frac = args.dead_tokens_fraction
+    if not fraction_applies or not frac or seen <= 0:
+        return args.dead_tokens_threshold
+    return min(args.dead_tokens_threshold, max(1, int(frac * seen)))
+
+
+def dead_threshold_source(args: argparse.Namespace, seen: int, fraction_applies: bool) -> str:
+    """Where the plan's dead threshold comes from, when it is not --dead-tokens-threshold."""
+    used = effective_dead_threshold(args, seen, fraction_applies)
+    if used == args.dead_tokens_threshold:
+        return ""
+    return (
+        f" (--dead-tokens-fraction {args.dead_tokens_fraction:g} of the run; "
+        f"--dead-tokens-threshold {args.dead_tokens_threshold:,})"
+    )
+
+
 def fit_plan(
-    args: argparse.Namespace, n_rows: int, world_size: int, hidden_dim: int | None = None
+    args: argparse.Namespace,
+    n_rows: int,
+    world_size: int,
+    hidden_dim: int | None = None,
+    fraction_applies: bool = True,
 ) -> list[str]:
     """Scale the defaults train.py owns to the corpus when they do not fit it (unless
     --no-fit-corpus), warn about values the user set that do not fit, and return the plan's
-    lines (printed at start): tokens, steps, warmup, peak LR, dead threshold in tokens."""
+    lines (printed at start): tokens, steps, warmup, peak LR, and the dead threshold in tokens
+    that training uses (--dead-tokens-fraction of the run lowers it where `fraction_applies`,
+    i.e. the runtime's TrainingConfig has that setting)."""
     lines, scaled, warned = [], [], []
 
     def rule(name: str, fits: bool, new, why: str) -> None:
@@ -685,7 +711,8 @@ def fit_plan(
         f"{args.warmup_steps:,} steps; peak LR {peak:.3g}"
         + ("" if lr == args.lr else f" (--lr {args.lr:g} scaled to {lr:.3g} for the latents)")
         + ("" if peak >= lr else f" (of {lr:.3g}: never reached)")
-        + f"; dead = idle for {args.dead_tokens_threshold:,} tokens"
+        + f"; dead = idle for {effective_dead_threshold(args, seen, fraction_applies):,} tokens"
+        + dead_threshold_source(args, seen, fraction_applies)
     )
     lines += [f"fitted to the corpus: {s}" for s in scaled]
     lines += [f"warning: {w}" for w in warned]
@@ -901,7 +928,6 @@ def main(argv: list[str] | None = None) -> int:
     world_size = check_world_size(args)
     meta = read_cache_metadata(args)
     check_args(args, meta["hidden_dim"])
-    plan = fit_plan(args, int(meta.get("n_samples") or 0), world_size, meta["hidden_dim"])
 
     import sae.activation_store as sae_store
     import sae.training as sae_training
@@ -910,6 +936,14 @@ def main(argv: list[str] | None = None) -> int:
     from sae.architectures import TopKSAE
     from sae.training import ParallelConfig, Trainer, TrainingConfig, WandbConfig
     from sae.utils import set_seed
+
+    # the dead threshold the plan states is the one training uses: --dead-tokens-fraction
+    # applies in data-parallel runs on a runtime whose TrainingConfig has it (not the reference's)
+    applies = args.tensor_parallel == 1 and "dead_tokens_fraction" in {
+        f.name for f in dataclasses.fields(TrainingConfig)
+    }
+    n_rows = int(meta.get("n_samples") or 0)
+    plan = fit_plan(args, n_rows, world_size, meta["hidden_dim"], applies)
 
     rank, world_size, device = init_distributed(world_size, args.device)
     warn_settings(args, world_size)

@@ -28,7 +28,11 @@ def test_a_163k_token_corpus_gets_defaults_that_fit_and_says_so(train):
         and f"peak LR {args.lr:.3g}" in plan
         and "never reached" not in plan
     )
-    assert "dead = idle for 40,960 tokens" in plan
+    # the threshold AuxK uses: 5% of the 163,840 tokens seen (--dead-tokens-fraction 0.05)
+    assert (
+        "dead = idle for 8,192 tokens (--dead-tokens-fraction 0.05 of the run; "
+        "--dead-tokens-threshold 40,960)" in plan
+    )
     fitted = "\n".join(lines[1:])
     assert "--batch-size 4,096 -> 512" in fitted and "--warmup-steps 1,000 -> 16" in fitted
     assert "--dead-tokens-threshold 10,000,000 -> 40,960" in fitted and "warning" not in fitted
@@ -76,3 +80,20 @@ def test_the_plan_prints_the_lr_the_optimizer_gets_when_it_scales_with_latents(t
         f"peak LR {scaled:.3g} (--lr {args.lr:g} scaled to {scaled:.3g} for the latents)"
         in lines[0]
     )
+
+
+def test_plan_states_the_fixed_threshold_where_the_fraction_does_not_apply(train):
+    """The reference runtime (or --tensor-parallel) has no --dead-tokens-fraction: the plan
+    states --dead-tokens-threshold itself, as training will use it."""
+    args = train.parse_args(CACHE)
+    plan = train.fit_plan(args, 163_840, 1, None, False)[0]
+    assert plan.endswith("; dead = idle for 40,960 tokens")
+    args = train.parse_args([*CACHE, "--dead-tokens-fraction", "0"])
+    args.dead_tokens_fraction = None  # main() maps 0 to None (fixed threshold)
+    assert train.fit_plan(args, 163_840, 1)[0].endswith("; dead = idle for 40,960 tokens")
+
+
+def test_the_fraction_never_raises_the_threshold(train):
+    args = train.parse_args([*CACHE, "--dead-tokens-threshold", "1000"])
+    plan = train.fit_plan(args, 163_840, 1)[0]
+    assert plan.endswith("; dead = idle for 1,000 tokens")  # 5% of the run would be 8,192
