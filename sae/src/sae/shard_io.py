@@ -230,6 +230,9 @@ def shard_rows_of(path: Path) -> int:
         ) from exc
 
 
+READ_AHEAD_JOIN_S = 120.0  # the longest a closed read-ahead waits for its in-flight read
+
+
 def read_ahead(items, fn, depth: int = 2) -> Iterator:
     """Yield ``fn(item)`` for each item, computed by one background thread at most ``depth``
     results ahead (parquet decoding releases the GIL); errors surface in order."""
@@ -276,3 +279,7 @@ def read_ahead(items, fn, depth: int = 2) -> Iterator:
         with cond:
             state["stop"] = True
             cond.notify_all()
+        # Wait for a read still in flight: a process that exits while the thread is inside
+        # pyarrow's C++ reader can abort ("terminate called without an active exception").
+        if thread is not threading.current_thread():
+            thread.join(timeout=READ_AHEAD_JOIN_S)
