@@ -592,28 +592,65 @@ def build(path: str, text: str) -> ShellFacts:
 # Launcher words seen through before the command that really runs (shared by every shell rule
 # and by the launches Python drivers assemble): prefixes, then how many operands each takes.
 _PREFIX = {"exec", "nohup", "time", "command", "builtin"}
-_ENV_VALUED = {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}
-_TIMEOUT_VALUED = {"-s", "--signal", "-k", "--kill-after"}
-_NICE_VALUED = {"-n", "--adjustment"}
-_SRUN_NOVALUE = {
-    "-l", "--label", "-u", "--unbuffered", "-v", "--verbose", "-Q", "--quiet", "--pty",
-    "--exclusive", "--overlap", "-K", "--kill-on-bad-exit", "-X", "--disable-status", "-Z",
-    "--no-allocate", "-O", "--overcommit", "-E", "--preserve-env", "-s", "--oversubscribe",
-    "--mpi=none", "-H", "--hold", "--multi-prog",
-}  # fmt: skip
 
 
-def _skip_options(words: list[Word], valued: set[str], novalue: set[str] | None = None) -> int:
-    """Index of the first operand after options (`--x=v` one word; `valued` options, or with
-    `novalue` given every option not in it, take the next word)."""
-    i = 0
-    while i < len(words) and words[i].text.startswith("-") and words[i].text != "-":
-        t = words[i].text
-        if t == "--":
-            return i + 1
-        takes = t in valued if novalue is None else t not in novalue
-        i += 2 if takes and "=" not in t else 1
-    return i
+class _Options:
+    """A launcher's option table, read the way getopt_long reads it: short options may be
+    clustered (`-lu`) and take their value attached (`-n4`) or as the next word (`-n 4`); long
+    options take it as `--opt=value` or the next word; options with an optional value take it
+    only attached. Options stop at the first operand or after `--`. An unknown option is taken
+    to have no value."""
+
+    def __init__(self, short: str = "", long: str = "", short_opt: str = "", long_opt: str = ""):
+        self.short, self.short_opt = set(short), set(short_opt)
+        self.long = {f"--{n}" for n in long.split()}
+        self.long_opt = {f"--{n}" for n in long_opt.split()}
+
+    def skip(self, words: list[Word]) -> int:
+        """Index of the first operand of `words` (the launcher's arguments)."""
+        i = 0
+        while i < len(words):
+            t = words[i].text
+            if t == "--":
+                return i + 1
+            if not t.startswith("-") or t == "-":
+                return i
+            i += 1
+            if t.startswith("--"):
+                name = t.split("=", 1)[0].replace("_", "-")
+                if "=" not in t and name in self.long and name not in self.long_opt:
+                    i += 1
+                continue
+            for k, ch in enumerate(t[1:], start=1):
+                if ch in self.short_opt:
+                    break  # `-K1`, or `-K` alone: the value only attached
+                if ch in self.short:
+                    i += 1 if k == len(t) - 1 else 0  # `-n 4` or `-n4`
+                    break
+        return min(i, len(words))
+
+
+# srun(1): the options that take a value (short, long), those whose value is optional.
+_SRUN = _Options(
+    short="AbBcCdDeGiJLmMnNopqrStTwWx",
+    long="""account acctg-freq bb bbf begin bcast-exclude chdir cluster-constraint clusters
+    comment constraint container container-id core-spec cores-per-socket cpu-bind cpu-freq
+    cpus-per-gpu cpus-per-task deadline delay-boot dependency distribution epilog error exclude
+    export extra extra-node-info gid gpu-bind gpu-freq gpus gpus-per-node gpus-per-socket
+    gpus-per-task gres gres-flags het-group hint input jobid job-name licenses mail-type
+    mail-user mcs-label mem mem-bind mem-per-cpu mem-per-gpu mincpus mpi network nodefile
+    nodelist nodes ntasks ntasks-per-core ntasks-per-gpu ntasks-per-node ntasks-per-socket
+    ntasks-per-tres open-mode output partition power prefer prolog qos relative reservation
+    segment signal slurmd-debug sockets-per-node switches task-epilog task-prolog threads
+    threads-per-core time time-min tmp tres-bind tres-per-task uid wait wckey""",
+    short_opt="IKk",
+    long_opt="""bcast compress exclusive immediate kill-on-bad-exit nice no-kill propagate
+    resv-ports send-libs x11""",
+)
+_ENV = _Options(short="uCS", long="unset chdir split-string")
+_TIMEOUT = _Options(short="sk", long="signal kill-after")
+_NICE = _Options(short="n", long="adjustment")
+_STDBUF = _Options(short="ioe", long="input output error")
 
 
 def unwrap(words: list[Word]) -> tuple[list[Word], list[str]]:
@@ -632,25 +669,25 @@ def unwrap(words: list[Word]) -> tuple[list[Word], list[str]]:
             words = words[1:]
         elif head == "env":
             rest = words[1:]
-            i = _skip_options(rest, _ENV_VALUED)
+            i = _ENV.skip(rest)
             while i < len(rest) and _ASSIGN.match(rest[i].text):
                 i += 1
             seen.append("env")
             words = rest[i:]
         elif head == "timeout":
             rest = words[1:]
-            i = _skip_options(rest, _TIMEOUT_VALUED)
+            i = _TIMEOUT.skip(rest)
             seen.append("timeout")
             words = rest[i + 1 :]  # the duration
         elif head == "nice":
             seen.append("nice")
-            words = words[1:][_skip_options(words[1:], _NICE_VALUED) :]
+            words = words[1:][_NICE.skip(words[1:]) :]
         elif head == "stdbuf":
             seen.append("stdbuf")
-            words = words[1:][_skip_options(words[1:], set()) :]
+            words = words[1:][_STDBUF.skip(words[1:]) :]
         elif head == "srun":
             seen.append("srun")
-            words = words[1:][_skip_options(words[1:], set(), _SRUN_NOVALUE) :]
+            words = words[1:][_SRUN.skip(words[1:]) :]
         else:
             break
     return words, seen
