@@ -83,6 +83,7 @@ class Invocation:
     opaque: bool = False  # arguments include an unknown expansion such as "$@"
     wrapper: str = ""  # "srun" when Slurm starts the launcher (one per task)
     target: str = ""  # what really runs: script or module name, `--no-python` program, program
+    wrapper_opts: dict[str, Word | None] = field(default_factory=dict)  # srun's, by long name
 
     @property
     def line(self) -> int:
@@ -608,26 +609,42 @@ class _Options:
 
     def skip(self, words: list[Word]) -> int:
         """Index of the first operand of `words` (the launcher's arguments)."""
-        i = 0
+        return self.parse(words)[0]
+
+    def parse(self, words: list[Word]) -> tuple[int, dict[str, Word | None]]:
+        """(index of the first operand, {option as written: its value or None})."""
+        i, found = 0, {}
         while i < len(words):
-            t = words[i].text
+            w = words[i]
+            t = w.text
             if t == "--":
-                return i + 1
+                return i + 1, found
             if not t.startswith("-") or t == "-":
-                return i
+                return i, found
             i += 1
             if t.startswith("--"):
-                name = t.split("=", 1)[0].replace("_", "-")
-                if "=" not in t and name in self.long and name not in self.long_opt:
-                    i += 1
+                name, eq, value = t.partition("=")
+                name = name.replace("_", "-")
+                if eq:
+                    raw = w.raw.partition("=")[2] if "=" in w.raw else value
+                    found[name] = Word(raw, value)
+                elif name in self.long and name not in self.long_opt and i < len(words):
+                    found[name], i = words[i], i + 1
+                else:
+                    found[name] = None
                 continue
             for k, ch in enumerate(t[1:], start=1):
-                if ch in self.short_opt:
-                    break  # `-K1`, or `-K` alone: the value only attached
-                if ch in self.short:
-                    i += 1 if k == len(t) - 1 else 0  # `-n 4` or `-n4`
+                if ch in self.short_opt or ch in self.short:
+                    attached = t[k + 1 :]
+                    if attached:  # `-n4`, `-K1`
+                        found["-" + ch] = Word(attached, attached if w.value is not None else None)
+                    elif ch in self.short and i < len(words):  # `-n 4`
+                        found["-" + ch], i = words[i], i + 1
+                    else:
+                        found["-" + ch] = None
                     break
-        return min(i, len(words))
+                found["-" + ch] = None
+        return min(i, len(words)), found
 
 
 # srun(1): the options that take a value (short, long), those whose value is optional.
@@ -647,17 +664,21 @@ _SRUN = _Options(
     long_opt="""bcast compress exclusive immediate kill-on-bad-exit nice no-kill propagate
     resv-ports send-libs x11""",
 )
+_SRUN_LONG = {"-n": "--ntasks", "-N": "--nodes", "-c": "--cpus-per-task", "-G": "--gpus"}
 _ENV = _Options(short="uCS", long="unset chdir split-string")
 _TIMEOUT = _Options(short="sk", long="signal kill-after")
 _NICE = _Options(short="n", long="adjustment")
 _STDBUF = _Options(short="ioe", long="input output error")
 
 
-def unwrap(words: list[Word]) -> tuple[list[Word], list[str]]:
+def unwrap(
+    words: list[Word], srun: dict[str, Word | None] | None = None
+) -> tuple[list[Word], list[str]]:
     """The words of the command a line really runs, and the launchers seen through: variable
     assignments, `exec`/`nohup`/`time`/`command`, `env [opts] [NAME=V...]`, `timeout [opts] D`,
     `nice [-n N]`, `stdbuf -oL`, `srun [opts]`. Interpreters (`python`, `torchrun`) are kept:
-    `_invocation` reads their scripts, modules and `--no-python` programs."""
+    `_invocation` reads their scripts, modules and `--no-python` programs. `srun`, when given,
+    receives srun's options by their long names (`-n4` -> `--ntasks`)."""
     seen: list[str] = []
     for _ in range(16):
         if not words:
@@ -687,14 +708,18 @@ def unwrap(words: list[Word]) -> tuple[list[Word], list[str]]:
             words = words[1:][_STDBUF.skip(words[1:]) :]
         elif head == "srun":
             seen.append("srun")
-            words = words[1:][_SRUN.skip(words[1:]) :]
+            i, found = _SRUN.parse(words[1:])
+            words = words[1:][i:]
+            if srun is not None:
+                srun.update({_SRUN_LONG.get(k, k): v for k, v in found.items()})
         else:
             break
     return words, seen
 
 
 def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
-    words, seen = unwrap(list(cmd.words))
+    srun: dict[str, Word | None] = {}
+    words, seen = unwrap(list(cmd.words), srun)
     if not words:
         return None
     wrapper = "srun" if "srun" in seen else ""
@@ -758,4 +783,4 @@ def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
         target = opts["-m"].text  # python -m mypkg.predict
     else:
         target = prog
-    return Invocation(cmd, prog, script, rest, opts, opaque, wrapper, target)
+    return Invocation(cmd, prog, script, rest, opts, opaque, wrapper, target, srun)

@@ -141,8 +141,28 @@ def world_size(facts: ShellFacts, inv: Invocation) -> Product | None:
         nn = product_of(facts, nnw.raw) if nnw is not None else (1, ())
         return _mul(n, nn)
     if inv.program == "python":
-        return _SLURM["SLURM_NTASKS"] if inv.wrapper == "srun" else (1, ())
+        return _srun_tasks(facts, inv) if inv.wrapper == "srun" else (1, ())
     return None
+
+
+def _srun_tasks(facts: ShellFacts, inv: Invocation) -> Product:
+    """Tasks `srun` starts: `-n`, else nodes x tasks per node (each from srun's own options
+    when given, else from the allocation's SLURM_* variables)."""
+    opts = inv.wrapper_opts
+
+    def given(name: str, default: str) -> Product | None:
+        w = opts.get(name)
+        return product_of(facts, w.raw) if w is not None else _SLURM.get(default, (1, (default,)))
+
+    if opts.get("--ntasks") is not None:
+        n = product_of(facts, opts["--ntasks"].raw)
+    elif "--nodes" in opts or "--ntasks-per-node" in opts:
+        n = _mul(
+            given("--nodes", "SLURM_NNODES"), given("--ntasks-per-node", "SLURM_NTASKS_PER_NODE")
+        )
+    else:
+        n = None
+    return n if n is not None else _SLURM["SLURM_NTASKS"]
 
 
 def show_product(p: Product, labels: dict[str, str]) -> str:
