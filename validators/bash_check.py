@@ -8,10 +8,11 @@ reported.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
-_ERROR = re.compile(r"^/dev/stdin: line (\d+): (.*)$")
+from recipegen.validators.lazy_re import compile_lazy
+
+_ERROR = compile_lazy(r"^/dev/stdin: line (\d+): (.*)$")
 _TIMEOUT_S = 10.0
 
 

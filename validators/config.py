@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +12,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.registry import all_rules
 from recipegen.validators.sae_api import ALL_FEATURES, features_for_version
 
@@ -247,8 +247,8 @@ def pin_of(pyproject: Path) -> frozenset[str] | None:
     return _sae_target(section, f"{pyproject} [tool.recipegen]")
 
 
-_REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*([^;]*)")
-_FLOOR_OPS = re.compile(r"^\s*(>=|==|~=)\s*v?(\d+(?:\.\d+)*)")
+_REQ = compile_lazy(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*([^;]*)")
+_FLOOR_OPS = compile_lazy(r"^\s*(>=|==|~=)\s*v?(\d+(?:\.\d+)*)")
 
 
 def dependency_floors(data: dict) -> dict[str, tuple[int, ...]]:

@@ -24,6 +24,7 @@ from recipegen.validators.config import (
     pin_of,
     sae_features_of,
 )
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.model import Ctx, Finding
 from recipegen.validators.registry import all_rules, get_rule
 
@@ -46,9 +47,9 @@ _SKIP_DIRS = {
 # Directives are matched only against real comments (Python: tokenize COMMENT tokens; shell: the
 # comments the shell scanner found), never against string contents; both case-insensitively, so
 # the cheap prefilter (`_MARKERS` in the lower-cased text) agrees with the regexes.
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
-_RECIPEGEN_OWN = re.compile(r"^(\.recipegen|\..+\.backup-\d{8}T\d{6}Z(-\d+)?)$")
-_DISABLE = re.compile(r"#\s*recipegen:\s*disable(?P<file>-file)?=(?P<codes>[A-Za-z0-9, ]+)", re.I)
+_NOQA = compile_lazy(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
+_RECIPEGEN_OWN = compile_lazy(r"^(\.recipegen|\..+\.backup-\d{8}T\d{6}Z(-\d+)?)$")
+_DISABLE = compile_lazy(r"#\s*recipegen:\s*disable(?P<file>-file)?=(?P<codes>[A-Za-z0-9, ]+)", re.I)
 _MARKERS = ("noqa", "recipegen:")
 _MAX_BYTES = 5_000_000
 _CACHE_UNITS = 32  # parsed files kept for the launch scripts that call them (bounded memory)

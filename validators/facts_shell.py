@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from recipegen.validators.bashlex_tables import import_bashlex
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.sae_api import BOOL_FLAGS
 from recipegen.validators.shell_scan import Comment, ShellSyntaxError, scan
 
 __all__ = ["ShellFacts", "Invocation", "Command", "Word", "FlagUse", "build", "ShellSyntaxError"]
 
-_VAR = re.compile(r"\$\{(\w+)(?:(:?[-=+])([^}]*))?\}|\$(\w+)")
-_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)$", re.S)
-_ARRAY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(\+?)=\((.*)\)\s*$", re.S)
-_ARRAY_USE = re.compile(r"^\$\{(\w+)\[[@*]\]\}$")
-_PY = re.compile(r"^python(\d(\.\d+)?)?$")
+_VAR = compile_lazy(r"\$\{(\w+)(?:(:?[-=+])([^}]*))?\}|\$(\w+)")
+_ASSIGN = compile_lazy(r"^([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)$", re.S)
+_ARRAY = compile_lazy(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(\+?)=\((.*)\)\s*$", re.S)
+_ARRAY_USE = compile_lazy(r"^\$\{(\w+)\[[@*]\]\}$")
+_PY = compile_lazy(r"^python(\d(\.\d+)?)?$")
 _EXITS = {"exit", "return", "continue", "break"}
 _KEYWORDS = {"then", "do", "else", "{", "!", "time"}
 _TORCHRUN_NOVALUE = {"--standalone", "--no_python", "--no-python", "--module", "-m"}
@@ -214,8 +215,8 @@ class ShellFacts:
         return name
 
 
-_KW_PREFIX = re.compile(r"^(?:(?:then|do|else|!|\{|time)(?:\s+|$))+")
-_NO_BASHLEX = re.compile(
+_KW_PREFIX = compile_lazy(r"^(?:(?:then|do|else|!|\{|time)(?:\s+|$))+")
+_NO_BASHLEX = compile_lazy(
     r"^(?:if|elif|while|until|for|case|function|select|fi|done|esac|\}|\[\[|\(\()(?:\s|$)|"
     r"=\(|\$\(\(|\[\[|\(\(|<<(?!<)|\(\)|^[^\s(]*\)|\$\{\w+\[|\bcase\b"
 )
@@ -230,12 +231,12 @@ _NO_BASHLEX = re.compile(
 _FP_VAR = r"\$(?:[A-Za-z_@*#?$0-9]|\{[A-Za-z_]\w*(?::?[-=+?](?:[\w./:,@%+\-]|\$(?=[A-Za-z_]))*)?\})"
 _FP_QUOTED = rf"\"(?:[\w./=:,@%+\- ]|{_FP_VAR})*\"|'[\w./=:,@%+\- ]*'"
 _FP_WORD = rf"(?:[\w./=:,@%+\-]|{_FP_VAR}|{_FP_QUOTED})+"
-_FP_LINE = re.compile(rf"{_FP_WORD}(?:[ \t]+{_FP_WORD})*[ \t]*", re.A)
-_FP_WORDS = re.compile(_FP_WORD, re.A)
-_FP_UNQUOTE = re.compile(_FP_QUOTED, re.A)
+_FP_LINE = compile_lazy(rf"{_FP_WORD}(?:[ \t]+{_FP_WORD})*[ \t]*", re.A)
+_FP_WORDS = compile_lazy(_FP_WORD, re.A)
+_FP_UNQUOTE = compile_lazy(_FP_QUOTED, re.A)
 # bashlex mishandles some quoting (it keeps the quotes of 'a''b', drops a backslash or a `"`
 # inside single quotes): quotes in quotes, adjacent or mixed quotes and backslashes go to bashlex
-_FP_QUIRKS = re.compile(r"''|'\"|\"'|\\")
+_FP_QUIRKS = compile_lazy(r"''|'\"|\"'|\\")
 _RESERVED = {
     "!", "case", "coproc", "do", "done", "elif", "else", "esac", "fi", "for", "function", "if",
     "in", "select", "then", "time", "until", "while", "{", "}", "[[", "]]",
@@ -280,8 +281,8 @@ def _shlex_words(text: str) -> list[str]:
     return words
 
 
-_ARITH = re.compile(r"\$\(\([^()]*(?:\([^()]*\)[^()]*)*\)\)")
-_ARITH_MARK = re.compile("\x00(\\d+)\x00")
+_ARITH = compile_lazy(r"\$\(\([^()]*(?:\([^()]*\)[^()]*)*\)\)")
+_ARITH_MARK = compile_lazy("\x00(\\d+)\x00")
 
 
 BASHLEX_BUDGET_S = 2.0  # bashlex can loop (and grow memory) on some junk input

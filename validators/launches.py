@@ -16,8 +16,9 @@ import copy
 import re
 
 from recipegen.validators import facts_shell
+from recipegen.validators.lazy_re import compile_lazy
 
-_SAFE = re.compile(r"^[\w./=:,@%+\-]*$")
+_SAFE = compile_lazy(r"^[\w./=:,@%+\-]*$")
 _PY_LAUNCHER = ("torch.distributed.run", "torch.distributed.launch")
 
 

@@ -6,8 +6,9 @@ bash parser) with a POSIX `shlex` fallback for constructs bashlex rejects (see `
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from recipegen.validators.lazy_re import compile_lazy
 
 
 class ShellSyntaxError(ValueError):
@@ -34,7 +35,7 @@ class Comment:
     text: str
 
 
-_HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_HEREDOC = compile_lazy(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _WORD_BREAK = " \t\n;&|()<>"
 
 

@@ -6,6 +6,7 @@ import re
 from pathlib import PurePosixPath
 
 from recipegen.validators.facts_shell import Invocation, ShellFacts, Word
+from recipegen.validators.lazy_re import compile_lazy
 
 
 def int_of(facts: ShellFacts, word: Word | None) -> tuple[int | None, bool]:
@@ -81,7 +82,7 @@ _SLURM = {  # Slurm identities: the number of tasks is nodes x tasks per node
     "SLURM_JOB_NUM_NODES": (1, ("SLURM_NNODES",)),
     "SLURM_GPUS_PER_NODE": (1, ("SLURM_GPUS_ON_NODE",)),
 }
-_VAR_WORD = re.compile(r"^\$\{?(\w+)(?::?[-=][^}]*)?\}?$")
+_VAR_WORD = compile_lazy(r"^\$\{?(\w+)(?::?[-=][^}]*)?\}?$")
 
 
 def _mul(a: Product | None, b: Product | None) -> Product | None:
