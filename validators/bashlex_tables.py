@@ -25,7 +25,6 @@ folder, then renamed over it).
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import stat
 import sys
@@ -131,6 +130,8 @@ def _read(path: Path, key: str) -> dict | None:
     head, sep, body = raw.partition(b"\n")
     if not sep:
         return None
+    import json
+
     try:
         header = json.loads(head)
         if (
@@ -232,6 +233,7 @@ def _write(path: Path, key: str, data: dict) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not stat.S_ISDIR(os.lstat(path.parent).st_mode):
             return
+        import json
         import tempfile
 
         body = json.dumps(data, separators=(",", ":")).encode()
