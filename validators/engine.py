@@ -56,7 +56,9 @@ _CACHE_UNITS = 32  # parsed files kept for the launch scripts that call them (bo
 _GC_GEN0 = 50_000  # collect young objects every 50k allocations instead of 700 while linting
 
 
-@dataclass
+# Fact containers compare by identity and keep object's repr: generating __eq__/__repr__ for
+# every dataclass was a measurable part of start-up.
+@dataclass(eq=False, repr=False)
 class LintResult:
     findings: list[Finding] = field(default_factory=list)
     files: int = 0

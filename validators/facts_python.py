@@ -35,7 +35,9 @@ FROM_STORE = {"iter_shards", "load_activations", "get_streaming_dataloader", "ge
 JOIN = {"cat", "concat", "concatenate", "stack", "vstack", "hstack"}
 
 
-@dataclass
+# Fact containers compare by identity and keep object's repr: generating __eq__/__repr__ for
+# every dataclass was a measurable part of start-up.
+@dataclass(eq=False, repr=False)
 class Flag:
     options: tuple[str, ...]
     dest: str
@@ -64,7 +66,7 @@ class Flag:
         )
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class CallSite:
     name: str  # last component: TopKSAE, sample, append, load...
     dotted: str  # e.g. torch.load, store.append ("" parts for non-names)
@@ -94,7 +96,7 @@ class CallSite:
         return f.value if isinstance(f, ast.Attribute) else None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class PythonFacts:
     path: str
     lines: list[str]

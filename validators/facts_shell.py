@@ -46,13 +46,15 @@ class Word:
         return self.value if self.value is not None else self.raw
 
 
-@dataclass
+# Fact containers compare by identity and keep object's repr: generating __eq__/__repr__ for
+# every dataclass was a measurable part of start-up.
+@dataclass(eq=False, repr=False)
 class Guard:
     path: Word
     line: int
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Command:
     words: list[Word]
     line: int
@@ -65,14 +67,14 @@ class Command:
     function: str | None = None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class FlagUse:
     name: str
     value: Word | None
     conditional: bool = False
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Invocation:
     """A command; for python/torchrun ones `script` is the target and `args` its arguments."""
 
@@ -122,7 +124,7 @@ class Invocation:
         return None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Assignment:
     name: str
     raw: str
@@ -130,7 +132,7 @@ class Assignment:
     conditional: bool
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ShellFacts:
     path: str
     lines: list[str]

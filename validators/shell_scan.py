@@ -19,7 +19,9 @@ class ShellSyntaxError(ValueError):
         self.line = line
 
 
-@dataclass
+# Fact containers compare by identity and keep object's repr: generating __eq__/__repr__ for
+# every dataclass was a measurable part of start-up.
+@dataclass(eq=False, repr=False)
 class Segment:
     """One simple command (or keyword fragment) between control operators."""
 
@@ -29,7 +31,7 @@ class Segment:
     op: str  # operator that ends it: "\n", ";", ";;", "&&", "||", "|", "&", or "" at EOF
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Comment:
     line: int
     text: str
