@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from recipegen.validators import bash_check, facts_python, facts_shell
+from recipegen.validators import bash_check, facts_python
 from recipegen.validators.config import (
     LintConfig,
     dependency_floors,
@@ -27,8 +28,12 @@ from recipegen.validators.config import (
 from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.model import Ctx, Finding
 from recipegen.validators.registry import all_rules, get_rule
+from recipegen.validators.shell_scan import ShellSyntaxError
 
 from recipegen.safe_read import FileRefused, read_regular
+
+if TYPE_CHECKING:  # shell facts are imported when a shell file (or a launch) needs them
+    from recipegen.validators.facts_shell import Word
 
 _SKIP_DIRS = {
     ".git",
@@ -267,6 +272,8 @@ class _Unit:
             if kind == "python":
                 self.facts = facts_python.build(display, self.text)
             else:
+                from recipegen.validators import facts_shell
+
                 self.facts = facts_shell.build(display, self.text)
                 bad = (bash_verdict or bash_check.syntax_error)(self.text)
                 if bad is not None:
@@ -276,7 +283,7 @@ class _Unit:
                     )
         except SyntaxError as exc:
             self.error = (exc.lineno or 1, f"syntax error: {exc.msg}")
-        except facts_shell.ShellSyntaxError as exc:
+        except ShellSyntaxError as exc:
             self.error = (exc.line, f"shell syntax error: {exc}")
         except RecursionError:
             self.error = (1, "nesting too deep to parse")
@@ -321,7 +328,7 @@ class Engine:
         while len(self._cache) > _CACHE_UNITS:
             self._cache.popitem(last=False)
 
-    def _target(self, launch_key: str, word: facts_shell.Word) -> object:
+    def _target(self, launch_key: str, word: Word) -> object:
         raw = word.value if word.value is not None else word.raw
         if not raw.endswith(".py"):
             return None

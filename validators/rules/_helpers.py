@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from recipegen.validators.facts_shell import Invocation, ShellFacts, Word
 from recipegen.validators.lazy_re import compile_lazy
+
+if TYPE_CHECKING:  # a Python-only run never loads the shell facts
+    from recipegen.validators.facts_shell import Invocation, ShellFacts, Word
 
 
 def int_of(facts: ShellFacts, word: Word | None) -> tuple[int | None, bool]:
