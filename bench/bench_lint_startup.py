@@ -73,7 +73,9 @@ def baseline_contenders(ref: str, dest: Path) -> dict[str, list[str]]:
     py = [sys.executable, "-c", _RUN_CLI]
     return {
         f"{ref} --version": [*py, "--version"],
+        f"{ref} --help": [*py, "--help"],
         f"{ref} lint <py>": [*py, "lint", str(PY_FILE)],
+        f"{ref} lint <sh>": [*py, "lint", str(SH_FILE)],
     }
 
 
@@ -156,6 +158,11 @@ def main() -> None:
         "loadavg_after": [round(x, 2) for x in load_after],
         "results": res,
         "ratio_lint_py_to_ruff": round(res["recipegen lint <py>"]["median_s"] / ruff_py, 2),
+        "ratio_lint_py_to_ruff_cpu": round(
+            res["recipegen lint <py>"]["cpu_median_s"]
+            / res["ruff check --no-cache <py>"]["cpu_median_s"],
+            2,
+        ),
         "targets_s": {"--version": 0.1, "--help": 0.1, "lint one small file": 0.12},
     }
     if tmp is not None:

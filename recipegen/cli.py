@@ -14,12 +14,17 @@ import sys
 
 # Start-up allocates some 100k objects that all stay alive (modules, classes, functions): the
 # default threshold (700) would run a young collection every 700 allocations during the imports.
+# The console script keeps the larger batches for its run; a program importing this module gets
+# its own thresholds back.
 _THRESHOLDS = gc.get_threshold()
-gc.set_threshold(max(_THRESHOLDS[0], 50_000), *_THRESHOLDS[1:])
+_BATCHED = (max(_THRESHOLDS[0], 50_000), *_THRESHOLDS[1:])
+gc.set_threshold(*_BATCHED)
 
 import click  # noqa: E402
 
 from recipegen import __version__  # noqa: E402
+
+gc.set_threshold(*_THRESHOLDS)
 
 # name -> (module, attribute, the command's short help as `recipegen --help` lists it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -89,6 +94,7 @@ class _LazyGroup(click.Group):
     def __call__(self, *args, **kwargs):
         if args or kwargs or _command_word(sys.argv[1:]) not in _FAST_EXIT:
             return super().__call__(*args, **kwargs)
+        gc.set_threshold(*_BATCHED)
         try:
             return super().__call__()
         except SystemExit as exc:
