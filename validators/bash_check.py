@@ -49,6 +49,7 @@ def syntax_error(text: str) -> tuple[int, str] | None:
 
 
 _PIPE_BYTES = 65536  # what a pipe holds on Linux: a script this small is written at once
+_SPAWN_FIRST = 2  # the first small scripts start without a thread pool (a one-file run needs none)
 
 
 def _spawn(text: str):
@@ -95,8 +96,9 @@ def _spawn(text: str):
 
 class Prefetch:
     """Runs `bash -n` for the next few shell files while the caller parses other files;
-    `start(text)` returns a verdict function for `_Unit`. Small scripts run as child processes
-    started at once; larger ones (which would block on the pipe) go to worker threads."""
+    `start(text)` returns a verdict function for `_Unit`. The first small scripts run as child
+    processes started at once (no thread pool to import and start for a one-file run); later
+    ones, and larger ones (which would block on the pipe), go to worker threads."""
 
     window = 8  # files ahead
 
@@ -108,8 +110,8 @@ class Prefetch:
     def start(self, text: str):
         if _bash() is None:
             return syntax_error
-        if len(text) * 4 <= _PIPE_BYTES:  # at most 4 bytes a character in UTF-8
-            result = _spawn(text)
+        if len(self._children) < _SPAWN_FIRST and len(text) * 4 <= _PIPE_BYTES:
+            result = _spawn(text)  # at most 4 bytes a character in UTF-8: fits the pipe
             self._children.append(result)
         else:
             if self._pool is None:
