@@ -501,7 +501,7 @@ def build(path: str, text: str) -> PythonFacts:
         for (_, name), values in facts.assigns.items():
             if name == alias and values and last_name(values[-1]) == "BooleanOptionalAction":
                 flag.action = "BooleanOptionalAction"
-    if any(v in _PY_LAUNCHERS or v.lstrip().startswith("torchrun") for _, v in facts.strings):
+    if any(v in _PY_LAUNCHERS or "torchrun" in v for _, v in facts.strings):
         from recipegen.validators import launches
 
         facts.launches = launches.build(facts)

@@ -87,3 +87,18 @@ def test_launcher_options_follow_their_real_tables(line, program, target, args):
     inv = _inv(line)
     assert (inv.program, inv.target, [a.text for a in inv.args]) == (program, target, args)
     assert inv.wrapper == ("srun" if line.startswith("srun") else "")
+
+
+def test_python_argv_launches_behind_launcher_words_are_seen():
+    facts = build_py(
+        "run.py",
+        "import subprocess\n"
+        "def main(n):\n"
+        '    subprocess.run(["srun", "-n4", "-l", "torchrun", "--nproc_per_node=2", "train.py",'
+        ' "--x", "1"])\n'
+        '    subprocess.run(f"nohup srun --cpu-bind cores torchrun --nproc_per_node {n} t.py --y",'
+        " shell=True)\n"
+        '    label = "torchrun"\n',
+    )
+    got = [(i.line, i.program, i.target, i.wrapper) for i in facts.launches.invocations]
+    assert got == [(3, "torchrun", "train.py", "srun"), (4, "torchrun", "t.py", "srun")]
