@@ -8,10 +8,16 @@ modules are byte-compiled first (as `pip install` does) and PYTHONDONTWRITEBYTEC
 for the children. The shell parser's table cache is warmed once first (a first run builds it).
 Writes bench/results/lint_startup.json.
 
-    python bench/bench_lint_startup.py [--rounds N] [--baseline REF]
+    python bench/bench_lint_startup.py [--rounds N] [--baseline REF] [--installed BIN]
 
 With `--baseline REF` the CLI of git revision REF (extracted to a temporary folder, byte-compiled,
 run as `python -c "from recipegen.cli import main; main()"` from there) joins the rotation.
+With `--installed BIN` another `recipegen` executable joins it too: a regular (non-editable)
+install, which has no editable-install finder to load at start-up, e.g.
+
+    python -m venv /tmp/rv && /tmp/rv/bin/pip install click bashlex jinja2 pyyaml
+    git archive HEAD | (mkdir /tmp/src && tar -x -C /tmp/src) && /tmp/rv/bin/pip install --no-deps /tmp/src
+    python bench/bench_lint_startup.py --installed /tmp/rv/bin/recipegen
 """
 
 from __future__ import annotations
@@ -67,7 +73,18 @@ def baseline_contenders(ref: str, dest: Path) -> dict[str, list[str]]:
     py = [sys.executable, "-c", _RUN_CLI]
     return {
         f"{ref} --version": [*py, "--version"],
+        f"{ref} --help": [*py, "--help"],
         f"{ref} lint <py>": [*py, "lint", str(PY_FILE)],
+        f"{ref} lint <sh>": [*py, "lint", str(SH_FILE)],
+    }
+
+
+def installed_contenders(binary: str) -> dict[str, list[str]]:
+    """`binary` (another recipegen executable, e.g. a regular install) on the same files."""
+    return {
+        "installed --version": [binary, "--version"],
+        "installed lint <py>": [binary, "lint", str(PY_FILE)],
+        "installed lint <sh>": [binary, "lint", str(SH_FILE)],
     }
 
 
@@ -98,6 +115,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--baseline", help="a git revision whose CLI joins the comparison")
+    ap.add_argument("--installed", help="another recipegen executable (a regular install)")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory() if args.baseline else None
     for folder in ("recipegen", "validators", "generator"):
@@ -109,6 +127,10 @@ def main() -> None:
         extra = baseline_contenders(args.baseline, Path(tmp.name))
         cmds.update(extra)
         cwds.update(dict.fromkeys(extra, tmp.name))
+    if args.installed:
+        extra = installed_contenders(args.installed)
+        cmds.update(extra)
+        cwds.update(dict.fromkeys(extra))
     for name, cmd in cmds.items():  # warm the page cache, .pyc files and the shell-table cache
         _time(cmd, env, cwds[name])
     load_before = os.getloadavg()
@@ -136,11 +158,18 @@ def main() -> None:
         "loadavg_after": [round(x, 2) for x in load_after],
         "results": res,
         "ratio_lint_py_to_ruff": round(res["recipegen lint <py>"]["median_s"] / ruff_py, 2),
+        "ratio_lint_py_to_ruff_cpu": round(
+            res["recipegen lint <py>"]["cpu_median_s"]
+            / res["ruff check --no-cache <py>"]["cpu_median_s"],
+            2,
+        ),
         "targets_s": {"--version": 0.1, "--help": 0.1, "lint one small file": 0.12},
     }
     if tmp is not None:
         out["baseline"] = args.baseline
         tmp.cleanup()
+    if args.installed:
+        out["installed"] = args.installed
     dest = ROOT / "bench" / "results" / "lint_startup.json"
     dest.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     for name, r in res.items():

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 from recipegen.validators import reporters
-from recipegen.validators.config import ConfigError, check_prefixes, load_config
-from recipegen.validators.engine import NothingToLint, lint_paths
-from recipegen.validators.registry import all_rules, get_rule
 
 from recipegen.textsafe import printable
 
+# Each command imports what it needs when it runs: `recipegen rules` never loads the engine,
+# `recipegen lint` never loads JSON unless it prints JSON.
+
 
 def _codes(value: str | None, where: str) -> list[str]:
+    from recipegen.validators.config import check_prefixes
+
     if not value:
         return []
     return check_prefixes([v for v in value.replace(" ", ",").split(",") if v], where)
@@ -48,6 +49,9 @@ def lint(
 
     Exit status: 0 clean, 1 findings, 2 usage or tool error.
     """
+    from recipegen.validators.config import ConfigError, load_config
+    from recipegen.validators.engine import NothingToLint, lint_paths
+
     try:
         roots = list(paths) or [Path(".")]
         config = load_config(config_path, start=roots[0] if roots[0].is_dir() else roots[0].parent)
@@ -84,6 +88,8 @@ def rule(code):
 
     Example: recipegen rule SAE102. The facts are numbered in docs/gotchas.md (the installed
     skill's references/gotchas.md)."""
+    from recipegen.validators.registry import get_rule
+
     try:
         r = get_rule(code)
     except KeyError as exc:
@@ -99,6 +105,8 @@ def rule(code):
 
 def markdown_reference() -> str:
     """The rule reference page (every rule: code, name, severity, summary, facts, doc)."""
+    from recipegen.validators.registry import all_rules
+
     out = [
         "# recipegen lint rules",
         "",
@@ -133,7 +141,11 @@ def markdown_reference() -> str:
 )
 def rules(output_format):
     """List every lint rule."""
+    from recipegen.validators.registry import all_rules
+
     if output_format == "json":
+        import json
+
         click.echo(
             json.dumps(
                 [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +12,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.registry import all_rules
 from recipegen.validators.sae_api import ALL_FEATURES, features_for_version
 
@@ -232,14 +232,30 @@ def sae_features_of(pyproject_text: str, where: str = "pyproject.toml") -> froze
     return _sae_target(_tool_recipegen(data, where), f"{where} [tool.recipegen]")
 
 
+_FOUND: dict[tuple[str, int, int], dict] = {}
+
+
+def _found_toml(pyproject: Path) -> dict | None:
+    """A pyproject.toml lint found next to a file (its `sae` pin, its dependency floors), parsed
+    once per run; None when it is absent, a symlink (never followed: nobody asked us to read
+    it), or not TOML. Read-only for callers."""
+    try:
+        if pyproject.is_symlink() or not pyproject.is_file():
+            return None
+        st = pyproject.stat()
+        key = (str(pyproject), st.st_mtime_ns, st.st_size)
+        if key not in _FOUND:
+            _FOUND[key] = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        return _FOUND[key]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
 def pin_of(pyproject: Path) -> frozenset[str] | None:
     """The `sae` target a pyproject.toml pins (`sae-version`/`sae-features`), else None. A file
     that is not TOML pins nothing; a bad pin raises ConfigError naming the file and key."""
-    try:
-        if pyproject.is_symlink() or not pyproject.is_file():
-            return None  # never follow a link to a file nobody asked us to read
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    data = _found_toml(pyproject)
+    if data is None:
         return None
     section = _tool_recipegen(data, str(pyproject))
     if not ({"sae-version", "sae-features"} & set(section)):
@@ -247,8 +263,8 @@ def pin_of(pyproject: Path) -> frozenset[str] | None:
     return _sae_target(section, f"{pyproject} [tool.recipegen]")
 
 
-_REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*([^;]*)")
-_FLOOR_OPS = re.compile(r"^\s*(>=|==|~=)\s*v?(\d+(?:\.\d+)*)")
+_REQ = compile_lazy(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*([^;]*)")
+_FLOOR_OPS = compile_lazy(r"^\s*(>=|==|~=)\s*v?(\d+(?:\.\d+)*)")
 
 
 def dependency_floors(data: dict) -> dict[str, tuple[int, ...]]:
@@ -273,10 +289,7 @@ def dependency_floors(data: dict) -> dict[str, tuple[int, ...]]:
 
 def floors_of(pyproject: Path) -> dict[str, tuple[int, ...]] | None:
     """`dependency_floors` of a pyproject.toml that has a `[project]` table, else None."""
-    try:
-        if pyproject.is_symlink() or not pyproject.is_file():
-            return None
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    data = _found_toml(pyproject)
+    if data is None:
         return None
     return dependency_floors(data) if isinstance(data.get("project"), dict) else None

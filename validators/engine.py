@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from recipegen.validators import bash_check, facts_python, facts_shell
+from recipegen.validators import bash_check, facts_python
 from recipegen.validators.config import (
     LintConfig,
     dependency_floors,
@@ -24,10 +25,15 @@ from recipegen.validators.config import (
     pin_of,
     sae_features_of,
 )
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.model import Ctx, Finding
 from recipegen.validators.registry import all_rules, get_rule
+from recipegen.validators.shell_scan import ShellSyntaxError
 
 from recipegen.safe_read import FileRefused, read_regular
+
+if TYPE_CHECKING:  # shell facts are imported when a shell file (or a launch) needs them
+    from recipegen.validators.facts_shell import Word
 
 _SKIP_DIRS = {
     ".git",
@@ -46,16 +52,18 @@ _SKIP_DIRS = {
 # Directives are matched only against real comments (Python: tokenize COMMENT tokens; shell: the
 # comments the shell scanner found), never against string contents; both case-insensitively, so
 # the cheap prefilter (`_MARKERS` in the lower-cased text) agrees with the regexes.
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
-_RECIPEGEN_OWN = re.compile(r"^(\.recipegen|\..+\.backup-\d{8}T\d{6}Z(-\d+)?)$")
-_DISABLE = re.compile(r"#\s*recipegen:\s*disable(?P<file>-file)?=(?P<codes>[A-Za-z0-9, ]+)", re.I)
+_NOQA = compile_lazy(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
+_RECIPEGEN_OWN = compile_lazy(r"^(\.recipegen|\..+\.backup-\d{8}T\d{6}Z(-\d+)?)$")
+_DISABLE = compile_lazy(r"#\s*recipegen:\s*disable(?P<file>-file)?=(?P<codes>[A-Za-z0-9, ]+)", re.I)
 _MARKERS = ("noqa", "recipegen:")
 _MAX_BYTES = 5_000_000
 _CACHE_UNITS = 32  # parsed files kept for the launch scripts that call them (bounded memory)
 _GC_GEN0 = 50_000  # collect young objects every 50k allocations instead of 700 while linting
 
 
-@dataclass
+# Fact containers compare by identity and keep object's repr: generating __eq__/__repr__ for
+# every dataclass was a measurable part of start-up.
+@dataclass(eq=False, repr=False)
 class LintResult:
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
@@ -264,6 +272,8 @@ class _Unit:
             if kind == "python":
                 self.facts = facts_python.build(display, self.text)
             else:
+                from recipegen.validators import facts_shell
+
                 self.facts = facts_shell.build(display, self.text)
                 bad = (bash_verdict or bash_check.syntax_error)(self.text)
                 if bad is not None:
@@ -273,7 +283,7 @@ class _Unit:
                     )
         except SyntaxError as exc:
             self.error = (exc.lineno or 1, f"syntax error: {exc.msg}")
-        except facts_shell.ShellSyntaxError as exc:
+        except ShellSyntaxError as exc:
             self.error = (exc.line, f"shell syntax error: {exc}")
         except RecursionError:
             self.error = (1, "nesting too deep to parse")
@@ -318,7 +328,7 @@ class Engine:
         while len(self._cache) > _CACHE_UNITS:
             self._cache.popitem(last=False)
 
-    def _target(self, launch_key: str, word: facts_shell.Word) -> object:
+    def _target(self, launch_key: str, word: Word) -> object:
         raw = word.value if word.value is not None else word.raw
         if not raw.endswith(".py"):
             return None

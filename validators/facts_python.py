@@ -35,7 +35,9 @@ FROM_STORE = {"iter_shards", "load_activations", "get_streaming_dataloader", "ge
 JOIN = {"cat", "concat", "concatenate", "stack", "vstack", "hstack"}
 
 
-@dataclass
+# Fact containers compare by identity and keep object's repr: generating __eq__/__repr__ for
+# every dataclass was a measurable part of start-up.
+@dataclass(eq=False, repr=False)
 class Flag:
     options: tuple[str, ...]
     dest: str
@@ -64,7 +66,7 @@ class Flag:
         )
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class CallSite:
     name: str  # last component: TopKSAE, sample, append, load...
     dotted: str  # e.g. torch.load, store.append ("" parts for non-names)
@@ -94,7 +96,7 @@ class CallSite:
         return f.value if isinstance(f, ast.Attribute) else None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class PythonFacts:
     path: str
     lines: list[str]
@@ -499,7 +501,7 @@ def build(path: str, text: str) -> PythonFacts:
         for (_, name), values in facts.assigns.items():
             if name == alias and values and last_name(values[-1]) == "BooleanOptionalAction":
                 flag.action = "BooleanOptionalAction"
-    if any(v in _PY_LAUNCHERS or v.lstrip().startswith("torchrun") for _, v in facts.strings):
+    if any(v in _PY_LAUNCHERS or "torchrun" in v for _, v in facts.strings):
         from recipegen.validators import launches
 
         facts.launches = launches.build(facts)

@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from recipegen.validators.bashlex_tables import import_bashlex
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.sae_api import BOOL_FLAGS
 from recipegen.validators.shell_scan import Comment, ShellSyntaxError, scan
 
 __all__ = ["ShellFacts", "Invocation", "Command", "Word", "FlagUse", "build", "ShellSyntaxError"]
 
-_VAR = re.compile(r"\$\{(\w+)(?:(:?[-=+])([^}]*))?\}|\$(\w+)")
-_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)$", re.S)
-_ARRAY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(\+?)=\((.*)\)\s*$", re.S)
-_ARRAY_USE = re.compile(r"^\$\{(\w+)\[[@*]\]\}$")
-_PY = re.compile(r"^python(\d(\.\d+)?)?$")
+_VAR = compile_lazy(r"\$\{(\w+)(?:(:?[-=+])([^}]*))?\}|\$(\w+)")
+_ASSIGN = compile_lazy(r"^([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)$", re.S)
+_ARRAY = compile_lazy(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(\+?)=\((.*)\)\s*$", re.S)
+_ARRAY_USE = compile_lazy(r"^\$\{(\w+)\[[@*]\]\}$")
+_PY = compile_lazy(r"^python(\d(\.\d+)?)?$")
 _EXITS = {"exit", "return", "continue", "break"}
 _KEYWORDS = {"then", "do", "else", "{", "!", "time"}
 _TORCHRUN_NOVALUE = {"--standalone", "--no_python", "--no-python", "--module", "-m"}
@@ -45,13 +46,15 @@ class Word:
         return self.value if self.value is not None else self.raw
 
 
-@dataclass
+# Fact containers compare by identity and keep object's repr: generating __eq__/__repr__ for
+# every dataclass was a measurable part of start-up.
+@dataclass(eq=False, repr=False)
 class Guard:
     path: Word
     line: int
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Command:
     words: list[Word]
     line: int
@@ -64,14 +67,14 @@ class Command:
     function: str | None = None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class FlagUse:
     name: str
     value: Word | None
     conditional: bool = False
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Invocation:
     """A command; for python/torchrun ones `script` is the target and `args` its arguments."""
 
@@ -83,6 +86,7 @@ class Invocation:
     opaque: bool = False  # arguments include an unknown expansion such as "$@"
     wrapper: str = ""  # "srun" when Slurm starts the launcher (one per task)
     target: str = ""  # what really runs: script or module name, `--no-python` program, program
+    wrapper_opts: dict[str, Word | None] = field(default_factory=dict)  # srun's, by long name
 
     @property
     def line(self) -> int:
@@ -120,7 +124,7 @@ class Invocation:
         return None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Assignment:
     name: str
     raw: str
@@ -128,7 +132,7 @@ class Assignment:
     conditional: bool
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ShellFacts:
     path: str
     lines: list[str]
@@ -213,8 +217,8 @@ class ShellFacts:
         return name
 
 
-_KW_PREFIX = re.compile(r"^(?:(?:then|do|else|!|\{|time)(?:\s+|$))+")
-_NO_BASHLEX = re.compile(
+_KW_PREFIX = compile_lazy(r"^(?:(?:then|do|else|!|\{|time)(?:\s+|$))+")
+_NO_BASHLEX = compile_lazy(
     r"^(?:if|elif|while|until|for|case|function|select|fi|done|esac|\}|\[\[|\(\()(?:\s|$)|"
     r"=\(|\$\(\(|\[\[|\(\(|<<(?!<)|\(\)|^[^\s(]*\)|\$\{\w+\[|\bcase\b"
 )
@@ -229,12 +233,12 @@ _NO_BASHLEX = re.compile(
 _FP_VAR = r"\$(?:[A-Za-z_@*#?$0-9]|\{[A-Za-z_]\w*(?::?[-=+?](?:[\w./:,@%+\-]|\$(?=[A-Za-z_]))*)?\})"
 _FP_QUOTED = rf"\"(?:[\w./=:,@%+\- ]|{_FP_VAR})*\"|'[\w./=:,@%+\- ]*'"
 _FP_WORD = rf"(?:[\w./=:,@%+\-]|{_FP_VAR}|{_FP_QUOTED})+"
-_FP_LINE = re.compile(rf"{_FP_WORD}(?:[ \t]+{_FP_WORD})*[ \t]*", re.A)
-_FP_WORDS = re.compile(_FP_WORD, re.A)
-_FP_UNQUOTE = re.compile(_FP_QUOTED, re.A)
+_FP_LINE = compile_lazy(rf"{_FP_WORD}(?:[ \t]+{_FP_WORD})*[ \t]*", re.A)
+_FP_WORDS = compile_lazy(_FP_WORD, re.A)
+_FP_UNQUOTE = compile_lazy(_FP_QUOTED, re.A)
 # bashlex mishandles some quoting (it keeps the quotes of 'a''b', drops a backslash or a `"`
 # inside single quotes): quotes in quotes, adjacent or mixed quotes and backslashes go to bashlex
-_FP_QUIRKS = re.compile(r"''|'\"|\"'|\\")
+_FP_QUIRKS = compile_lazy(r"''|'\"|\"'|\\")
 _RESERVED = {
     "!", "case", "coproc", "do", "done", "elif", "else", "esac", "fi", "for", "function", "if",
     "in", "select", "then", "time", "until", "while", "{", "}", "[[", "]]",
@@ -279,8 +283,8 @@ def _shlex_words(text: str) -> list[str]:
     return words
 
 
-_ARITH = re.compile(r"\$\(\([^()]*(?:\([^()]*\)[^()]*)*\)\)")
-_ARITH_MARK = re.compile("\x00(\\d+)\x00")
+_ARITH = compile_lazy(r"\$\(\([^()]*(?:\([^()]*\)[^()]*)*\)\)")
+_ARITH_MARK = compile_lazy("\x00(\\d+)\x00")
 
 
 BASHLEX_BUDGET_S = 2.0  # bashlex can loop (and grow memory) on some junk input
@@ -592,35 +596,92 @@ def build(path: str, text: str) -> ShellFacts:
 # Launcher words seen through before the command that really runs (shared by every shell rule
 # and by the launches Python drivers assemble): prefixes, then how many operands each takes.
 _PREFIX = {"exec", "nohup", "time", "command", "builtin"}
-_ENV_VALUED = {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}
-_TIMEOUT_VALUED = {"-s", "--signal", "-k", "--kill-after"}
-_NICE_VALUED = {"-n", "--adjustment"}
-_SRUN_NOVALUE = {
-    "-l", "--label", "-u", "--unbuffered", "-v", "--verbose", "-Q", "--quiet", "--pty",
-    "--exclusive", "--overlap", "-K", "--kill-on-bad-exit", "-X", "--disable-status", "-Z",
-    "--no-allocate", "-O", "--overcommit", "-E", "--preserve-env", "-s", "--oversubscribe",
-    "--mpi=none", "-H", "--hold", "--multi-prog",
-}  # fmt: skip
 
 
-def _skip_options(words: list[Word], valued: set[str], novalue: set[str] | None = None) -> int:
-    """Index of the first operand after options (`--x=v` one word; `valued` options, or with
-    `novalue` given every option not in it, take the next word)."""
-    i = 0
-    while i < len(words) and words[i].text.startswith("-") and words[i].text != "-":
-        t = words[i].text
-        if t == "--":
-            return i + 1
-        takes = t in valued if novalue is None else t not in novalue
-        i += 2 if takes and "=" not in t else 1
-    return i
+class _Options:
+    """A launcher's option table, read the way getopt_long reads it: short options may be
+    clustered (`-lu`) and take their value attached (`-n4`) or as the next word (`-n 4`); long
+    options take it as `--opt=value` or the next word; options with an optional value take it
+    only attached. Options stop at the first operand or after `--`. An unknown option is taken
+    to have no value."""
+
+    def __init__(self, short: str = "", long: str = "", short_opt: str = "", long_opt: str = ""):
+        self.short, self.short_opt = set(short), set(short_opt)
+        self.long = {f"--{n}" for n in long.split()}
+        self.long_opt = {f"--{n}" for n in long_opt.split()}
+
+    def skip(self, words: list[Word]) -> int:
+        """Index of the first operand of `words` (the launcher's arguments)."""
+        return self.parse(words)[0]
+
+    def parse(self, words: list[Word]) -> tuple[int, dict[str, Word | None]]:
+        """(index of the first operand, {option as written: its value or None})."""
+        i, found = 0, {}
+        while i < len(words):
+            w = words[i]
+            t = w.text
+            if t == "--":
+                return i + 1, found
+            if not t.startswith("-") or t == "-":
+                return i, found
+            i += 1
+            if t.startswith("--"):
+                name, eq, value = t.partition("=")
+                name = name.replace("_", "-")
+                if eq:
+                    raw = w.raw.partition("=")[2] if "=" in w.raw else value
+                    found[name] = Word(raw, value)
+                elif name in self.long and name not in self.long_opt and i < len(words):
+                    found[name], i = words[i], i + 1
+                else:
+                    found[name] = None
+                continue
+            for k, ch in enumerate(t[1:], start=1):
+                if ch in self.short_opt or ch in self.short:
+                    attached = t[k + 1 :]
+                    if attached:  # `-n4`, `-K1`
+                        found["-" + ch] = Word(attached, attached if w.value is not None else None)
+                    elif ch in self.short and i < len(words):  # `-n 4`
+                        found["-" + ch], i = words[i], i + 1
+                    else:
+                        found["-" + ch] = None
+                    break
+                found["-" + ch] = None
+        return min(i, len(words)), found
 
 
-def unwrap(words: list[Word]) -> tuple[list[Word], list[str]]:
+# srun(1): the options that take a value (short, long), those whose value is optional.
+_SRUN = _Options(
+    short="AbBcCdDeGiJLmMnNopqrStTwWx",
+    long="""account acctg-freq bb bbf begin bcast-exclude chdir cluster-constraint clusters
+    comment constraint container container-id core-spec cores-per-socket cpu-bind cpu-freq
+    cpus-per-gpu cpus-per-task deadline delay-boot dependency distribution epilog error exclude
+    export extra extra-node-info gid gpu-bind gpu-freq gpus gpus-per-node gpus-per-socket
+    gpus-per-task gres gres-flags het-group hint input jobid job-name licenses mail-type
+    mail-user mcs-label mem mem-bind mem-per-cpu mem-per-gpu mincpus mpi network nodefile
+    nodelist nodes ntasks ntasks-per-core ntasks-per-gpu ntasks-per-node ntasks-per-socket
+    ntasks-per-tres open-mode output partition power prefer prolog qos relative reservation
+    segment signal slurmd-debug sockets-per-node switches task-epilog task-prolog threads
+    threads-per-core time time-min tmp tres-bind tres-per-task uid wait wckey""",
+    short_opt="IKk",
+    long_opt="""bcast compress exclusive immediate kill-on-bad-exit nice no-kill propagate
+    resv-ports send-libs x11""",
+)
+_SRUN_LONG = {"-n": "--ntasks", "-N": "--nodes", "-c": "--cpus-per-task", "-G": "--gpus"}
+_ENV = _Options(short="uCS", long="unset chdir split-string")
+_TIMEOUT = _Options(short="sk", long="signal kill-after")
+_NICE = _Options(short="n", long="adjustment")
+_STDBUF = _Options(short="ioe", long="input output error")
+
+
+def unwrap(
+    words: list[Word], srun: dict[str, Word | None] | None = None
+) -> tuple[list[Word], list[str]]:
     """The words of the command a line really runs, and the launchers seen through: variable
     assignments, `exec`/`nohup`/`time`/`command`, `env [opts] [NAME=V...]`, `timeout [opts] D`,
     `nice [-n N]`, `stdbuf -oL`, `srun [opts]`. Interpreters (`python`, `torchrun`) are kept:
-    `_invocation` reads their scripts, modules and `--no-python` programs."""
+    `_invocation` reads their scripts, modules and `--no-python` programs. `srun`, when given,
+    receives srun's options by their long names (`-n4` -> `--ntasks`)."""
     seen: list[str] = []
     for _ in range(16):
         if not words:
@@ -632,32 +693,36 @@ def unwrap(words: list[Word]) -> tuple[list[Word], list[str]]:
             words = words[1:]
         elif head == "env":
             rest = words[1:]
-            i = _skip_options(rest, _ENV_VALUED)
+            i = _ENV.skip(rest)
             while i < len(rest) and _ASSIGN.match(rest[i].text):
                 i += 1
             seen.append("env")
             words = rest[i:]
         elif head == "timeout":
             rest = words[1:]
-            i = _skip_options(rest, _TIMEOUT_VALUED)
+            i = _TIMEOUT.skip(rest)
             seen.append("timeout")
             words = rest[i + 1 :]  # the duration
         elif head == "nice":
             seen.append("nice")
-            words = words[1:][_skip_options(words[1:], _NICE_VALUED) :]
+            words = words[1:][_NICE.skip(words[1:]) :]
         elif head == "stdbuf":
             seen.append("stdbuf")
-            words = words[1:][_skip_options(words[1:], set()) :]
+            words = words[1:][_STDBUF.skip(words[1:]) :]
         elif head == "srun":
             seen.append("srun")
-            words = words[1:][_skip_options(words[1:], set(), _SRUN_NOVALUE) :]
+            i, found = _SRUN.parse(words[1:])
+            words = words[1:][i:]
+            if srun is not None:
+                srun.update({_SRUN_LONG.get(k, k): v for k, v in found.items()})
         else:
             break
     return words, seen
 
 
 def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
-    words, seen = unwrap(list(cmd.words))
+    srun: dict[str, Word | None] = {}
+    words, seen = unwrap(list(cmd.words), srun)
     if not words:
         return None
     wrapper = "srun" if "srun" in seen else ""
@@ -721,4 +786,4 @@ def _invocation(cmd: Command, opaque: bool) -> Invocation | None:
         target = opts["-m"].text  # python -m mypkg.predict
     else:
         target = prog
-    return Invocation(cmd, prog, script, rest, opts, opaque, wrapper, target)
+    return Invocation(cmd, prog, script, rest, opts, opaque, wrapper, target, srun)

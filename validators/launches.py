@@ -16,8 +16,9 @@ import copy
 import re
 
 from recipegen.validators import facts_shell
+from recipegen.validators.lazy_re import compile_lazy
 
-_SAFE = re.compile(r"^[\w./=:,@%+\-]*$")
+_SAFE = compile_lazy(r"^[\w./=:,@%+\-]*$")
 _PY_LAUNCHER = ("torch.distributed.run", "torch.distributed.launch")
 
 
@@ -71,15 +72,15 @@ def _inline(facts, elems: list[ast.AST], inlined: set[int], depth: int = 0) -> l
     return out
 
 
-def _seed_list(node: ast.List) -> bool:
-    el = node.elts
-    if not el:
-        return False
-    first = el[0]
+_WRAPPERS = frozenset({"srun", "env", "nohup", "timeout", "nice", "stdbuf", "exec", "time"})
+
+
+def _launcher_at(el: list[ast.AST], i: int) -> bool:
+    first = el[i]
     if isinstance(first, ast.Constant) and first.value == "torchrun":
         return True
-    if _is_python(first) and len(el) > 2:
-        second, third = el[1], el[2]
+    if _is_python(first) and len(el) > i + 2:
+        second, third = el[i + 1], el[i + 2]
         return (
             isinstance(second, ast.Constant)
             and second.value == "-m"
@@ -89,12 +90,36 @@ def _seed_list(node: ast.List) -> bool:
     return False
 
 
+def _seed_list(node: ast.List) -> bool:
+    """A torchrun argv, also behind launcher words (`["srun", "-n", "4", "torchrun", ...]`:
+    the shell side unwraps them like any shell line)."""
+    el = node.elts
+    if not el:
+        return False
+    if _launcher_at(el, 0):
+        return True
+    first = el[0]
+    if isinstance(first, ast.Constant) and first.value in _WRAPPERS:
+        return any(_launcher_at(el, i) for i in range(1, len(el)))
+    return False
+
+
+def _starts_launch(text: str) -> bool:
+    """`torchrun ...`, or launcher words then torchrun (`srun -l torchrun ...`)."""
+    if text.lstrip().startswith("torchrun "):
+        return True
+    words = text.split()
+    return bool(words) and words[0] in _WRAPPERS and "torchrun" in words[1:]
+
+
 def _seed_string(node: ast.AST) -> bool:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value.lstrip().startswith("torchrun ")
+        return _starts_launch(node.value)
     if isinstance(node, ast.JoinedStr) and node.values:
         head = node.values[0]
-        return isinstance(head, ast.Constant) and str(head.value).lstrip().startswith("torchrun ")
+        if not isinstance(head, ast.Constant):
+            return False
+        return _starts_launch(str(head.value))
     return False
 
 

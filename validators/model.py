@@ -73,7 +73,9 @@ class Rule:
     facts: dict[int, Fact] = field(default_factory=dict, compare=False)  # facts this rule owns
 
 
-@dataclass
+# Fact containers compare by identity and keep object's repr: generating __eq__/__repr__ for
+# every dataclass was a measurable part of start-up.
+@dataclass(eq=False, repr=False)
 class Ctx:
     """What a rule sees: one file's facts, plus the facts of the scripts a launch calls."""
 

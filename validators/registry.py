@@ -6,13 +6,13 @@ import dataclasses
 import importlib
 import inspect
 import pkgutil
-import re
 from functools import lru_cache
 
 from recipegen.validators import rules as _rules_pkg
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.model import Invalid, Rule
 
-_CODE = re.compile(r"^SAE\d{3}$")
+_CODE = compile_lazy(r"^SAE\d{3}$")
 
 
 def _no_check(ctx):  # engine-reported rules (SAE901, SAE902)

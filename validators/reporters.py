@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from recipegen.validators.model import Finding
-from recipegen.validators.registry import all_rules, get_rule
-
-from recipegen import __version__
 from recipegen.textsafe import printable
+
+if TYPE_CHECKING:
+    from recipegen.validators.model import Finding
 
 FORMATS = ("text", "json", "github", "sarif")
 _INFO_URI = "https://github.com/recipegen/recipegen#lint"
@@ -26,6 +25,10 @@ def text(findings: list[Finding], files: int) -> str:
 
 
 def as_json(findings: list[Finding], files: int) -> str:
+    import json
+
+    from recipegen.validators.registry import get_rule
+
     out = [
         {
             "code": f.code,
@@ -73,6 +76,12 @@ def sarif_uri(path: str) -> str:
 
 
 def sarif(findings: list[Finding], files: int) -> str:
+    import json
+
+    from recipegen.validators.registry import all_rules
+
+    from recipegen import __version__
+
     rules = all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
     seen: Counter = Counter()
@@ -135,6 +144,8 @@ def sarif(findings: list[Finding], files: int) -> str:
 
 
 def statistics(findings: list[Finding]) -> str:
+    from recipegen.validators.registry import get_rule
+
     counts = Counter(f.code for f in findings)
     return "\n".join(
         f"{n:>5}  {code}  {get_rule(code).name}"

@@ -6,8 +6,9 @@ bash parser) with a POSIX `shlex` fallback for constructs bashlex rejects (see `
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from recipegen.validators.lazy_re import compile_lazy
 
 
 class ShellSyntaxError(ValueError):
@@ -18,7 +19,9 @@ class ShellSyntaxError(ValueError):
         self.line = line
 
 
-@dataclass
+# Fact containers compare by identity and keep object's repr: generating __eq__/__repr__ for
+# every dataclass was a measurable part of start-up.
+@dataclass(eq=False, repr=False)
 class Segment:
     """One simple command (or keyword fragment) between control operators."""
 
@@ -28,13 +31,13 @@ class Segment:
     op: str  # operator that ends it: "\n", ";", ";;", "&&", "||", "|", "&", or "" at EOF
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Comment:
     line: int
     text: str
 
 
-_HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_HEREDOC = compile_lazy(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _WORD_BREAK = " \t\n;&|()<>"
 
 

@@ -60,3 +60,45 @@ def test_python_argv_launches_share_the_unwrapping():
     )
     (inv,) = facts.launches.invocations
     assert (inv.program, inv.target) == ("torchrun", "predict_evo2")
+
+
+@pytest.mark.parametrize(
+    "line, program, target, args",
+    [
+        # srun options that take a value: attached (-n4, --opt=v) or the next word
+        ("srun -n 4 --cpu-bind cores torchrun --nproc_per_node 4 train.py --x 1", "torchrun",
+         "train.py", ["--x", "1"]),
+        ("srun -n4 python train.py --x 1", "python", "train.py", ["--x", "1"]),
+        ("srun --ntasks=4 --cpu_bind=cores python train.py --x", "python", "train.py", ["--x"]),
+        ("srun -lun4 python train.py --x", "python", "train.py", ["--x"]),  # a cluster
+        ("srun --pty -N1 bash", "bash", "bash", []),
+        ("srun -l python -m x --y", "python", "x", ["--y"]),
+        ("srun -o log.%t -e err.%t -J job python t.py", "python", "t.py", []),
+        # options whose value is optional take it only attached
+        ("srun -K python t.py", "python", "t.py", []),
+        ("srun -K1 --exclusive --kill-on-bad-exit python t.py", "python", "t.py", []),
+        ("srun --mpi pmix -- python t.py --a", "python", "t.py", ["--a"]),
+        ("stdbuf -o L -eL python t.py --a", "python", "t.py", ["--a"]),
+        ("env -uWANDB_API_KEY -C /w python t.py", "python", "t.py", []),
+        ("timeout -sINT -k 5 2h python t.py", "python", "t.py", []),
+    ],
+)  # fmt: skip
+def test_launcher_options_follow_their_real_tables(line, program, target, args):
+    inv = _inv(line)
+    assert (inv.program, inv.target, [a.text for a in inv.args]) == (program, target, args)
+    assert inv.wrapper == ("srun" if line.startswith("srun") else "")
+
+
+def test_python_argv_launches_behind_launcher_words_are_seen():
+    facts = build_py(
+        "run.py",
+        "import subprocess\n"
+        "def main(n):\n"
+        '    subprocess.run(["srun", "-n4", "-l", "torchrun", "--nproc_per_node=2", "train.py",'
+        ' "--x", "1"])\n'
+        '    subprocess.run(f"nohup srun --cpu-bind cores torchrun --nproc_per_node {n} t.py --y",'
+        " shell=True)\n"
+        '    label = "torchrun"\n',
+    )
+    got = [(i.line, i.program, i.target, i.wrapper) for i in facts.launches.invocations]
+    assert got == [(3, "torchrun", "train.py", "srun"), (4, "torchrun", "t.py", "srun")]

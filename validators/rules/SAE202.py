@@ -23,6 +23,7 @@ torchrun --nproc_per_node 8 train.py --dp-size 8 --dead-count-global --run-name 
 
 import re
 
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import (
     DP_FLAGS,
@@ -100,7 +101,7 @@ INVALID = [
     ),
 ]
 
-_CLAIM = re.compile(r"(?<![a-z])dcg(?![a-z])|dead[-_ ]count[-_ ]global", re.I)
+_CLAIM = compile_lazy(r"(?<![a-z])dcg(?![a-z])|dead[-_ ]count[-_ ]global", re.I)
 
 
 def check(ctx):

@@ -43,10 +43,14 @@ VALID = [
     'torchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC" --dead-count-global\n',
     'torchrun --nnodes "$NNODES" --nproc_per_node 1 train.py --dp-size "$NNODES" '
     "--dead-count-global\n",
+    # srun starts one python per task: -n4, or nodes x tasks per node
+    "srun -n4 python train.py --dp-size 4 --dead-count-global\n",
+    "srun -N 2 --ntasks-per-node=1 python train.py --dp-size 2 --dead-count-global\n",
 ]
 INVALID = [
     Invalid("python train.py --cache-dir c --dead-count-global\n", 1, "no-op"),
     Invalid("torchrun --nproc_per_node 1 train.py --dp-size 1 --dead-count-global\n", 1, "no-op"),
+    Invalid("srun -n 1 python train.py --dead-count-global\n", 1, "run with srun -n > 1"),
 ]
 
 
@@ -64,6 +68,11 @@ def check(ctx):
         if (d or 1) == 1 and not dvar:
             yield ctx.finding(
                 inv.line,
-                "`--dead-count-global` on a single-process run is a "
-                "no-op; run with --nproc_per_node > 1 or drop it",
+                "`--dead-count-global` on a single-process run is a no-op; run with "
+                + (
+                    "srun -n > 1"
+                    if inv.wrapper == "srun" and inv.program == "python"
+                    else "--nproc_per_node > 1"
+                )
+                + " or drop it",
             )

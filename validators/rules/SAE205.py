@@ -66,6 +66,7 @@ Processes per node times nodes. Rule: **SAE205**.
 }
 
 VALID = [
+    "srun -N 2 --ntasks-per-node=4 -l python train.py --dp-size 8\n",
     'NPROC="${NPROC:-1}"\ntorchrun --nproc_per_node "$NPROC" train.py --dp-size "$NPROC"\n',
     'NPROC="${NPROC:-4}"\ntorchrun --nproc_per_node="$NPROC" train.py --dp-size "$NPROC"\n',
     "torchrun --nnodes 2 --nproc_per_node 4 train.py --dp-size 8 --dead-count-global\n",
@@ -132,6 +133,8 @@ INVALID = [
         "`--dp-size cfg.dp_size` and the world size (cfg.nproc) can differ",
         "run.py",
     ),
+    # srun starts one python per task; its own -n / --ntasks count them
+    Invalid("srun -n 4 python train.py --dp-size 8\n", 1, "but srun starts 4 processes"),
 ]
 
 
@@ -165,7 +168,8 @@ def check(ctx):
         if not d[1] and not world[1]:
             yield ctx.finding(
                 inv.line,
-                f"`--dp-size {d[0]}` but torchrun starts {world[0]} processes; make them equal",
+                f"`--dp-size {d[0]}` but {_launcher(inv)} starts {world[0]} processes; "
+                "make them equal",
             )
         else:
             yield ctx.finding(
@@ -173,3 +177,7 @@ def check(ctx):
                 f"`--dp-size {show(f, dp.raw)}` and the world size ({shown}) can differ; "
                 "pass the product of the same values (e.g. `--dp-size $((NNODES * NPROC))`)",
             )
+
+
+def _launcher(inv) -> str:
+    return "torchrun" if inv.program == "torchrun" else "srun"

@@ -23,8 +23,7 @@ fi
 ```
 """
 
-import re
-
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import bool_flags, flag_line
 
@@ -82,7 +81,7 @@ INVALID = [
     ),
 ]
 
-_ENABLES = re.compile(
+_ENABLES = compile_lazy(
     r"(?<![\w-])--(?:use[-_])?wandb(?:=\S*)?(?![\w-])|\bWANDB(?:_MODE)?=(?:1|online|true)\b"
 )
 

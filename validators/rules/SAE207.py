@@ -19,8 +19,6 @@ torchrun --nproc_per_node 1 train.py --aggregate-loss
 ```
 """
 
-import difflib
-
 from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._helpers import WIRED_TRAIN, bool_flags, flag_pos
 
@@ -102,6 +100,8 @@ def check(ctx):
                 continue
             if u.name.startswith("--") and sum(o.startswith(u.name) for o in options) == 1:
                 continue
+            import difflib  # only for a flag that is not defined
+
             close = difflib.get_close_matches(u.name, sorted(options), n=1)
             hint = f"; did you mean `{close[0]}`?" if close else ""
             yield ctx.finding_at(

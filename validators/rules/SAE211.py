@@ -17,8 +17,7 @@ zcat seqs.fa.gz > seqs.fa
 ```
 """
 
-import re
-
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.model import Invalid, Symptom
 
 CODE = "SAE211"
@@ -55,7 +54,7 @@ INVALID = [
     Invalid("predict_evo2 --fasta seqs.fa.gz --ckpt-dir ckpt\n", 1, "decompress to a file first"),
 ]
 
-_SUBST = re.compile(r"<\(\s*(zcat|gunzip|gzip|bgzip|pigz|zless)\b")
+_SUBST = compile_lazy(r"<\(\s*(zcat|gunzip|gzip|bgzip|pigz|zless)\b")
 
 
 def check(ctx):

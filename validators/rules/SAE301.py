@@ -31,6 +31,7 @@ import ast
 import re
 
 from recipegen.validators.facts_python import CHAIN, FROM_STORE, JOIN, dotted, last_name, unparse
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._values import combine, helper_origin, imported_function, joined
 
@@ -269,9 +270,9 @@ def cast_kind(f, expr: ast.AST, scope: ast.AST, depth: int = 0, ext=None) -> str
     return "none"
 
 
-_FP = re.compile(r"\b(float16|float32|float64|half|float|double|fp16|fp32|f16|f32)\b")
-_BF = re.compile(r"\b(bfloat16|bf16)\b")
-_DEVICE = re.compile(r"dev|cuda|cpu|gpu|rank|mps|xpu", re.I)
+_FP = compile_lazy(r"\b(float16|float32|float64|half|float|double|fp16|fp32|f16|f32)\b")
+_BF = compile_lazy(r"\b(bfloat16|bf16)\b")
+_DEVICE = compile_lazy(r"dev|cuda|cpu|gpu|rank|mps|xpu", re.I)
 
 
 def dtype_held(f, arg: ast.AST, scope: ast.AST, depth: int = 0) -> str:

@@ -23,6 +23,7 @@ import ast
 import re
 
 from recipegen.validators.facts_python import const_of
+from recipegen.validators.lazy_re import compile_lazy
 from recipegen.validators.model import Fact, Invalid, Symptom
 from recipegen.validators.rules._values import predict_calls
 
@@ -106,7 +107,7 @@ def check(ctx):
 
 
 # --- queries of this rule ---
-_WRITE_KW = re.compile(r"(^|_)(out|output|save|suffix|dest|write|dump)", re.I)
+_WRITE_KW = compile_lazy(r"(^|_)(out|output|save|suffix|dest|write|dump)", re.I)
 
 _READERS = {"add_argument", "glob", "rglob", "iglob", "load", "exists", "is_file", "print"}
 

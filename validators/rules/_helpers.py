@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from recipegen.validators.facts_shell import Invocation, ShellFacts, Word
+from recipegen.validators.lazy_re import compile_lazy
+
+if TYPE_CHECKING:  # a Python-only run never loads the shell facts
+    from recipegen.validators.facts_shell import Invocation, ShellFacts, Word
 
 
 def int_of(facts: ShellFacts, word: Word | None) -> tuple[int | None, bool]:
@@ -81,7 +85,7 @@ _SLURM = {  # Slurm identities: the number of tasks is nodes x tasks per node
     "SLURM_JOB_NUM_NODES": (1, ("SLURM_NNODES",)),
     "SLURM_GPUS_PER_NODE": (1, ("SLURM_GPUS_ON_NODE",)),
 }
-_VAR_WORD = re.compile(r"^\$\{?(\w+)(?::?[-=][^}]*)?\}?$")
+_VAR_WORD = compile_lazy(r"^\$\{?(\w+)(?::?[-=][^}]*)?\}?$")
 
 
 def _mul(a: Product | None, b: Product | None) -> Product | None:
@@ -141,8 +145,28 @@ def world_size(facts: ShellFacts, inv: Invocation) -> Product | None:
         nn = product_of(facts, nnw.raw) if nnw is not None else (1, ())
         return _mul(n, nn)
     if inv.program == "python":
-        return _SLURM["SLURM_NTASKS"] if inv.wrapper == "srun" else (1, ())
+        return _srun_tasks(facts, inv) if inv.wrapper == "srun" else (1, ())
     return None
+
+
+def _srun_tasks(facts: ShellFacts, inv: Invocation) -> Product:
+    """Tasks `srun` starts: `-n`, else nodes x tasks per node (each from srun's own options
+    when given, else from the allocation's SLURM_* variables)."""
+    opts = inv.wrapper_opts
+
+    def given(name: str, default: str) -> Product | None:
+        w = opts.get(name)
+        return product_of(facts, w.raw) if w is not None else _SLURM.get(default, (1, (default,)))
+
+    if opts.get("--ntasks") is not None:
+        n = product_of(facts, opts["--ntasks"].raw)
+    elif "--nodes" in opts or "--ntasks-per-node" in opts:
+        n = _mul(
+            given("--nodes", "SLURM_NNODES"), given("--ntasks-per-node", "SLURM_NTASKS_PER_NODE")
+        )
+    else:
+        n = None
+    return n if n is not None else _SLURM["SLURM_NTASKS"]
 
 
 def show_product(p: Product, labels: dict[str, str]) -> str:
