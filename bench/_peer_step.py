@@ -27,7 +27,9 @@ def _ours_or_reference(args, fused: bool):
         model.use_unit_norm_latents()
         model.use_decoder_grad_projection()
     if fused:  # what our Trainer builds (fused Adam where supported)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
+        from sae.training import _make_adam
+
+        opt = _make_adam(model.parameters(), 1e-4)
     else:  # the reference Trainer's optimizer
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 

@@ -47,7 +47,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..kernels import TritonDecoderAutograd
-from ..kernels.sparse_ops import column_sums, gather_rows_sum, scatter_rows_sum
+from ..kernels.sparse_ops import (
+    column_sums,
+    gather_rows_sum,
+    remove_parallel_rows,
+    scatter_rows_sum,
+)
 from .base import (
     NORM_EPS,
     SparseAutoencoder,
@@ -365,12 +370,8 @@ class TopKSAE(SparseAutoencoder):
     def _project_decoder_grad(self, grad: torch.Tensor) -> torch.Tensor:
         """Gradient of ``decoder.weight`` minus, per latent, its part along that latent's
         (unit) decoder direction."""
-        with torch.no_grad():
-            w = self.decoder.weight.t()  # [n, d]
-            g = grad.t()
-            unit = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
-            along = (g * unit).sum(dim=1, keepdim=True)
-            return (g - along * unit).t()
+        with torch.no_grad():  # [n, d] views; contiguous in the latent-major layout
+            return remove_parallel_rows(grad.t(), self.decoder.weight.t()).t()
 
     def post_step(self) -> None:
         """Called after each optimizer step: :meth:`normalize_decoder`."""
