@@ -50,23 +50,27 @@ def sampled_rows_dot(indices: torch.Tensor, y: torch.Tensor, weight: torch.Tenso
 def scatter_rows_sum(indices: torch.Tensor, values: torch.Tensor, x: torch.Tensor, n: int):
     """``out[i] = Σ_{(b, j): indices[b, j] = i} values[b, j] · x[b]`` -> ``[n, d]``.
 
-    Built as the CSR matrix of ``S.T`` (rows = latents, ordered by one sort of the B·m ids)
-    times ``x``: a single sparse mat-mul instead of a dense ``[n, B] @ [B, d]``.
+    Built as the CSR matrix of ``S.T`` (rows = latents, ordered by one stable sort of the B·m
+    ids, so each latent sums its rows in batch order) times ``x``: a single sparse mat-mul
+    written straight into the (uninitialised) result, instead of a dense ``[n, B] @ [B, d]``.
     """
     b, m = indices.shape
     d = x.shape[1]
     if b * m == 0:
         return x.new_zeros(n, d)
     flat = indices.reshape(-1)
-    order = torch.argsort(flat)
+    # latent ids < n fit int32 whenever n does; torch sorts int32 keys far faster than int64
+    key = flat.to(torch.int32) if n <= torch.iinfo(torch.int32).max else flat
+    order = torch.sort(key, stable=True).indices
     rows_of = torch.div(order, m, rounding_mode="floor")
-    counts = torch.bincount(flat, minlength=n)
     crow = torch.zeros(n + 1, dtype=torch.int64, device=x.device)
-    torch.cumsum(counts, 0, out=crow[1:])
+    torch.cumsum(torch.bincount(flat, minlength=n), 0, out=crow[1:])
     st = torch.sparse_csr_tensor(
         crow, rows_of, values.reshape(-1)[order], (n, b), check_invariants=False
     )
-    return st @ x
+    out = x.new_empty(n, d)
+    # beta=0: addmm ignores out's contents (documented), so no zero fill and no temporary
+    return torch.addmm(out, st, x, beta=0.0, out=out)
 
 
 def column_sums(indices: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
