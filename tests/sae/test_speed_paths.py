@@ -144,3 +144,57 @@ def test_training_step_at_recipe_settings_matches_dense_autograd():
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=name)
     assert aux_seen  # the AuxK path was exercised
     assert fast.decoder.weight.t().is_contiguous()
+
+
+def test_reusable_buffer_reuses_only_memory_nobody_holds():
+    from sae.kernels.sparse_ops import ReusableBuffer
+
+    buf, like = ReusableBuffer(), torch.empty(0)
+    first = buf.take((6, 4), (1, 6), like)
+    first.fill_(1.0)
+    ptr = first.data_ptr()
+    second = buf.take((6, 4), (1, 6), like)  # `first` is still held: fresh memory
+    assert second.data_ptr() != ptr and second.stride() == (1, 6)
+    second.fill_(2.0)
+    assert torch.equal(first, torch.ones(6, 4))
+    ptr2 = second.data_ptr()
+    del first, second
+    third = buf.take((6, 4), (1, 6), like)  # nothing holds the kept memory any more
+    assert third.data_ptr() == ptr2
+    assert buf.take((3, 3), (3, 1), like).shape == (3, 3)  # another size: fresh memory
+
+
+def test_gradients_on_reused_memory_accumulate_and_stay_put():
+    """Two backward passes without zero_grad add up (the Trainer's accumulation), and a
+    gradient someone kept is not overwritten by the next step."""
+    torch.manual_seed(1)
+    model = _recipe_model()
+    model.use_decoder_grad_projection()
+    model.stats_last_nonzero[::3] = 100  # a third of the latents dead: AuxK active
+    stats0 = model.stats_last_nonzero.clone()
+    x1, x2 = torch.randn(40, 24), torch.randn(40, 24)
+
+    def backward(x):
+        model.stats_last_nonzero.copy_(stats0)
+        out = model.loss(x)
+        assert float(out["aux"].detach()) > 0
+        out["total"].backward()
+
+    singles = []
+    for x in (x1, x2):
+        model.zero_grad(set_to_none=True)
+        backward(x)
+        singles.append({n: p.grad.clone() for n, p in model.named_parameters()})
+    model.zero_grad(set_to_none=True)
+    backward(x1)
+    backward(x2)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, singles[0][name] + singles[1][name], msg=name)
+    model.zero_grad(set_to_none=True)
+    backward(x1)
+    kept = {n: p.grad for n, p in model.named_parameters()}  # held, not copied
+    model.zero_grad(set_to_none=True)
+    backward(x2)  # the next step while `kept` is still referenced
+    for name, g in kept.items():
+        assert torch.equal(g, singles[0][name]), name
+        assert g.data_ptr() != dict(model.named_parameters())[name].grad.data_ptr()
