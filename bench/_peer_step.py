@@ -23,18 +23,24 @@ def _ours_or_reference(args, fused: bool):
     model = TopKSAE(
         args.d, args.n, args.k, normalize_input=False, auxk=2 * args.k, init_pre_bias=False
     )
-    if fused and args.quality_settings:  # the opt-in settings of bench/bench_quality.py's best
+    if fused and args.quality_settings:  # the recipes' opt-in settings (generator/knobs.py)
         model.use_unit_norm_latents()
         model.use_decoder_grad_projection()
     if fused:  # what our Trainer builds (fused Adam where supported)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
+        from sae.training import _make_adam
+
+        opt = _make_adam(model.parameters(), 1e-4)
     else:  # the reference Trainer's optimizer
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    clip = fused and args.quality_settings  # the recipes' max_grad_norm=1.0, as the Trainer
 
     def step(x):
         out = model.loss(x)
         opt.zero_grad(set_to_none=True)
         out["total"].backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         model.post_step()
         return float(out["total"].detach())
@@ -118,7 +124,8 @@ def main() -> None:
         "--quality-settings",
         type=int,
         default=1,
-        help="ours: 1 = unit-norm latents + decoder gradient projection, 0 = library defaults",
+        help="ours: 1 = the recipes' settings (unit-norm latents, decoder gradient projection, "
+        "gradient clipping at 1.0), 0 = library defaults",
     )
     args = p.parse_args()
     torch.set_num_threads(args.threads)

@@ -8,12 +8,15 @@ five shapes of issue 24, contenders interleaved within every repetition. "ours" 
 quality settings (unit-norm latents + decoder gradient projection, see bench/bench_quality.py;
 ``--ours-defaults`` for the library defaults). Reported per shape and contender: tokens per
 process CPU-second and per wall second (median, min-max spread), peak RSS, and ratios ours/peer;
-load average at start and end. With ``--quality`` the quality table (bench/bench_quality.py:
+load average at start and end. Every contender runs with the same ``OMP_WAIT_POLICY``
+(``--omp-wait-policy``, passive by default: spinning idle threads would bill the machine's load
+to whichever library has more serial stretches). With ``--quality`` the quality table (bench/bench_quality.py:
 ref, best, sparsify, SAELens at equal tokens) is run too and stored beside the speed figures.
 Goals: >= 1.3x the best peer at every shape, >= 1.5x the reference at d=512 n=8192 k=32 b=4096.
 
     python bench/bench_peers.py [--reps 5] [--shapes big,small,wide,wide_k128,xl] [--steps 2]
                                 [--contenders ours,reference,sparsify,saelens] [--no-install]
+                                [--omp-wait-policy passive|active|default]
                                 [--quality] [--quality-max-tokens 0] [--quality-from F]
 """
 
@@ -91,6 +94,9 @@ def _one(py: str, lib: str, shape: dict, args) -> dict:
     for key in ("d", "n", "k", "batch"):
         cmd += [f"--{key}", str(shape[key])]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    env.pop("OMP_WAIT_POLICY", None)
+    if args.omp_wait_policy != "default":  # the same for every contender
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     if lib != "ours":
         env.pop("PYTHONPATH", None)
     load = os.getloadavg()[0]
@@ -126,6 +132,14 @@ def main() -> None:
     )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--omp-wait-policy",
+        choices=["passive", "active", "default"],
+        default="passive",
+        help="OMP_WAIT_POLICY for every contender (default passive: on a shared, loaded machine "
+        "idle OpenMP threads otherwise spin, and process CPU time then measures the load as much "
+        "as the work; 'default' leaves it unset, as the runs before this option did)",
+    )
     p.add_argument("--shapes", default=",".join(SHAPES), help=f"subset of {','.join(SHAPES)}")
     p.add_argument("--ours-defaults", action="store_true", help="ours at the library defaults")
     p.add_argument("--quality", action="store_true", help="also run the quality table")
@@ -193,6 +207,7 @@ def main() -> None:
         "load_average_end": list(os.getloadavg()),
         "seconds": round(time.time() - t0, 1),
         "threads": args.threads,
+        "omp_wait_policy": args.omp_wait_policy,
         "reps": args.reps,
         "timed_steps_per_run": {
             s: max(args.steps, -(-args.min_tokens // SHAPES[s]["batch"])) for s in shapes

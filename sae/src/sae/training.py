@@ -225,14 +225,18 @@ def atomic_save(obj: dict, path: Path) -> None:
 
 
 def _make_adam(params, lr: float) -> torch.optim.Optimizer:
-    """Adam, fused where the parameters' device supports it, else foreach (same update rule)."""
+    """Adam, fused where the parameters' device supports it, else foreach (same update rule);
+    :class:`~sae.kernels.dense_adam.LayoutAdam` (torch's Adam without per-step copies of
+    transposed-stored weights, bit-identical results)."""
+    from sae.kernels.dense_adam import LayoutAdam
+
     params = list(params)
     for kw in ({"fused": True}, {"foreach": True}):
         try:
-            return torch.optim.Adam(params, lr=lr, **kw)
+            return LayoutAdam(params, lr=lr, **kw)
         except (RuntimeError, TypeError, ValueError):
             continue
-    return torch.optim.Adam(params, lr=lr)
+    return LayoutAdam(params, lr=lr)
 
 
 def _finite_or_none(value):

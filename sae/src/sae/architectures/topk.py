@@ -47,7 +47,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..kernels import TritonDecoderAutograd
-from ..kernels.sparse_ops import column_sums, gather_rows_sum, scatter_rows_sum
+from ..kernels.sparse_ops import (
+    ReusableBuffer,
+    column_sums,
+    gather_rows_sum,
+    remove_parallel_rows,
+    scatter_rows_sum,
+)
 from .base import (
     NORM_EPS,
     SparseAutoencoder,
@@ -71,17 +77,20 @@ def latent_major_(linear: nn.Linear) -> None:
 class _SelectedPreActivations(torch.autograd.Function):
     """Pre-activations at selected latents, with a sparse backward.
 
-    ``forward(x_n, xc, pre_bias, w_enc, latent_bias, indices, values)`` returns ``values``
+    ``forward(x_n, xc, pre_bias, w_enc, latent_bias, indices, values, grad_buffer)`` returns ``values``
     (already computed as ``(xc @ w_enc.T + latent_bias)`` at ``indices``, ``xc = x_n - pre_bias``)
     as a differentiable function of the parameters. Backward, with ``g [B, m]`` the incoming
     gradient: ``d w_enc = Gᵀ xc``, ``d latent_bias = Σ_b G``, ``d pre_bias = -(Σ_b G) w_enc``,
     ``d x_n = G w_enc`` (``G`` the sparse ``[B, n]`` matrix of ``g`` at ``indices``).
+    ``grad_buffer`` (a :class:`~sae.kernels.sparse_ops.ReusableBuffer` or None) holds
+    ``d w_enc`` across steps.
     """
 
     @staticmethod
-    def forward(ctx, x_n, xc, pre_bias, w_enc, latent_bias, indices, values):
+    def forward(ctx, x_n, xc, pre_bias, w_enc, latent_bias, indices, values, grad_buffer=None):
         ctx.save_for_backward(xc, w_enc, indices)
         ctx.mark_non_differentiable(indices)
+        ctx.grad_buffer = grad_buffer
         return values.clone()
 
     @staticmethod
@@ -97,10 +106,13 @@ class _SelectedPreActivations(torch.autograd.Function):
         if need[2]:
             g_pb = -(colsum @ w_enc)
         if need[3]:
-            g_w = scatter_rows_sum(indices, g, xc, n)
+            out = None
+            if ctx.grad_buffer is not None:
+                out = ctx.grad_buffer.take(tuple(w_enc.shape), (w_enc.shape[1], 1), xc)
+            g_w = scatter_rows_sum(indices, g, xc, n, out=out)
         if need[4]:
             g_b = colsum
-        return g_x, None, g_pb, g_w, g_b, None, None
+        return g_x, None, g_pb, g_w, g_b, None, None, None
 
 
 class TopKSAE(SparseAutoencoder):
@@ -365,12 +377,12 @@ class TopKSAE(SparseAutoencoder):
     def _project_decoder_grad(self, grad: torch.Tensor) -> torch.Tensor:
         """Gradient of ``decoder.weight`` minus, per latent, its part along that latent's
         (unit) decoder direction."""
-        with torch.no_grad():
-            w = self.decoder.weight.t()  # [n, d]
-            g = grad.t()
-            unit = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
-            along = (g * unit).sum(dim=1, keepdim=True)
-            return (g - along * unit).t()
+        with torch.no_grad():  # [n, d] views; contiguous in the latent-major layout
+            out = None
+            if grad.is_contiguous() or grad.t().is_contiguous():  # dense: memory reused
+                out = self._grad_buffer("decoder_projected").take(grad.shape, grad.stride(), grad)
+                out = out.t()
+            return remove_parallel_rows(grad.t(), self.decoder.weight.t(), out=out).t()
 
     def post_step(self) -> None:
         """Called after each optimizer step: :meth:`normalize_decoder`."""
@@ -396,6 +408,13 @@ class TopKSAE(SparseAutoencoder):
             buf = torch.empty(shape, dtype=xc.dtype, device=xc.device)
             self.__dict__["_pre_scratch"] = buf
         return torch.addmm(self.latent_bias, xc, self.encoder.weight.t(), out=buf)
+
+    def _grad_buffer(self, name: str) -> ReusableBuffer:
+        """Per-model memory for one weight gradient, reused across steps (see ReusableBuffer)."""
+        buffers = self.__dict__.setdefault("_grad_buffers", {})
+        if name not in buffers:
+            buffers[name] = ReusableBuffer()
+        return buffers[name]
 
     def _select(self, x_n: torch.Tensor):
         """No-grad selection: top-k (and AuxK over dead latents) + dead-count update."""
@@ -436,11 +455,20 @@ class TopKSAE(SparseAutoencoder):
         else:
             sel_idx, sel_vals = idx, vals
         pre_sel = _SelectedPreActivations.apply(
-            x_n, xc, self.pre_bias, self.encoder.weight, self.latent_bias, sel_idx, sel_vals
+            x_n,
+            xc,
+            self.pre_bias,
+            self.encoder.weight,
+            self.latent_bias,
+            sel_idx,
+            sel_vals,
+            self._grad_buffer("encoder"),
         )
         acts = torch.relu(pre_sel)
         top = acts[:, :k]
-        recon_n = TritonDecoderAutograd.apply(idx, top, self.decoder.weight) + self.pre_bias
+        w_dec = self.decoder.weight
+        recon_n = TritonDecoderAutograd.apply(idx, top, w_dec, self._grad_buffer("decoder"))
+        recon_n = recon_n + self.pre_bias
         recon = unstandardize(recon_n, info) if info else recon_n
 
         x_var_src = x - self.pre_bias
@@ -466,7 +494,9 @@ class TopKSAE(SparseAutoencoder):
                 aux = torch.zeros((), device=x.device, dtype=x.dtype)
             else:
                 aux_acts = acts[:, k:]
-                recon_aux = TritonDecoderAutograd.apply(aux_idx, aux_acts, self.decoder.weight)
+                recon_aux = TritonDecoderAutograd.apply(
+                    aux_idx, aux_acts, w_dec, self._grad_buffer("decoder_aux")
+                )
                 if info:
                     residual = x_n - recon_n.detach()
                 elif not self.aggregate_loss:

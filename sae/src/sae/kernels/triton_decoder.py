@@ -33,14 +33,19 @@ HAS_TRITON: bool = _triton_usable()
 
 
 class TritonDecoderAutograd(torch.autograd.Function):
-    """``out[b] = Σ_j values[b, j] · decoder_weight[:, indices[b, j]]`` with sparse backward."""
+    """``out[b] = Σ_j values[b, j] · decoder_weight[:, indices[b, j]]`` with sparse backward.
+
+    ``apply(indices, values, decoder_weight[, grad_buffer])``: an optional
+    :class:`~sae.kernels.sparse_ops.ReusableBuffer` for the weight gradient (latent-major).
+    """
 
     @staticmethod
-    def forward(ctx, sparse_indices, sparse_values, decoder_weight):
+    def forward(ctx, sparse_indices, sparse_values, decoder_weight, grad_buffer=None):
         rows = decoder_weight.t()  # [n, d]; contiguous when the weight is stored latent-major
         if not rows.is_contiguous():
             rows = rows.contiguous()
         ctx.save_for_backward(sparse_indices, sparse_values, rows)
+        ctx.grad_buffer = grad_buffer
         return gather_rows_sum(sparse_indices, sparse_values, rows)
 
     @staticmethod
@@ -51,5 +56,10 @@ class TritonDecoderAutograd(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             g_values = sampled_rows_dot(indices, grad_out, rows)
         if ctx.needs_input_grad[2]:
-            g_weight = scatter_rows_sum(indices, values, grad_out, rows.shape[0]).t()
-        return None, g_values, g_weight
+            n, d = rows.shape
+            if ctx.grad_buffer is not None:  # latent-major [d, n], on reused memory
+                g_weight = ctx.grad_buffer.take((d, n), (1, d), grad_out)
+                scatter_rows_sum(indices, values, grad_out, n, out=g_weight.t())
+            else:
+                g_weight = scatter_rows_sum(indices, values, grad_out, n).t()
+        return None, g_values, g_weight, None
