@@ -198,3 +198,15 @@ def test_gradients_on_reused_memory_accumulate_and_stay_put():
     for name, g in kept.items():
         assert torch.equal(g, singles[0][name]), name
         assert g.data_ptr() != dict(model.named_parameters())[name].grad.data_ptr()
+
+
+def test_make_adam_falls_back_to_torch_adam_when_the_private_hook_changes(monkeypatch):
+    """LayoutAdam extends a private torch hook: a torch whose hook has another signature gets
+    plain torch.optim.Adam (same update rule), never an optimizer that fails at its first step."""
+    from sae.kernels import dense_adam
+
+    assert dense_adam.layout_adam_supported()  # the installed torch
+    monkeypatch.setattr(torch.optim.Adam, "_init_group", lambda self, group: None, raising=True)
+    assert not dense_adam.layout_adam_supported()
+    opt = _make_adam([torch.nn.Parameter(torch.zeros(3, 2))], 1e-3)
+    assert type(opt) is torch.optim.Adam

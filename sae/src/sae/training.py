@@ -228,15 +228,16 @@ def _make_adam(params, lr: float) -> torch.optim.Optimizer:
     """Adam, fused where the parameters' device supports it, else foreach (same update rule);
     :class:`~sae.kernels.dense_adam.LayoutAdam` (torch's Adam without per-step copies of
     transposed-stored weights, bit-identical results)."""
-    from sae.kernels.dense_adam import LayoutAdam
+    from sae.kernels.dense_adam import LayoutAdam, layout_adam_supported
 
+    adam = LayoutAdam if layout_adam_supported() else torch.optim.Adam
     params = list(params)
     for kw in ({"fused": True}, {"foreach": True}):
         try:
-            return LayoutAdam(params, lr=lr, **kw)
+            return adam(params, lr=lr, **kw)
         except (RuntimeError, TypeError, ValueError):
             continue
-    return LayoutAdam(params, lr=lr)
+    return adam(params, lr=lr)
 
 
 def _finite_or_none(value):

@@ -12,7 +12,28 @@ per element is the same kernel on the same values, so results are bit-identical 
 
 from __future__ import annotations
 
+import inspect
+
 import torch
+
+# The private hook this class overrides takes (self, group, params, grads, exp_avgs, exp_avg_sqs,
+# max_exp_avg_sqs, steps) in torch 2.x; where a torch version changes that, callers use plain
+# `torch.optim.Adam` (`layout_adam_supported()` is False).
+_INIT_GROUP_ARITY = 8
+
+
+def layout_adam_supported() -> bool:
+    """True when this torch's ``Adam._init_group`` has the signature LayoutAdam extends."""
+    hook = getattr(torch.optim.Adam, "_init_group", None)
+    if hook is None:
+        return False
+    try:
+        params = inspect.signature(hook).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return len(params) == _INIT_GROUP_ARITY and all(
+        p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params
+    )
 
 
 def _row_major(t: torch.Tensor, strides: tuple[int, ...]) -> torch.Tensor:
