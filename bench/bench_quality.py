@@ -50,6 +50,17 @@ FACTORS = {
     "no_input_norm": {"model": {"normalize_input": False}},
     "aggregate_loss": {"model": {"aggregate_loss": True}},
 }
+# from the recipe defaults, each change one step toward how sparsify trains
+RECIPE_TOWARD_SPARSIFY = {
+    "+aggregate_loss": {"model": {"aggregate_loss": True}},
+    "+pre_bias_mean": {"train": {"pre_bias_init": "mean"}},
+    "+encoder_uniform": {"train": {"encoder_init": "uniform"}},
+    "-auxk": {"model": {"auxk": None}, "train": {"dead_tokens_fraction": None}},
+}
+# further changes to try on the recipe (composable with the above, see compose())
+RECIPE_EXTRAS = {
+    "+no_grad_proj": {"train": {"project_decoder_grad": False}},
+}
 BEST = ["unit_norm", "grad_proj", "pre_bias_median", "no_input_norm", "auxk_fraction"]
 K = 16  # the issue's k; AuxK latents = 2k for every AuxK contender
 
@@ -109,14 +120,38 @@ def contenders(best: list[str]) -> dict[str, tuple[str, dict]]:
         runs[f"best+{extra}"] = ("ours", merge(*(FACTORS[f] for f in best), FACTORS[extra]))
     runs["recipe"] = ("ours", recipe_settings())
     runs["recipe+schedule"] = ("ours", recipe_settings(schedule=True))
-    runs["recipe+encoder_uniform"] = (
+    # one factor at a time from the recipe toward sparsify's training (same LR as its own rule)
+    for name, change in RECIPE_TOWARD_SPARSIFY.items():
+        runs[f"recipe{name}"] = ("ours", merge(recipe_settings(), change))
+    runs["recipe+all_sparsify"] = (
         "ours",
-        merge(recipe_settings(), {"train": {"encoder_init": "uniform"}}),
+        merge(recipe_settings(), *RECIPE_TOWARD_SPARSIFY.values()),
     )
     runs["sparsify"] = ("sparsify", {})
     runs["sparsify_auto_lr"] = ("sparsify", {"auto_lr": True})
     runs["saelens"] = ("saelens", {})
     return runs
+
+
+def compose(name: str) -> tuple[str, dict] | None:
+    """``recipe`` followed by any ``+x`` / ``-x`` changes of RECIPE_TOWARD_SPARSIFY and
+    RECIPE_EXTRAS (e.g. ``recipe+encoder_uniform-auxk``) -> its contender; None if not one."""
+    import re
+
+    if not name.startswith("recipe"):
+        return None
+    parts = re.findall(r"[+-][a-z_0-9]+", name[len("recipe") :])
+    if "".join(parts) != name[len("recipe") :]:
+        return None
+    sched = recipe_settings(schedule=True)["train"]
+    changes = {
+        **RECIPE_TOWARD_SPARSIFY,
+        **RECIPE_EXTRAS,
+        "+schedule": {"train": {k: sched[k] for k in ("lr_schedule", "lr_min", "max_grad_norm")}},
+    }
+    if any(p not in changes for p in parts):
+        return None
+    return ("ours", merge(recipe_settings(), *(changes[p] for p in parts)))
 
 
 def _python(lib: str, venv_root: Path) -> str:
@@ -131,13 +166,14 @@ def _python(lib: str, venv_root: Path) -> str:
     return str(py)
 
 
-def _one(py, lib, settings, data_path, args) -> dict:
+def _one(py, lib, settings, data_path, args, rep: int = 0) -> dict:
+    """One run in its own process; rep r uses seed ``--seed + r`` (init and data order)."""
     settings = dict(settings)
     lr = settings.pop("lr", args.lr)
     cmd = [py, str(WORKER), "--lib", lib, "--data", str(data_path), "--settings",
            json.dumps(settings), "--lr", str(lr), "--epochs", str(args.epochs),
            "--max-tokens", str(args.max_tokens), "--threads", str(args.threads),
-           "--seed", str(args.seed)]  # fmt: skip
+           "--seed", str(args.seed + rep)]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     if lib != "ours":
         env.pop("PYTHONPATH", None)
@@ -220,6 +256,9 @@ def main() -> None:
     load_or_make(args.data)
     runs = contenders(BEST)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(runs)
+    for n in names:
+        if n not in runs and compose(n) is not None:
+            runs[n] = compose(n)
     bad = [n for n in names if n not in runs]
     if bad or args.reps < 1:
         print(f"bench_quality: unknown contenders {bad}; choose from {list(runs)}", file=sys.stderr)
@@ -230,7 +269,7 @@ def main() -> None:
     for rep in range(args.reps):
         for n in names[rep % len(names) :] + names[: rep % len(names)]:
             lib, settings = runs[n]
-            r = _one(_python(lib, args.venv_root), lib, settings, args.data, args)
+            r = _one(_python(lib, args.venv_root), lib, settings, args.data, args, rep)
             results[n].append(r)
             said = (f"fvu {r['fvu']:.4f} dead(test) {r['dead_pct_test']:5.1f}% "
                     f"cpu {r['train_cpu_s']:.0f}s" if "fvu" in r else r["error"][-400:])  # fmt: skip
