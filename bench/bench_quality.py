@@ -60,6 +60,7 @@ RECIPE_TOWARD_SPARSIFY = {
 # further changes to try on the recipe (composable with the above, see compose())
 RECIPE_EXTRAS = {
     "+no_grad_proj": {"train": {"project_decoder_grad": False}},
+    "+detach_loss_variance": {"train": {"detach_loss_variance": True}},
 }
 BEST = ["unit_norm", "grad_proj", "pre_bias_median", "no_input_norm", "auxk_fraction"]
 K = 16  # the k; AuxK latents = 2k for every AuxK contender
