@@ -61,6 +61,9 @@ RECIPE_TOWARD_SPARSIFY = {
 RECIPE_EXTRAS = {
     "+no_grad_proj": {"train": {"project_decoder_grad": False}},
     "+detach_loss_variance": {"train": {"detach_loss_variance": True}},
+    # back to the settings recipes had before issue 24's second round (the "old recipe")
+    "+reference_loss_grad": {"train": {"detach_loss_variance": False}},
+    "+encoder_tied": {"train": {"encoder_init": "tied"}},
 }
 BEST = ["unit_norm", "grad_proj", "pre_bias_median", "no_input_norm", "auxk_fraction"]
 K = 16  # the issue's k; AuxK latents = 2k for every AuxK contender
@@ -84,6 +87,8 @@ def recipe_settings(schedule: bool = False) -> dict:
         "lr_scale_with_latents": d["lr_scale_with_latents"],
         "lr_reference_hidden_dim": d["lr_reference_hidden_dim"],
         "pre_bias_init": "geometric_median" if d["init_pre_bias"] else "none",
+        "detach_loss_variance": d["detach_loss_variance"],
+        "encoder_init": d["encoder_init"],
     }
     if schedule:
         train.update(
