@@ -64,6 +64,9 @@ RECIPE_EXTRAS = {
     # back to the settings recipes had before issue 24's second round (the "old recipe")
     "+reference_loss_grad": {"train": {"detach_loss_variance": False}},
     "+encoder_tied": {"train": {"encoder_init": "tied"}},
+    # the recipe's schedule pieces one at a time (recipe+schedule = both, warmup 0)
+    "+cosine": {"train": {"lr_schedule": "cosine", "lr_min": 0.0}},
+    "+clip": {"train": {"max_grad_norm": 1.0}},
 }
 BEST = ["unit_norm", "grad_proj", "pre_bias_median", "no_input_norm", "auxk_fraction"]
 K = 16  # the issue's k; AuxK latents = 2k for every AuxK contender
