@@ -67,6 +67,8 @@ RECIPE_EXTRAS = {
     # the recipe's schedule pieces one at a time (recipe+schedule = both, warmup 0)
     "+cosine": {"train": {"lr_schedule": "cosine", "lr_min": 0.0}},
     "+clip": {"train": {"max_grad_norm": 1.0}},
+    # train.py's fit_plan warmup for this run: 5% of its 876 steps
+    "+warmup": {"train": {"warmup_steps": 44}},
 }
 BEST = ["unit_norm", "grad_proj", "pre_bias_median", "no_input_norm", "auxk_fraction"]
 K = 16  # the k; AuxK latents = 2k for every AuxK contender
@@ -138,6 +140,7 @@ def contenders(best: list[str]) -> dict[str, tuple[str, dict]]:
     )
     runs["sparsify"] = ("sparsify", {})
     runs["sparsify_auto_lr"] = ("sparsify", {"auto_lr": True})
+    runs["sparsify_auto_lr_schedule"] = ("sparsify", {"auto_lr": True, "schedule": True})
     runs["saelens"] = ("saelens", {})
     return runs
 
