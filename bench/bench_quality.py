@@ -10,10 +10,15 @@ process CPU seconds; load averages before and after. Each run is its own process
 
 Contenders: ``ref`` (our library's defaults = the reference's), one-factor changes to it
 (``+<factor>``), ``best`` (all winning opt-in settings), leave-one-out from ``best``
-(``best-<factor>``), and the peers sparsify / SAELens in their own venvs (bench/bench_peers.py
-builds them).
+(``best-<factor>``), ``recipe`` (the rendered recipes' defaults, from generator/knobs.py) and
+any ``recipe`` followed by ``+x`` / ``-x`` changes of RECIPE_TOWARD_SPARSIFY / RECIPE_EXTRAS
+(e.g. ``recipe+encoder_tied+reference_loss_grad`` = the recipe defaults before the loss and init
+fixes), and the peers in their own venvs (bench/bench_peers.py builds them): ``sparsify`` (lr
+3e-4), ``sparsify_auto_lr`` (its own LR rule, constant), ``sparsify_auto_lr_schedule`` (the
+same with its Trainer's linear warmup + decay), ``saelens``. Rep ``r`` runs with seed
+``--seed + r`` (init and data order).
 
-    python bench/bench_quality.py [--reps 1] [--max-tokens 0] [--only ref,best,sparsify]
+    python bench/bench_quality.py [--reps 1] [--max-tokens 0] [--only ref,recipe,sparsify]
 """
 
 from __future__ import annotations
