@@ -866,8 +866,12 @@ def train_tensor_parallel(args, model, dataloader, n_samples: int, device, outpu
         )
     skipped = [
         flag(n)
-        for n in ("unit_norm_latents", "project_decoder_grad", "dead_tokens_fraction",
-                  "detach_loss_variance")
+        for n in (
+            "unit_norm_latents",
+            "project_decoder_grad",
+            "dead_tokens_fraction",
+            "detach_loss_variance",
+        )
         if getattr(args, n)
     ]
     if skipped:
