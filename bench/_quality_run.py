@@ -94,6 +94,14 @@ def run_sparsify(args, s, train, test):
     model = cls(args.d_in, cfg, device="cpu", dtype=torch.float32)
     lr = args.lr if not s.get("auto_lr") else 2e-4 / (args.n / 2**14) ** 0.5
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = None
+    if s.get("schedule"):  # its Trainer's: transformers' linear warmup (1000 steps) + decay to 0
+        warm = 1000
+        total = sum(1 for _ in _batches(train, args.batch, args.epochs, args.seed, args.max_tokens))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt,
+            lambda t: t / warm if t < warm else max(0.0, (total - t) / max(1, total - warm)),
+        )
     since = torch.zeros(args.n, dtype=torch.long)
     steps = 0
     for x in _batches(train, args.batch, args.epochs, args.seed, args.max_tokens):
@@ -105,6 +113,8 @@ def run_sparsify(args, s, train, test):
         loss.backward()
         model.remove_gradient_parallel_to_decoder_directions()
         opt.step()
+        if sched is not None:
+            sched.step()
         model.set_decoder_norm_to_unit_norm()
         with torch.no_grad():
             fired = torch.zeros(args.n, dtype=torch.bool)

@@ -10,10 +10,15 @@ process CPU seconds; load averages before and after. Each run is its own process
 
 Contenders: ``ref`` (our library's defaults = the reference's), one-factor changes to it
 (``+<factor>``), ``best`` (all winning opt-in settings), leave-one-out from ``best``
-(``best-<factor>``), and the peers sparsify / SAELens in their own venvs (bench/bench_peers.py
-builds them).
+(``best-<factor>``), ``recipe`` (the rendered recipes' defaults, from generator/knobs.py) and
+any ``recipe`` followed by ``+x`` / ``-x`` changes of RECIPE_TOWARD_SPARSIFY / RECIPE_EXTRAS
+(e.g. ``recipe+encoder_tied+reference_loss_grad`` = the recipe defaults before the loss and init
+fixes), and the peers in their own venvs (bench/bench_peers.py builds them): ``sparsify`` (lr
+3e-4), ``sparsify_auto_lr`` (its own LR rule, constant), ``sparsify_auto_lr_schedule`` (the
+same with its Trainer's linear warmup + decay), ``saelens``. Rep ``r`` runs with seed
+``--seed + r`` (init and data order).
 
-    python bench/bench_quality.py [--reps 1] [--max-tokens 0] [--only ref,best,sparsify]
+    python bench/bench_quality.py [--reps 1] [--max-tokens 0] [--only ref,recipe,sparsify]
 """
 
 from __future__ import annotations
@@ -50,6 +55,26 @@ FACTORS = {
     "no_input_norm": {"model": {"normalize_input": False}},
     "aggregate_loss": {"model": {"aggregate_loss": True}},
 }
+# from the recipe defaults, each change one step toward how sparsify trains
+RECIPE_TOWARD_SPARSIFY = {
+    "+aggregate_loss": {"model": {"aggregate_loss": True}},
+    "+pre_bias_mean": {"train": {"pre_bias_init": "mean"}},
+    "+encoder_uniform": {"train": {"encoder_init": "uniform"}},
+    "-auxk": {"model": {"auxk": None}, "train": {"dead_tokens_fraction": None}},
+}
+# further changes to try on the recipe (composable with the above, see compose())
+RECIPE_EXTRAS = {
+    "+no_grad_proj": {"train": {"project_decoder_grad": False}},
+    "+detach_loss_variance": {"train": {"detach_loss_variance": True}},
+    # back to the settings recipes had before issue 24's second round (the "old recipe")
+    "+reference_loss_grad": {"train": {"detach_loss_variance": False}},
+    "+encoder_tied": {"train": {"encoder_init": "tied"}},
+    # the recipe's schedule pieces one at a time (recipe+schedule = both, warmup 0)
+    "+cosine": {"train": {"lr_schedule": "cosine", "lr_min": 0.0}},
+    "+clip": {"train": {"max_grad_norm": 1.0}},
+    # train.py's fit_plan warmup for this run: 5% of its 876 steps
+    "+warmup": {"train": {"warmup_steps": 44}},
+}
 BEST = ["unit_norm", "grad_proj", "pre_bias_median", "no_input_norm", "auxk_fraction"]
 K = 16  # the issue's k; AuxK latents = 2k for every AuxK contender
 
@@ -72,6 +97,8 @@ def recipe_settings(schedule: bool = False) -> dict:
         "lr_scale_with_latents": d["lr_scale_with_latents"],
         "lr_reference_hidden_dim": d["lr_reference_hidden_dim"],
         "pre_bias_init": "geometric_median" if d["init_pre_bias"] else "none",
+        "detach_loss_variance": d["detach_loss_variance"],
+        "encoder_init": d["encoder_init"],
     }
     if schedule:
         train.update(
@@ -109,14 +136,39 @@ def contenders(best: list[str]) -> dict[str, tuple[str, dict]]:
         runs[f"best+{extra}"] = ("ours", merge(*(FACTORS[f] for f in best), FACTORS[extra]))
     runs["recipe"] = ("ours", recipe_settings())
     runs["recipe+schedule"] = ("ours", recipe_settings(schedule=True))
-    runs["recipe+encoder_uniform"] = (
+    # one factor at a time from the recipe toward sparsify's training (same LR as its own rule)
+    for name, change in RECIPE_TOWARD_SPARSIFY.items():
+        runs[f"recipe{name}"] = ("ours", merge(recipe_settings(), change))
+    runs["recipe+all_sparsify"] = (
         "ours",
-        merge(recipe_settings(), {"train": {"encoder_init": "uniform"}}),
+        merge(recipe_settings(), *RECIPE_TOWARD_SPARSIFY.values()),
     )
     runs["sparsify"] = ("sparsify", {})
     runs["sparsify_auto_lr"] = ("sparsify", {"auto_lr": True})
+    runs["sparsify_auto_lr_schedule"] = ("sparsify", {"auto_lr": True, "schedule": True})
     runs["saelens"] = ("saelens", {})
     return runs
+
+
+def compose(name: str) -> tuple[str, dict] | None:
+    """``recipe`` followed by any ``+x`` / ``-x`` changes of RECIPE_TOWARD_SPARSIFY and
+    RECIPE_EXTRAS (e.g. ``recipe+encoder_uniform-auxk``) -> its contender; None if not one."""
+    import re
+
+    if not name.startswith("recipe"):
+        return None
+    parts = re.findall(r"[+-][a-z_0-9]+", name[len("recipe") :])
+    if "".join(parts) != name[len("recipe") :]:
+        return None
+    sched = recipe_settings(schedule=True)["train"]
+    changes = {
+        **RECIPE_TOWARD_SPARSIFY,
+        **RECIPE_EXTRAS,
+        "+schedule": {"train": {k: sched[k] for k in ("lr_schedule", "lr_min", "max_grad_norm")}},
+    }
+    if any(p not in changes for p in parts):
+        return None
+    return ("ours", merge(recipe_settings(), *(changes[p] for p in parts)))
 
 
 def _python(lib: str, venv_root: Path) -> str:
@@ -131,13 +183,14 @@ def _python(lib: str, venv_root: Path) -> str:
     return str(py)
 
 
-def _one(py, lib, settings, data_path, args) -> dict:
+def _one(py, lib, settings, data_path, args, rep: int = 0) -> dict:
+    """One run in its own process; rep r uses seed ``--seed + r`` (init and data order)."""
     settings = dict(settings)
     lr = settings.pop("lr", args.lr)
     cmd = [py, str(WORKER), "--lib", lib, "--data", str(data_path), "--settings",
            json.dumps(settings), "--lr", str(lr), "--epochs", str(args.epochs),
            "--max-tokens", str(args.max_tokens), "--threads", str(args.threads),
-           "--seed", str(args.seed)]  # fmt: skip
+           "--seed", str(args.seed + rep)]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     if lib != "ours":
         env.pop("PYTHONPATH", None)
@@ -220,6 +273,9 @@ def main() -> None:
     load_or_make(args.data)
     runs = contenders(BEST)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(runs)
+    for n in names:
+        if n not in runs and compose(n) is not None:
+            runs[n] = compose(n)
     bad = [n for n in names if n not in runs]
     if bad or args.reps < 1:
         print(f"bench_quality: unknown contenders {bad}; choose from {list(runs)}", file=sys.stderr)
@@ -230,7 +286,7 @@ def main() -> None:
     for rep in range(args.reps):
         for n in names[rep % len(names) :] + names[: rep % len(names)]:
             lib, settings = runs[n]
-            r = _one(_python(lib, args.venv_root), lib, settings, args.data, args)
+            r = _one(_python(lib, args.venv_root), lib, settings, args.data, args, rep)
             results[n].append(r)
             said = (f"fvu {r['fvu']:.4f} dead(test) {r['dead_pct_test']:5.1f}% "
                     f"cpu {r['train_cpu_s']:.0f}s" if "fvu" in r else r["error"][-400:])  # fmt: skip

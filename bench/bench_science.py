@@ -166,15 +166,7 @@ def run_model(folder: Path, records, labels, args) -> dict:
     assert labelled.all() and X.shape[0] == len(rows)
 
     torch.manual_seed(args.seed)
-    sae = TopKSAE(X.shape[1], args.latents, args.top_k)
-    cfg = TrainingConfig(
-        lr=args.lr,
-        n_epochs=args.epochs,
-        batch_size=512,
-        device="cpu",
-        show_progress=False,
-        log_interval=1000,
-    )
+    sae, cfg = sae_and_config(X.shape[1], int(is_train.sum()), args)
     t1 = time.perf_counter()
     Trainer(sae, cfg).fit(X[torch.from_numpy(is_train)])
     t_train = time.perf_counter() - t1
@@ -240,6 +232,36 @@ def run_model(folder: Path, records, labels, args) -> dict:
     }
 
 
+def sae_and_config(d_in: int, n_train: int, args):
+    """The SAE and TrainingConfig for ``--settings``: ``old`` = the library defaults at ``--lr``;
+    ``recipe`` = the rendered antiberty recipe's training settings (its spec through
+    generator/knobs.py: survival settings, AuxK, LR rule, schedule, warmup as train.py's
+    fit_plan shortens it, clipping), at the same latents, top-k, batch and epochs."""
+    run = dict(n_epochs=args.epochs, batch_size=512, device="cpu", show_progress=False,
+               log_interval=1000)  # fmt: skip
+    if args.settings == "old":
+        return TopKSAE(d_in, args.latents, args.top_k), TrainingConfig(lr=args.lr, **run)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from generator import knobs, spec
+
+    resolved = spec.load("antiberty")[1]
+    v = {k.name: knobs.value(k, resolved) for k in knobs.KNOBS if (k.spec or "").startswith("sae.")}
+    model_kw = ("normalize_input", "auxk", "auxk_coef", "dead_tokens_threshold", "aggregate_loss")
+    train_kw = ("lr", "lr_min", "lr_schedule", "max_grad_norm", "lr_scale_with_latents",
+                "lr_reference_hidden_dim", "unit_norm_latents", "project_decoder_grad",
+                "dead_tokens_fraction", "detach_loss_variance", "encoder_init")  # fmt: skip
+    steps = args.epochs * (n_train // 512)
+    warmup = v["warmup_steps"]
+    if warmup >= 0.1 * steps:  # train.py's fit_plan: 5% of the steps (WARMUP_SHARE)
+        warmup = max(1, round(0.05 * steps))
+    sae = TopKSAE(d_in, args.latents, args.top_k, **{k: v[k] for k in model_kw})
+    cfg = TrainingConfig(
+        **{k: v[k] for k in train_kw}, warmup_steps=warmup,
+        pre_bias_init="geometric_median" if v["init_pre_bias"] else "none", **run,
+    )  # fmt: skip
+    return sae, cfg
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--layer", type=int, default=4)
@@ -255,12 +277,25 @@ def main(argv=None) -> int:
     p.add_argument("--ce-chains", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", default="science")
+    p.add_argument(
+        "--settings",
+        choices=("old", "recipe"),
+        default="old",
+        help="old: library defaults at --lr; recipe: the antiberty recipe's training settings",
+    )
+    p.add_argument(
+        "--control",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train on the random-initialised copy",
+    )
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     records, labels = load_set(args.chains)
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench_science_") as tmp:
-        for kind, random_init in (("real", False), ("random_init", True)):
+        kinds = (("real", False), ("random_init", True))[: 2 if args.control else 1]
+        for kind, random_init in kinds:
             folder = build_antiberty_folder(
                 Path(tmp) / kind, random_init=random_init, seed=args.seed
             )

@@ -316,6 +316,28 @@ KNOBS: tuple[Knob, ...] = (
         group="opt-in training switches",
         env="PROJECT_DECODER_GRAD",
     ),
+    _bool(
+        "detach_loss_variance",
+        "TrainingConfig(detach_loss_variance=...): no gradient through the loss's variance "
+        "denominator (else the pre-bias drifts off the data and latents die; off = the "
+        "reference runtime's loss)",
+        True,
+        spec="sae.detach_loss_variance",
+        group="opt-in training switches",
+        env="DETACH_LOSS_VARIANCE",
+    ),
+    Knob(
+        "encoder_init",
+        "str",
+        "TrainingConfig(encoder_init=...): uniform = sparsify's init (PyTorch's Linear init for "
+        "the encoder, each decoder direction its row at unit norm); tied = the reference "
+        "runtime's (encoder = decoder transpose)",
+        "uniform",
+        "sae.encoder_init",
+        group="opt-in training switches",
+        env="ENCODER_INIT",
+        choices=("tied", "uniform"),
+    ),
     Knob(
         "dead_tokens_fraction",
         "float",

@@ -23,6 +23,8 @@ SURVIVAL: dict[str, str] = {
     "--unit-norm-latents": "unit_norm_latents",
     "--project-decoder-grad": "project_decoder_grad",
     "--dead-tokens-fraction": "dead_tokens_fraction",
+    "--detach-loss-variance": "detach_loss_variance",
+    "--encoder-init": "encoder_init",
     "--lr-scale-with-latents": "lr_scale_with_latents",
     "--lr-reference-hidden-dim": "lr_reference_hidden_dim",
 }

@@ -46,6 +46,12 @@ Environment overrides (default in brackets; spec values unless noted):
                         rule) (0/1) [1]
   PROJECT_DECODER_GRAD  TrainingConfig(project_decoder_grad=...): drop the gradient part along each
                         latent's decoder direction (keeps unit-norm steps on the sphere) (0/1) [1]
+  DETACH_LOSS_VARIANCE  TrainingConfig(detach_loss_variance=...): no gradient through the loss's
+                        variance denominator (else the pre-bias drifts off the data and latents die;
+                        off = the reference runtime's loss) (0/1) [1]
+  ENCODER_INIT          TrainingConfig(encoder_init=...): uniform = sparsify's init (PyTorch's
+                        Linear init for the encoder, each decoder direction its row at unit norm);
+                        tied = the reference runtime's (encoder = decoder transpose) [uniform]
   DEAD_TOKENS_FRACTION  TrainingConfig(dead_tokens_fraction=...): AuxK's dead threshold is at most
                         this fraction of the run's tokens; 0 (spec: null) keeps
                         --dead-tokens-threshold alone [0.05]
@@ -132,6 +138,8 @@ D_AGGREGATE_LOSS=0
 D_DEAD_COUNT_GLOBAL=auto
 D_UNIT_NORM_LATENTS=1
 D_PROJECT_DECODER_GRAD=1
+D_DETACH_LOSS_VARIANCE=1
+D_ENCODER_INIT=uniform
 D_DEAD_TOKENS_FRACTION=0.05
 D_LR_SCALE_WITH_LATENTS=1
 D_LR_REF_LATENTS=16384
@@ -205,6 +213,8 @@ AGGREGATE_LOSS="${AGGREGATE_LOSS:-$D_AGGREGATE_LOSS}"
 DEAD_COUNT_GLOBAL="${DEAD_COUNT_GLOBAL:-$D_DEAD_COUNT_GLOBAL}"
 UNIT_NORM_LATENTS="${UNIT_NORM_LATENTS:-$D_UNIT_NORM_LATENTS}"
 PROJECT_DECODER_GRAD="${PROJECT_DECODER_GRAD:-$D_PROJECT_DECODER_GRAD}"
+DETACH_LOSS_VARIANCE="${DETACH_LOSS_VARIANCE:-$D_DETACH_LOSS_VARIANCE}"
+ENCODER_INIT="${ENCODER_INIT:-$D_ENCODER_INIT}"
 DEAD_TOKENS_FRACTION="${DEAD_TOKENS_FRACTION:-$D_DEAD_TOKENS_FRACTION}"
 LR_SCALE_WITH_LATENTS="${LR_SCALE_WITH_LATENTS:-$D_LR_SCALE_WITH_LATENTS}"
 LR_REF_LATENTS="${LR_REF_LATENTS:-$D_LR_REF_LATENTS}"
@@ -324,6 +334,7 @@ if [[ "$NORMALIZE_INPUT" == 1 ]]; then SWITCHES+=(--normalize-input); else SWITC
 if [[ "$AGGREGATE_LOSS" == 1 ]]; then SWITCHES+=(--aggregate-loss); else SWITCHES+=(--no-aggregate-loss); fi
 if [[ "$UNIT_NORM_LATENTS" == 1 ]]; then SWITCHES+=(--unit-norm-latents); else SWITCHES+=(--no-unit-norm-latents); fi
 if [[ "$PROJECT_DECODER_GRAD" == 1 ]]; then SWITCHES+=(--project-decoder-grad); else SWITCHES+=(--no-project-decoder-grad); fi
+if [[ "$DETACH_LOSS_VARIANCE" == 1 ]]; then SWITCHES+=(--detach-loss-variance); else SWITCHES+=(--no-detach-loss-variance); fi
 if [[ "$LR_SCALE_WITH_LATENTS" == 1 ]]; then SWITCHES+=(--lr-scale-with-latents); else SWITCHES+=(--no-lr-scale-with-latents); fi
 # Dead-latent counting across ranks: passed (not just named) on every multi-process run unless
 # DEAD_COUNT_GLOBAL=0 opts out; a no-op with 1 process, so never passed there.
@@ -427,6 +438,7 @@ torchrun --nnodes "$NNODES" --node-rank "$NODE_RANK" --nproc_per_node "$NPROC" \
   --batch-size "$BATCH_SIZE" \
   --n-epochs "$N_EPOCHS" \
   --max-grad-norm "$MAX_GRAD_NORM" \
+  --encoder-init "$ENCODER_INIT" \
   --dead-tokens-fraction "$DEAD_TOKENS_FRACTION" \
   --lr-reference-hidden-dim "$LR_REF_LATENTS" \
   --mix-shards "$MIX_SHARDS" \

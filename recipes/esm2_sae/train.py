@@ -9,8 +9,8 @@ TopKSAE + Trainer, one SAE data-parallel over every process of `torchrun`. The f
 training switches (--normalize-input, --aggregate-loss, --dead-count-global, --mix-shards,
 --presample-shards) are always defined here and each one is passed to the call that uses it, as
 are the latent-survival settings (--unit-norm-latents, --project-decoder-grad,
---dead-tokens-fraction; on by default, passed where the runtime's TrainingConfig has them) and
---lr-scale-with-latents.
+--dead-tokens-fraction, --detach-loss-variance, --encoder-init; on by default, passed where the
+runtime's TrainingConfig has them) and --lr-scale-with-latents.
 
 Writes <output-dir>/checkpoint_final.pt (+ step checkpoints), metrics.jsonl and train_args.json.
 """
@@ -158,6 +158,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action=bool_flag,
         default=True,
         help="TrainingConfig(project_decoder_grad=...): drop the gradient part along each latent's decoder direction (keeps unit-norm steps on the sphere)",
+    )
+    g.add_argument(
+        "--detach-loss-variance",
+        action=bool_flag,
+        default=True,
+        help="TrainingConfig(detach_loss_variance=...): no gradient through the loss's variance denominator (else the pre-bias drifts off the data and latents die; off = the reference runtime's loss)",
+    )
+    g.add_argument(
+        "--encoder-init",
+        choices=("tied", "uniform"),
+        default="uniform",
+        help="TrainingConfig(encoder_init=...): uniform = sparsify's init (PyTorch's Linear init for the encoder, each decoder direction its row at unit norm); tied = the reference runtime's (encoder = decoder transpose)",
     )
     g.add_argument(
         "--dead-tokens-fraction",
@@ -331,6 +343,7 @@ KNOB_LIMITS = {
     "batch_size": (1, 10000000, ()),
     "n_epochs": (1, 100000, ()),
     "max_grad_norm": (1e-12, 1000000.0, ()),
+    "encoder_init": (None, None, ("tied", "uniform")),
     "dead_tokens_fraction": (1e-06, 1.0, ()),
     "lr_reference_hidden_dim": (1, 1000000000, ()),
     "mix_shards": (1, 100000, ()),
@@ -788,10 +801,12 @@ def warn_settings(args: argparse.Namespace, world_size: int) -> None:
 
 def survival_settings(config_cls, **settings) -> dict:
     """The latent-survival settings (unit-norm latents, decoder gradient projection, AuxK dead
-    threshold as a fraction of the run) that this runtime's TrainingConfig has; the reference
-    runtime has none of them. The ones it lacks are dropped with one warning when they are on."""
+    threshold as a fraction of the run, a loss variance without gradient, sparsify's encoder
+    init) that this runtime's TrainingConfig has; the reference runtime has none of them. The
+    ones it lacks are dropped with one warning when they are on."""
     have = {f.name for f in dataclasses.fields(config_cls)}
-    lacking = [name for name, v in settings.items() if name not in have and v not in (None, False)]
+    off = (None, False, "tied")  # "tied": the reference runtime's own encoder init
+    lacking = [name for name, v in settings.items() if name not in have and v not in off]
     if lacking:
         warnings.warn(
             f"{', '.join(flag(n) for n in lacking)}: this sae runtime's TrainingConfig lacks "
@@ -878,7 +893,12 @@ def train_tensor_parallel(args, model, dataloader, n_samples: int, device, outpu
         )
     skipped = [
         flag(n)
-        for n in ("unit_norm_latents", "project_decoder_grad", "dead_tokens_fraction")
+        for n in (
+            "unit_norm_latents",
+            "project_decoder_grad",
+            "dead_tokens_fraction",
+            "detach_loss_variance",
+        )
         if getattr(args, n)
     ]
     if skipped:
@@ -1003,6 +1023,8 @@ def main(argv: list[str] | None = None) -> int:
             unit_norm_latents=args.unit_norm_latents,
             project_decoder_grad=args.project_decoder_grad,
             dead_tokens_fraction=args.dead_tokens_fraction,
+            detach_loss_variance=args.detach_loss_variance,
+            encoder_init=args.encoder_init,
         ),
         lr_scale_with_latents=args.lr_scale_with_latents,
         lr_reference_hidden_dim=args.lr_reference_hidden_dim,

@@ -300,7 +300,13 @@ def test_two_process_gloo_run(tmp_path, train_files):
     assert ckpt["model_config"]["dead_count_global"] is True and ckpt["world_size"] == 2
 
 
-SURVIVAL = ("unit_norm_latents", "project_decoder_grad", "dead_tokens_fraction")
+SURVIVAL = (
+    "unit_norm_latents",
+    "project_decoder_grad",
+    "dead_tokens_fraction",
+    "detach_loss_variance",
+    "encoder_init",
+)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -315,8 +321,9 @@ def test_survival_settings_reach_training_config_and_default_on(model, train_fil
     for name in ("lr_scale_with_latents", "lr_reference_hidden_dim"):
         assert direct[name] == f"args.{name}"
     args = runpy.run_path(str(train_files[model]))["parse_args"](["--cache-dir", "c"])
-    assert args.unit_norm_latents and args.project_decoder_grad
+    assert args.unit_norm_latents and args.project_decoder_grad and args.detach_loss_variance
     assert args.dead_tokens_fraction == 0.05 and args.lr_reference_hidden_dim == 16384
+    assert args.encoder_init == "uniform"
     assert args.lr_scale_with_latents is (model != "evo2")
 
 

@@ -1,7 +1,7 @@
 """Opt-in training settings (issue 24): each does what it claims; the defaults stay the reference's.
 
 Covers ``TrainingConfig(unit_norm_latents, project_decoder_grad, pre_bias_init,
-dead_tokens_fraction)``, the ``TopKSAE`` methods behind them, and the honest dead-latent fields of
+dead_tokens_fraction, encoder_init, detach_loss_variance)``, the ``TopKSAE`` methods behind them, and the honest dead-latent fields of
 ``metrics.jsonl`` (``dead_pct`` is null while the threshold exceeds the tokens seen).
 """
 
@@ -47,8 +47,10 @@ def test_defaults_are_the_reference_behaviour(tmp_path):
     fields = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
     assert fields["unit_norm_latents"] is False and fields["project_decoder_grad"] is False
     assert fields["pre_bias_init"] == "none" and fields["dead_tokens_fraction"] is None
+    assert fields["encoder_init"] == "tied" and fields["detach_loss_variance"] is False
     model = _model()
     assert model.unit_norm_latents is False and model.project_decoder_grad is False
+    assert model.detach_loss_variance is False
     assert model.decoder.weight._backward_hooks in (None, {})
     Trainer(model, _cfg()).fit(_data())
     # the reference rule: rows of decoder.weight [d, n] unit over the latents, columns free
@@ -240,3 +242,54 @@ def test_encoder_init_in_training_config_fresh_runs_only(tmp_path):
     assert moved < 0.1 * tied
     cols = model.decoder.weight.detach().norm(dim=0)
     torch.testing.assert_close(cols, torch.ones_like(cols))
+
+
+def _independent_fvu_loss(model, x, pre_bias_const: bool):
+    """The per-token FVU loss written out from the dense forward: mean_b(mse_b / var_b),
+    ``var_b`` the mean square of ``x - pre_bias`` (a constant copy when ``pre_bias_const``)."""
+    recon, _ = model(x)
+    pb = model.pre_bias.detach().clone() if pre_bias_const else model.pre_bias
+    var = (x - pb).pow(2).mean(dim=-1)
+    return ((recon - x).pow(2).mean(dim=-1) / (var + 1e-8)).mean()
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_detach_loss_variance_gradient_matches_a_constant_denominator(flag):
+    x = _data(200)
+    model = _model(normalize_input=False, auxk=None)
+    with torch.no_grad():
+        model.pre_bias.copy_(x.mean(0) + 0.5)  # off the data, so the denominator's pull shows
+    if flag:
+        assert model.use_detached_loss_variance() is model
+    assert model.detach_loss_variance is flag
+    out = model.loss(x)["total"]
+    out.backward()
+    got = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    want = _independent_fvu_loss(model, x, pre_bias_const=flag)
+    torch.testing.assert_close(out.detach(), want.detach(), rtol=1e-5, atol=1e-7)  # same value
+    want.backward()
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(got[n], p.grad, rtol=1e-4, atol=1e-7, msg=n)
+    # the two forms differ only in the pre-bias gradient, and there by the denominator's pull
+    model.zero_grad()
+    _independent_fvu_loss(model, x, pre_bias_const=not flag).backward()
+    assert (got["pre_bias"] - model.pre_bias.grad).abs().max() > 1e-4
+    torch.testing.assert_close(got["encoder.weight"], model.encoder.weight.grad)
+
+
+def test_detach_loss_variance_through_trainer_keeps_pre_bias_near_the_data(tmp_path):
+    assert TrainingConfig().detach_loss_variance is False  # default: the reference's gradient
+    x = _data(2400, offset=3.0)
+    ends = {}
+    for flag in (False, True):
+        model = _model(normalize_input=False, auxk=None)
+        cfg = _cfg(
+            detach_loss_variance=flag, n_epochs=4, unit_norm_latents=True, pre_bias_init="mean"
+        )
+        Trainer(model, cfg).fit(x)
+        assert model.detach_loss_variance is flag
+        ends[flag] = float((model.pre_bias.detach() - x.mean(0)).norm())
+    # both start at the data mean; with the reference's gradient the pre-bias walks away from
+    # the data to inflate var_b (2.2 against 0.9 here)
+    assert ends[True] < 0.6 * ends[False]

@@ -31,8 +31,10 @@ parallel_config)``, ``fit(...) -> final epoch's mean loss``) with these extensio
   (``TopKSAE.use_decoder_grad_projection``), ``pre_bias_init`` ("geometric_median" or "mean" of
   the first batch, set before the first step of a fresh run) and ``dead_tokens_fraction``
   (lowers the model's AuxK ``dead_tokens_threshold`` to that fraction of the run's tokens, so
-  AuxK can act at all in a run shorter than the threshold) and ``encoder_init`` ("uniform":
-  ``TopKSAE.init_encoder_uniform_`` on a fresh run, sparsify's initialisation).
+  AuxK can act at all in a run shorter than the threshold), ``encoder_init`` ("uniform":
+  ``TopKSAE.init_encoder_uniform_`` on a fresh run, sparsify's initialisation) and
+  ``detach_loss_variance`` (``TopKSAE.use_detached_loss_variance``: no gradient through the
+  loss's variance denominator, which otherwise pulls the pre-bias away from the data).
 * Data may be a tensor, a DataLoader, an ``ActivationStore`` or its path; DDP works on CPU
   (gloo) as on CUDA (nccl), with the process group created before any batch count is computed
   and the per-epoch batch count all-reduced (MIN) so every rank takes the same number of steps.
@@ -81,8 +83,9 @@ class TrainingConfig:
     ``pin_memory`` apply to batches the trainer serves from a tensor (pinned before the copy to
     CUDA); a DataLoader passed in keeps its own settings. Extensions: ``seed`` (shuffling),
     ``mix_shards``/``max_shards`` (when given a store), ``show_progress`` (tqdm bar on rank 0),
-    and the opt-in ``unit_norm_latents``, ``project_decoder_grad``, ``pre_bias_init`` and
-    ``dead_tokens_fraction`` (see the module docstring).
+    and the opt-in ``unit_norm_latents``, ``project_decoder_grad``, ``pre_bias_init``,
+    ``dead_tokens_fraction``, ``encoder_init`` and ``detach_loss_variance`` (see the module
+    docstring).
     """
 
     lr: float = 3e-4
@@ -114,6 +117,7 @@ class TrainingConfig:
     pre_bias_init: str = "none"
     dead_tokens_fraction: float | None = None
     encoder_init: str = "tied"
+    detach_loss_variance: bool = False
 
     def __post_init__(self) -> None:
         checks = {
@@ -639,11 +643,13 @@ class Trainer:
         model.init_encoder_uniform_()
 
     def _apply_decoder_options(self, model, fresh: bool) -> None:
-        """``unit_norm_latents`` / ``project_decoder_grad`` -> the model's opt-in methods."""
+        """``unit_norm_latents`` / ``project_decoder_grad`` / ``detach_loss_variance`` -> the
+        model's opt-in methods."""
         c = self.config
         for flag, method in (
             ("unit_norm_latents", "use_unit_norm_latents"),
             ("project_decoder_grad", "use_decoder_grad_projection"),
+            ("detach_loss_variance", "use_detached_loss_variance"),
         ):
             if not getattr(c, flag):
                 continue
