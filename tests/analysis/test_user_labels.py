@@ -103,7 +103,8 @@ def test_latent_groups_keep_only_latents_that_hold_joint_precision():
     Y = np.stack([y, ~y], 1)
     groups = ev.label_groups(torch.from_numpy(codes), Y, ["A", "B"], split, min_fires=5)
     a = groups["A"]
-    assert sorted(a["features"]) == [0, 1]
+    # latent 0 covers every A row; latent 1 (precise, but only rows 0 already covers) adds none
+    assert a["features"] == [0] and a["thresholds"] == [0.0]
     assert a["precision"] == 1.0 and a["recall"] == 1.0 and a["auroc"] == 1.0
     b = groups["B"]
     assert b["features"] == [] and b["recall"] == 0.0 and b["auroc"] == 0.5

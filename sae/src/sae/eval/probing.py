@@ -550,7 +550,8 @@ def threshold_groups(
     and at least ``min_fires // 4`` of them, so the group's joint precision stays >=
     ``min_precision``; then, in that order, keep each only while the joint precision on the
     ``validate`` rows stays >= ``min_precision``. One threshold per latent (its lowest chosen:
-    the union is the same). ``labels`` [N, L] bool; ``select``/``validate`` [N] bool masks
+    the union is the same), in the greedy order (first: the detector covering most positives).
+    ``labels`` [N, L] bool; ``select``/``validate`` [N] bool masks
     (whole sequences each, disjoint from the rows the group is then scored on).
     """
     X = _as_tensor(codes)
@@ -581,7 +582,7 @@ def threshold_groups(
             if n_fire == 0 or int((trial & Yv[:, j]).sum()) >= min_precision * n_fire:
                 fire = trial
                 kept[f] = min(t, kept.get(f, t))
-        out[name] = sorted(kept.items())
+        out[name] = list(kept.items())
     return out
 
 
