@@ -469,7 +469,7 @@ def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]
 # word of each FASTA header of --input; aligned to the cache's rows by TOKEN_UNIT.
 try:
     from sae import labels as sae_labels
-    from sae.eval.probing import auroc_vec, label_metrics
+    from sae.eval.probing import label_metrics, score_group, threshold_groups
 except ImportError:  # a runtime without sae.labels (e.g. the reference library)
     sae_labels = None
 
@@ -556,46 +556,27 @@ def sequence_split(seq_of_row: np.ndarray, seed: int = 0) -> np.ndarray:
 def label_groups(
     codes, Y, names, split, min_precision=GROUP_MIN_PRECISION, min_fires=GROUP_MIN_FIRES
 ) -> dict:
-    """Per label a group of latents that detects it: candidates are the latents whose firing has
-    precision >= min_precision for the label on the select rows (firing >= min_fires times
-    there); taken greedily, most select-row hits first, each joins only if the group's JOINT
-    precision on the validate rows stays >= min_precision. Scored on the test rows (whole
-    sequences never seen by the choice): joint precision/recall of "any group latent fires" and
-    the AUROC of the group's max code."""
+    """Per label a group of latent detectors (latent f fires above its threshold t_f) that
+    finds it (sae.eval.probing.threshold_groups): detectors with precision >= min_precision on
+    the select rows (firing >= min_fires times there), thresholds at quantiles of each latent's
+    positive codes; greedily the one whose new firings cover the most positives at precision
+    >= min_precision; each kept only while the group's JOINT precision on the validate rows
+    stays >= min_precision. Scored on the test rows (whole sequences never seen by the choice):
+    joint precision/recall of "some detector fires" and the AUROC of max(code_f - t_f)."""
     Y = torch.as_tensor(Y)
-    sel = label_metrics(codes[split == 0], Y[split == 0], names)
-    vrows = torch.as_tensor(split == 1)
-    Xva, Yva = codes[vrows] > 0, Y[vrows]
+    groups = threshold_groups(
+        codes, Y, names, split == 0, split == 1, min_precision=min_precision, min_fires=min_fires
+    )
     test = torch.as_tensor(split == 2)
-    Xte, Yte = codes[test], Y[test]
     out = {}
     for j, name in enumerate(names):
-        ok = (sel.precision[:, j] >= min_precision) & (sel.n_fire >= min_fires)
-        cands = np.flatnonzero(ok)
-        cands = cands[np.argsort(-(sel.precision[cands, j] * sel.n_fire[cands]), kind="stable")]
-        fire_va = torch.zeros(Xva.shape[0], dtype=torch.bool)
-        yv = Yva[:, j]
-        feats = []
-        for f in cands:
-            trial = fire_va | Xva[:, int(f)]
-            n_fire = int(trial.sum())
-            if n_fire == 0 or int((trial & yv).sum()) / n_fire >= min_precision:
-                fire_va = trial
-                feats.append(int(f))
-        y = Yte[:, j]
-        if feats:
-            score = Xte[:, torch.as_tensor(feats)].float().max(1).values
-        else:
-            score = torch.zeros(Xte.shape[0])
-        fire = score > 0
-        tp, n_fire, n_pos = int((fire & y).sum()), int(fire.sum()), int(y.sum())
+        group = groups[str(name)]
+        scored = score_group(codes[test], Y[test][:, j], group)
         out[name] = {
-            "features": feats,
-            "n_features": len(feats),
-            "precision": tp / n_fire if n_fire else 0.0,
-            "recall": tp / n_pos if n_pos else 0.0,
-            "auroc": auroc_vec(score, y) if n_pos else float("nan"),
-            "n_pos": n_pos,
+            "features": [f for f, _ in group],
+            "thresholds": [round(t, 6) for _, t in group],
+            "n_features": len(group),
+            **scored,
         }
     return out
 
