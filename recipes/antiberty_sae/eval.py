@@ -504,6 +504,22 @@ try:
 except ImportError:  # a runtime without sae.labels (e.g. the reference library)
     sae_labels = None
 
+# k-mer units (token_unit kmer): row j covers k characters from j * stride
+LABEL_KMER = {"k": None, "stride": 1}
+
+
+def align_labels(sae_labels, order, ids: list[str], labels: dict) -> list:
+    """One label (or None) per stored row: each row's characters of the input by TOKEN_UNIT
+    (sae.labels.token_spans; k-mers: LABEL_KMER), the label of its first character."""
+
+    def spans(_index: int, n_tokens: int) -> list[tuple[int, int]]:
+        return sae_labels.token_spans(
+            TOKEN_UNIT, n_tokens, kmer_size=LABEL_KMER["k"], kmer_stride=LABEL_KMER["stride"]
+        )
+
+    return sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT, spans=spans)
+
+
 GROUP_MIN_PRECISION = 0.9
 GROUP_MIN_FIRES = 20
 
@@ -562,7 +578,7 @@ def user_row_labels(path: Path, input_path: Path, meta: dict, order) -> dict:
         ids = [rid for rid, _ in records]
         if file_type == "residue":
             labels = sae_labels.read_residue_labels(path, dict(records))
-            rows = sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT)
+            rows = align_labels(sae_labels, order, ids, labels)
         else:
             labels = sae_labels.read_sequence_labels(path, ids)
             rows = sae_labels.align_sequence_labels(order, ids, labels)
