@@ -444,7 +444,6 @@ def align_labels(sae_labels, order, ids: list[str], labels: dict) -> list:
     return sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT, spans=spans)
 
 
-
 def row_labels(args, ids: list[str], picked: list[int], n_tokens: list[int]) -> list[list]:
     """Per steered sequence, a label (or None) per token, from --labels (per residue)."""
     if args.labels is None:
