@@ -432,14 +432,18 @@ def load_runner(args, device) -> Runner:
 LABEL_KMER = {"k": None, "stride": 1}
 
 
-def align_labels(sae_labels, order, ids: list[str], labels: dict) -> list:
+def align_labels(sae_labels, order, ids: list[str], labels: dict, starts=None) -> list:
     """One label (or None) per stored row: each row's characters of the input by TOKEN_UNIT
-    (sae.labels.token_spans; k-mers: LABEL_KMER), the label of its first character."""
+    (sae.labels.token_spans; k-mers: LABEL_KMER), the label of its first character. `ids`: the
+    FASTA id per order index; `starts`: per order index where its rows begin in that sequence
+    (chunks of long sequences; default 0)."""
 
-    def spans(_index: int, n_tokens: int) -> list[tuple[int, int]]:
-        return sae_labels.token_spans(
+    def spans(index: int, n_tokens: int) -> list[tuple[int, int]]:
+        cuts = sae_labels.token_spans(
             TOKEN_UNIT, n_tokens, kmer_size=LABEL_KMER["k"], kmer_stride=LABEL_KMER["stride"]
         )
+        shift = starts[index] if starts is not None else 0
+        return [(a + shift, b + shift) for a, b in cuts]
 
     return sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT, spans=spans)
 
