@@ -9,7 +9,9 @@ Two layers in one module:
   :func:`domain_f1`;
 * our extensions: :func:`auroc` / :func:`probe_features` (numpy, one-vs-rest per class with a
   train/test split) and :func:`label_metrics` / :func:`latent_groups` (per (feature, label)
-  AUROC / precision / recall / F1, and per label the group of latents with precision >= p).
+  AUROC / precision / recall / F1, and per label the group of latents with precision >= p), and
+  :func:`threshold_groups` / :func:`score_group` (the group of latent detectors, each latent above
+  its own threshold, chosen on select rows and confirmed on validate rows; what recipes report).
 
 AUROC everywhere is the Mann-Whitney statistic with ties counted one half, i.e. exactly the
 pairwise definition P(score_pos > score_neg) + 0.5 P(score_pos == score_neg). (The upstream
