@@ -7,9 +7,11 @@ For the trained AntiBERTy (from the antiberty 0.1.3 wheel) and its random-initia
    [CLS]/[SEP] dropped), chains split 80/20 by a seeded shuffle into train/held-out;
 2. a TopK SAE trained briefly on the train rows with our ``sae.Trainer``;
 3. on held-out rows: FVU (1 - variance explained), and per IMGT region the latent group with
-   precision >= 0.9 (chosen on train rows, ``sae.eval.probing.latent_groups``) with its joint
-   recall/precision and the AUROC of the group's max code; the best single latent per region
-   (``best_single_train_test``);
+   precision >= 0.9 (chosen on train rows, ``sae.eval.probing.latent_groups``: "a latent fires")
+   with its joint recall/precision and the AUROC of the group's max code; the threshold group the
+   recipes report (``threshold_groups``: each latent above its own threshold, chosen on train
+   rows, confirmed on half of the held-out chains, scored on the other half: ``thr_*``); the best
+   single latent per region (``best_single_train_test``);
 4. loss recovered on ``--ce-chains`` held-out chains with its three cross-entropies, twice:
    unmasked (predict every input residue, as the recipes' eval does) and masked-LM (15% of residues
    replaced by [MASK], seeded, CE on those only); plus the untrained-model guards.
@@ -34,7 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, write_result  # noqa: E402
 from sae import TopKSAE, Trainer, TrainingConfig  # noqa: E402
 from sae.eval.guards import loss_recovered_unclamped, untrained_model_warnings  # noqa: E402
-from sae.eval.probing import best_single_train_test, latent_groups  # noqa: E402
+from sae.eval.probing import (  # noqa: E402
+    best_single_train_test,
+    latent_groups,
+    score_group,
+    threshold_groups,
+)
 from sae.labels import align_residue_labels, label_matrix, read_fasta, read_residue_labels  # noqa: E402
 from sae.models.antiberty import build_antiberty_folder  # noqa: E402
 
@@ -188,10 +195,22 @@ def run_model(folder: Path, records, labels, args) -> dict:
     )
     tr, te = torch.from_numpy(is_train), torch.from_numpy(~is_train)
     Yt = torch.from_numpy(Y)
+    val_chains = set(perm[: int(0.2 * len(seqs))][::2])  # half the held-out chains confirm
+    is_val = np.concatenate([np.full(len(seqs[i]), i in val_chains) for i in range(len(seqs))])
+    is_test = ~is_train & ~is_val
+    thr = threshold_groups(codes, Y, names, is_train, is_val, min_precision=args.min_precision,
+                           min_fires=args.min_fires)  # fmt: skip
     regions = {}
     for j, name in enumerate(names):
         g = groups[name]
+        tg = score_group(
+            codes[torch.from_numpy(is_test)], Yt[torch.from_numpy(is_test), j], thr[name]
+        )
         regions[name] = {
+            "thr_recall": round(tg["recall"], 4),
+            "thr_precision": round(tg["precision"], 4),
+            "thr_auroc": round(tg["auroc"], 4),
+            "thr_size": len(thr[name]),
             "group_recall": round(g["recall"], 4),
             "group_precision": round(g["precision"], 4),
             "group_auroc": round(g["auroc"], 4),
@@ -307,6 +326,13 @@ def main(argv=None) -> int:
         "data": f"recipegen/data/antibody_heavy.fasta ({len(records)} chains)",
         "settings": vars(args),
         "cdr3_group_recall": {k: v["regions"]["CDR3"]["group_recall"] for k, v in results.items()},
+        "cdr3_threshold_group": {
+            k: {
+                m: v["regions"]["CDR3"][f"thr_{m}"]
+                for m in ("recall", "precision", "auroc", "size")
+            }
+            for k, v in results.items()
+        },
         "results": results,
         "total_seconds": round(time.perf_counter() - t0, 1),
         "load_average_at_start_end": load_average(),

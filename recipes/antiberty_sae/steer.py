@@ -428,6 +428,26 @@ def load_runner(args, device) -> Runner:
     return Runner(args, device)
 
 
+# k-mer units (token_unit kmer): row j covers k characters from j * stride
+LABEL_KMER = {"k": None, "stride": 1}
+
+
+def align_labels(sae_labels, order, ids: list[str], labels: dict, starts=None) -> list:
+    """One label (or None) per stored row: each row's characters of the input by TOKEN_UNIT
+    (sae.labels.token_spans; k-mers: LABEL_KMER), the label of its first character. `ids`: the
+    FASTA id per order index; `starts`: per order index where its rows begin in that sequence
+    (chunks of long sequences; default 0)."""
+
+    def spans(index: int, n_tokens: int) -> list[tuple[int, int]]:
+        cuts = sae_labels.token_spans(
+            TOKEN_UNIT, n_tokens, kmer_size=LABEL_KMER["k"], kmer_stride=LABEL_KMER["stride"]
+        )
+        shift = starts[index] if starts is not None else 0
+        return [(a + shift, b + shift) for a, b in cuts]
+
+    return sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT, spans=spans)
+
+
 def row_labels(args, ids: list[str], picked: list[int], n_tokens: list[int]) -> list[list]:
     """Per steered sequence, a label (or None) per token, from --labels (per residue)."""
     if args.labels is None:
@@ -441,7 +461,7 @@ def row_labels(args, ids: list[str], picked: list[int], n_tokens: list[int]) -> 
         labels = sae_labels.read_residue_labels(args.labels, dict(records))
         out = []
         for i, n in zip(picked, n_tokens, strict=True):
-            out.append(sae_labels.align_residue_labels([[i, n]], ids, labels, TOKEN_UNIT))
+            out.append(align_labels(sae_labels, [[i, n]], ids, labels))
         return out
     except sae_labels.LabelError as exc:
         fail(f"--labels: {exc}")

@@ -454,9 +454,29 @@ def cache_sequences(store_path: Path, meta: dict, input_path: Path) -> list[str]
 # word of each FASTA header of --input; aligned to the cache's rows by TOKEN_UNIT.
 try:
     from sae import labels as sae_labels
-    from sae.eval.probing import auroc_vec, label_metrics
+    from sae.eval.probing import label_metrics, score_group, threshold_groups
 except ImportError:  # a runtime without sae.labels (e.g. the reference library)
     sae_labels = None
+
+# k-mer units (token_unit kmer): row j covers k characters from j * stride
+LABEL_KMER = {"k": None, "stride": 1}
+
+
+def align_labels(sae_labels, order, ids: list[str], labels: dict, starts=None) -> list:
+    """One label (or None) per stored row: each row's characters of the input by TOKEN_UNIT
+    (sae.labels.token_spans; k-mers: LABEL_KMER), the label of its first character. `ids`: the
+    FASTA id per order index; `starts`: per order index where its rows begin in that sequence
+    (chunks of long sequences; default 0)."""
+
+    def spans(index: int, n_tokens: int) -> list[tuple[int, int]]:
+        cuts = sae_labels.token_spans(
+            TOKEN_UNIT, n_tokens, kmer_size=LABEL_KMER["k"], kmer_stride=LABEL_KMER["stride"]
+        )
+        shift = starts[index] if starts is not None else 0
+        return [(a + shift, b + shift) for a, b in cuts]
+
+    return sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT, spans=spans)
+
 
 GROUP_MIN_PRECISION = 0.9
 GROUP_MIN_FIRES = 20
@@ -498,33 +518,73 @@ def label_file_type(path: Path) -> str:
     return ""
 
 
-def user_row_labels(path: Path, input_path: Path, meta: dict, order) -> dict:
-    """{"rows": label or None per cache row, "kind", "file"} from --labels, checked against the
-    --input FASTA; every problem is a clear error naming the file and line."""
+def chunk_sources(cache_dir: Path, name: str, order, path: Path) -> list[tuple[int, int]]:
+    """Per chunk of a chunked cache (its `sequences_file`, written by extract.py) the input
+    sequence index and the character where the chunk's stored part starts there."""
+    fasta = cache_dir / name
+    if name != Path(name).name or not fasta.is_file():
+        fail(f"--labels {path}: the eval cache {cache_dir} lacks its chunk file {name}; "
+             "re-run extract.py")  # fmt: skip
+    sources = []
+    with fasta.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.startswith(">"):
+                continue
+            where = [w[len("source=") :] for w in line.split()[1:] if w.startswith("source=")]
+            try:
+                index, start = (int(v) for v in where[0].split(":"))
+            except (IndexError, ValueError):
+                fail(
+                    f"--labels {path}: {fasta} does not record where each chunk comes from "
+                    "(written by an older extract.py); re-run this recipe's extract.py to use labels"
+                )
+            sources.append((index, start))
+    if order and max(i for i, _ in order) >= len(sources):
+        fail(f"--labels {path}: {fasta} has fewer chunks than the cache's sequence order; "
+             "re-run extract.py")  # fmt: skip
+    return sources
+
+
+def user_row_labels(path: Path, input_path: Path, meta: dict, order, cache_dir: Path) -> dict:
+    """{"rows": label or None per cache row, "sources": input sequence index per order entry,
+    "kind", "file"} from --labels, checked against the --input FASTA; every problem is a clear
+    error naming the file and line. Chunked caches (a `sequences_file` of chunks) map each chunk
+    to its place in its input sequence."""
     if sae_labels is None:
         fail("--labels needs recipegen's sae runtime (sae.labels); this runtime has none")
-    if meta.get("sequences_file"):
-        fail(
-            f"--labels {path}: the eval cache holds chunks of long sequences; labels are keyed by "
-            "whole input sequences, so re-extract without chunking to use them"
-        )
     if not input_path.name.lower().endswith(FASTA_SUFFIXES):
         fail(f"--labels {path}: labels are keyed by FASTA id, so --input must be FASTA")
     file_type = label_file_type(path)
+    chunks = None
+    if meta.get("sequences_file"):
+        chunks = chunk_sources(cache_dir, str(meta["sequences_file"]), order, path)
     try:
         records = sae_labels.read_fasta(input_path)
         ids = [rid for rid, _ in records]
+        entry_ids, starts = ids, None
+        if chunks is not None:
+            if any(i >= len(ids) for i, _ in chunks):
+                fail(f"--input {input_path}: does not match the eval cache (a chunk of a "
+                     "sequence it lacks)")  # fmt: skip
+            entry_ids, starts = [ids[i] for i, _ in chunks], [s for _, s in chunks]
         if file_type == "residue":
             labels = sae_labels.read_residue_labels(path, dict(records))
-            rows = sae_labels.align_residue_labels(order, ids, labels, TOKEN_UNIT)
+            rows = align_labels(sae_labels, order, entry_ids, labels, starts)
         else:
             labels = sae_labels.read_sequence_labels(path, ids)
-            rows = sae_labels.align_sequence_labels(order, ids, labels)
+            rows = sae_labels.align_sequence_labels(order, entry_ids, labels)
     except sae_labels.LabelError as exc:
         fail(f"--labels: {exc}")
     if not any(r is not None for r in rows):
         fail(f"--labels {path}: none of the cached sequences has a label (ids do not match?)")
-    return {"rows": rows, "kind": file_type, "file": str(path)}
+    sources = [chunks[i][0] if chunks is not None else i for i, _ in order]
+    return {"rows": rows, "sources": sources, "kind": file_type, "file": str(path)}
+
+
+def row_sequences(order, sources) -> np.ndarray:
+    """Per cache row the input sequence it belongs to (every chunk of one sequence shares it,
+    so the select/validate/test split never cuts a sequence)."""
+    return np.repeat(np.asarray(sources, dtype=np.int64), [t for _, t in order])
 
 
 def sequence_split(seq_of_row: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -541,46 +601,27 @@ def sequence_split(seq_of_row: np.ndarray, seed: int = 0) -> np.ndarray:
 def label_groups(
     codes, Y, names, split, min_precision=GROUP_MIN_PRECISION, min_fires=GROUP_MIN_FIRES
 ) -> dict:
-    """Per label a group of latents that detects it: candidates are the latents whose firing has
-    precision >= min_precision for the label on the select rows (firing >= min_fires times
-    there); taken greedily, most select-row hits first, each joins only if the group's JOINT
-    precision on the validate rows stays >= min_precision. Scored on the test rows (whole
-    sequences never seen by the choice): joint precision/recall of "any group latent fires" and
-    the AUROC of the group's max code."""
+    """Per label a group of latent detectors (latent f fires above its threshold t_f) that
+    finds it (sae.eval.probing.threshold_groups): detectors with precision >= min_precision on
+    the select rows (firing >= min_fires times there), thresholds at quantiles of each latent's
+    positive codes; greedily the one whose new firings cover the most positives at precision
+    >= min_precision; each kept only while the group's JOINT precision on the validate rows
+    stays >= min_precision. Scored on the test rows (whole sequences never seen by the choice):
+    joint precision/recall of "some detector fires" and the AUROC of max(code_f - t_f)."""
     Y = torch.as_tensor(Y)
-    sel = label_metrics(codes[split == 0], Y[split == 0], names)
-    vrows = torch.as_tensor(split == 1)
-    Xva, Yva = codes[vrows] > 0, Y[vrows]
+    groups = threshold_groups(
+        codes, Y, names, split == 0, split == 1, min_precision=min_precision, min_fires=min_fires
+    )
     test = torch.as_tensor(split == 2)
-    Xte, Yte = codes[test], Y[test]
     out = {}
     for j, name in enumerate(names):
-        ok = (sel.precision[:, j] >= min_precision) & (sel.n_fire >= min_fires)
-        cands = np.flatnonzero(ok)
-        cands = cands[np.argsort(-(sel.precision[cands, j] * sel.n_fire[cands]), kind="stable")]
-        fire_va = torch.zeros(Xva.shape[0], dtype=torch.bool)
-        yv = Yva[:, j]
-        feats = []
-        for f in cands:
-            trial = fire_va | Xva[:, int(f)]
-            n_fire = int(trial.sum())
-            if n_fire == 0 or int((trial & yv).sum()) / n_fire >= min_precision:
-                fire_va = trial
-                feats.append(int(f))
-        y = Yte[:, j]
-        if feats:
-            score = Xte[:, torch.as_tensor(feats)].float().max(1).values
-        else:
-            score = torch.zeros(Xte.shape[0])
-        fire = score > 0
-        tp, n_fire, n_pos = int((fire & y).sum()), int(fire.sum()), int(y.sum())
+        group = groups[str(name)]
+        scored = score_group(codes[test], Y[test][:, j], group)
         out[name] = {
-            "features": feats,
-            "n_features": len(feats),
-            "precision": tp / n_fire if n_fire else 0.0,
-            "recall": tp / n_pos if n_pos else 0.0,
-            "auroc": auroc_vec(score, y) if n_pos else float("nan"),
-            "n_pos": n_pos,
+            "features": [f for f, _ in group],
+            "thresholds": [round(t, 6) for _, t in group],
+            "n_features": len(group),
+            **scored,
         }
     return out
 
@@ -655,7 +696,8 @@ def units(sequence: str) -> list[str]:
 class UserLabels:
     """Your labels aligned to the cache's rows: label ids per row and names per token."""
 
-    def __init__(self, rows: list, order: list[list[int]], source: str):
+    def __init__(self, rows: list, order: list[list[int]], source: str, sequences: np.ndarray):
+        self.sequences = sequences  # per row the input sequence (chunks of one share it)
         self.names = sorted({r for r in rows if r is not None})
         index = {name: i for i, name in enumerate(self.names)}
         self.row_ids = np.array([index[r] if r is not None else -1 for r in rows], dtype=np.int64)
@@ -729,7 +771,7 @@ def write_label_parquet(model, store, user, order, args, device, path: Path) -> 
             break
     codes = torch.cat(parts)
     rows = [user.names[i] if i >= 0 else None for i in user.row_ids[: codes.shape[0]]]
-    seq_of_row = np.repeat(np.arange(len(order)), [t for _, t in order])[: codes.shape[0]]
+    seq_of_row = user.sequences[: codes.shape[0]]
     probe = label_probe(codes, rows, seq_of_row)
     table = pa.Table.from_pylist(metric_rows(probe["metrics"]))
     groups = json.dumps(probe["groups"]).encode()
@@ -791,8 +833,13 @@ def main(argv: list[str] | None = None) -> None:
     ids = fasta_ids(args.input) if not meta.get("sequences_file") else None
     user = None
     if args.labels is not None:
-        aligned = user_row_labels(args.labels, args.input, meta, order)
-        user = UserLabels(aligned["rows"], order, f"your labels ({args.labels.name})")
+        aligned = user_row_labels(args.labels, args.input, meta, order, args.eval_cache)
+        user = UserLabels(
+            aligned["rows"],
+            order,
+            f"your labels ({args.labels.name})",
+            row_sequences(order, aligned["sources"]),
+        )
     labeller = user or text
     label_source = user.source if user else f"{UNIT_NAME} identity (fallback: no --labels)"
 

@@ -339,12 +339,15 @@ def chunk(sequence: str, size: int) -> list[tuple[str, str, int, int | None]]:
     ]
 
 
-def write_fasta_atomic(path: Path, records: list[str]) -> None:
-    """Every rank writes the same content; the rename makes concurrent writers harmless."""
+def write_fasta_atomic(path: Path, records: list[str], sources=None) -> None:
+    """Every rank writes the same content; the rename makes concurrent writers harmless.
+    `sources`: per record (input sequence index, its first character there), written in the
+    header as `source=INDEX:START` (how --labels finds each chunk's labels)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         for i, record in enumerate(records):
-            handle.write(f">chunk_{i}\n{record}\n")
+            where = f" source={sources[i][0]}:{sources[i][1]}" if sources else ""
+            handle.write(f">chunk_{i}{where}\n{record}\n")
     os.replace(tmp, path)
 
 
@@ -457,12 +460,19 @@ def extract(args: argparse.Namespace, forwarded: list[str]) -> None:
     windows_of = [chunk(sequences[i], args.chunk_size) for i in chosen]
     records = [w for ws in windows_of for w in ws if w[0]]
     chunks = [stored for _, stored, _, _ in records]  # what each record's rows stand for
+    sources = []  # per record: (input sequence index, where its stored part starts there)
+    for i, ws in zip(chosen, windows_of, strict=True):
+        start = 0
+        for text, stored, _, _ in ws:  # the stored parts tile the sequence in order
+            if text:
+                sources.append((i, start))
+            start += len(stored)
     n_chunked = sum(len(ws) > 1 for ws in windows_of)
     config = sae_store.ActivationStoreConfig(shard_size=args.shard_size)
     store_dir, store = prepare_output(args.output, rank, world, config)
     fasta = args.output / f".{CHUNKS_FILE}"  # the stored parts, kept with the store
     window_fasta = args.output / f".windows_{rank}.fasta"  # what the model reads
-    write_fasta_atomic(fasta, chunks)
+    write_fasta_atomic(fasta, chunks, sources)
     write_fasta_atomic(window_fasta, [text for text, _, _, _ in records])
 
     try:

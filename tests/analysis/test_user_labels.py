@@ -103,7 +103,62 @@ def test_latent_groups_keep_only_latents_that_hold_joint_precision():
     Y = np.stack([y, ~y], 1)
     groups = ev.label_groups(torch.from_numpy(codes), Y, ["A", "B"], split, min_fires=5)
     a = groups["A"]
-    assert sorted(a["features"]) == [0, 1]
+    # latent 0 covers every A row; latent 1 (precise, but only rows 0 already covers) adds none
+    assert a["features"] == [0] and a["thresholds"] == [0.0]
     assert a["precision"] == 1.0 and a["recall"] == 1.0 and a["auroc"] == 1.0
     b = groups["B"]
     assert b["features"] == [] and b["recall"] == 0.0 and b["auroc"] == 0.5
+
+
+@pytest.mark.parametrize(("k", "stride"), [(3, 1), (3, 3)])
+def test_kmer_recipe_labels_each_row_by_its_first_character(tmp_path, k, stride):
+    """token_unit kmer: row j of a sequence is the k-mer starting at character j * stride, so
+    it takes that character's label (sae.labels.token_spans through the recipe's k and stride)."""
+    import subprocess
+    import sys
+
+    from analysis_helpers import make_run
+    from recipegen.generator.generate import generate
+    from recipegen.generator.write import write
+
+    recipe = tmp_path / "kmer_sae"
+    overrides = ["extraction.token_unit=kmer", f"extraction.input_format.kmer.k={k}",
+                 f"extraction.input_format.kmer.stride={stride}"]  # fmt: skip
+    write(recipe, generate("esm2", overrides=overrides).files, force=True)
+    fasta, cache, ckpt, seqs, order, x, sae = make_run(tmp_path, 1)
+    # rows per sequence as a k-mer extraction stores them (more rows than make_run's)
+    kmer_order = [[i, (len(seqs[i]) - k) // stride + 1] for i, _ in order]
+    from sae.activation_store import ActivationStore
+
+    rng = np.random.default_rng(3)
+    n_rows = sum(n for _, n in kmer_order)
+    cache = tmp_path / "cache_kmer"
+    ActivationStore(str(cache)).save(
+        rng.standard_normal((n_rows, x.shape[1])).astype(np.float32),
+        {"split": "eval", "layer": 5, "sequence_order_file": "sequence_order.json"},
+    )
+    (cache / "sequence_order.json").write_text(json.dumps(kmer_order))
+    # one label character per input character: position c is labelled "abc"[c % 3]
+    names = {"a": "alpha", "b": "beta", "c": "gamma"}
+    lines = ["#legend a=alpha b=beta c=gamma"]
+    for i, s in enumerate(seqs):
+        lines += [f">s{i}", "".join("abc"[c % 3] for c in range(len(s)))]
+    (tmp_path / "labels.fasta").write_text("\n".join(lines) + "\n")
+    cmd = [sys.executable, str(recipe / "analyze.py"), "--sae-checkpoint", str(ckpt),
+           "--eval-cache", str(cache), "--input", str(fasta), "--output-dir",
+           str(tmp_path / "analysis"), "--dashboard-dir", str(tmp_path / "dashboard"),
+           "--layer", "5", "--top-k", "3", "--window", "4", "--n-clusters", "3",
+           "--batch-size", "64", "--map", "pca", "--labels", str(tmp_path / "labels.fasta")]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    examples = pq.read_table(tmp_path / "analysis" / "feature_examples.parquet").to_pylist()
+    assert examples
+    for r in examples:
+        tokens = json.loads(r["tokens_json"])
+        rows = range(r["window_start"], r["window_start"] + len(tokens))
+        assert [t.get("label") for t in tokens] == [names["abc"[(j * stride) % 3]] for j in rows]
+    labels = {
+        m["label"]
+        for m in pq.read_table(tmp_path / "analysis" / "label_metrics.parquet").to_pylist()
+    }
+    assert labels == ({"alpha"} if stride == 3 else {"alpha", "beta", "gamma"})

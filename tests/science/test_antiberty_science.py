@@ -2,16 +2,15 @@
 
 On the shipped antibody heavy chains (recipegen/data/antibody_heavy*, IMGT region labels), for the
 pretrained AntiBERTy (weights from the antiberty==0.1.3 wheel, a hard requirement installed by
-scripts/setup.sh) and its seeded random-initialised control: layer-4 activations through the
-rendered antiberty recipe's own code (eval.py: format_sequence, layer_output,
-prepare_loss_recovered, label_groups), a TopK SAE trained on 75% of the chains, then on held-out
-chains FVU, loss recovered with its three cross-entropies, and the CDR3 latent group: latents
-chosen on the training chains (precision >= 0.9), kept only while the group's joint precision
-on half of the held-out chains stays >= 0.9, scored on the other half. Both models' numbers are
-printed (pytest -s, or the report on failure). Measured (seeded): real FVU 0.119, CE clean 0.302
-/ SAE 0.320 / zero 3.126, loss recovered 0.994, CDR3 group of 9 latents recall 0.888 precision
-0.883 AUROC 0.942; random-init FVU 0.007, CE clean 3.224 (ln 25 = 3.219), loss recovered 1.000,
-CDR3 group of 1 latent recall 0.150 AUROC 0.574.
+scripts/setup.sh) and its seeded random-initialised control, each through the rendered antiberty
+recipe's own code: layer-4 activations (eval.py: format_sequence, layer_output), the SAE trained by
+the recipe's train.py on 75% of the chains with the settings `recipegen demo --model antiberty`
+passes (recipegen.demo.ANTIBERTY_ENV; every other knob the recipe's default), and on held-out
+chains FVU, loss recovered with its three cross-entropies (prepare_loss_recovered) and the CDR3
+latent group (label_groups): latent detectors (a latent above its own threshold) chosen on the
+training chains at precision >= 0.9, kept only while the group's joint precision on half of the
+held-out chains stays >= 0.9, scored on the other half. Both models' numbers are printed (pytest
+-s, or the report on failure); measured figures are in the assertions' comments.
 """
 
 from __future__ import annotations
@@ -35,18 +34,39 @@ N_CHAINS = 600
 LAYER = 4
 
 
+def _import(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
-def recipe_eval(tmp_path_factory):
-    """The rendered antiberty recipe's eval.py, imported as a module."""
+def recipe(tmp_path_factory):
+    """The rendered antiberty recipe's eval.py and train.py, imported as modules."""
     from recipegen.generator.generate import generate
     from recipegen.generator.write import write
 
     out = tmp_path_factory.mktemp("recipe") / "antiberty_sae"
     write(out, generate("antiberty").files, force=True)
-    spec = importlib.util.spec_from_file_location("antiberty_eval", out / "eval.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return SimpleNamespace(
+        eval=_import(out / "eval.py", "antiberty_eval"),
+        train=_import(out / "train.py", "antiberty_train"),
+    )
+
+
+def demo_train_flags() -> list[str]:
+    """The train.py flags `recipegen demo --model antiberty` sets through launch.sh (its
+    ANTIBERTY_ENV); every other knob keeps the recipe's default, as in the demo."""
+    from recipegen.demo import ANTIBERTY_ENV
+
+    flags = {"EXPANSION_FACTOR": "--expansion-factor", "BATCH_SIZE": "--batch-size",
+             "N_EPOCHS": "--n-epochs"}  # fmt: skip
+    out = []
+    for env, flag in flags.items():
+        if env in ANTIBERTY_ENV:
+            out += [flag, ANTIBERTY_ENV[env]]
+    return out
 
 
 def _extract(ev, model, tok, seqs):
@@ -71,12 +91,28 @@ def _extract(ev, model, tok, seqs):
     return acts
 
 
-def _run(ev, folder: Path, records, labels) -> dict:
+def _train(recipe, X, work: Path):
+    """The recipe's train.py on an ActivationStore of the training rows -> the loaded SAE."""
     import torch
-    from sae import TopKSAE, Trainer, TrainingConfig
+    from sae.activation_store import ActivationStore
+
+    cache = work / "cache_train"
+    ActivationStore(str(cache)).save(X.numpy(), {"model_name": "antiberty", "layer": LAYER})
+    out = work / "sae"
+    argv = ["--cache-dir", str(cache), "--output-dir", str(out), "--model-name", "antiberty",
+            "--layer", str(LAYER), "--device", "cpu", "--seed", "0", *demo_train_flags()]  # fmt: skip
+    assert recipe.train.main(argv) in (0, None)
+    sae = recipe.eval.load_sae(out / "checkpoint_final.pt", torch.device("cpu"))
+    return sae.eval()
+
+
+def _run(recipe, folder: Path, records, labels, work: Path) -> dict:
+    import torch
+    from sae.eval.probing import best_single_train_test
     from sae.labels import align_residue_labels, label_matrix
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+    ev = recipe.eval
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForMaskedLM.from_pretrained(folder).eval()
     ids = [r for r, _ in records]
@@ -96,13 +132,7 @@ def _run(ev, folder: Path, records, labels) -> dict:
     Y, names, labelled = label_matrix(rows)
     assert labelled.all()
 
-    torch.manual_seed(0)
-    sae = TopKSAE(X.shape[1], 1024, 32)
-    cfg = TrainingConfig(
-        lr=1e-3, n_epochs=2, batch_size=512, device="cpu", show_progress=False, log_interval=1000
-    )
-    Trainer(sae, cfg).fit(X[torch.from_numpy(split == 0)])
-    sae.eval()
+    sae = _train(recipe, X[torch.from_numpy(split == 0)], work)
     with torch.inference_mode():
         codes = torch.cat([sae.encode(X[r : r + 8192]) for r in range(0, X.shape[0], 8192)])
         held_x = X[torch.from_numpy(split != 0)]
@@ -110,6 +140,10 @@ def _run(ev, folder: Path, records, labels) -> dict:
         recon = recon[0] if isinstance(recon, tuple) else recon
         fvu = float(((held_x - recon) ** 2).sum() / ((held_x - held_x.mean(0)) ** 2).sum())
     groups = ev.label_groups(codes, Y, names, split)
+    j = names.index("CDR3")
+    tr, te = torch.from_numpy(split == 0), torch.from_numpy(split == 2)
+    Yt = torch.from_numpy(Y)
+    best_single = best_single_train_test(codes[tr], Yt[tr, j], codes[te], Yt[te, j])
 
     args = SimpleNamespace(checkpoint=str(folder), layer=LAYER)
     run_lr, skipped = ev.prepare_loss_recovered(
@@ -124,19 +158,23 @@ def _run(ev, folder: Path, records, labels) -> dict:
         "ce_zero": round(lr.ce_zero, 4),
         "loss_recovered": round(lr.loss_recovered, 4),
         "vocab": len(tok),
+        "latents": sae.hidden_dim,
+        "cdr3_best_single_auroc": round(float(best_single), 4),
         "groups": {
             k: {
-                m: round(v[m], 4) if isinstance(v[m], float) else v[m] for m in v if m != "features"
+                m: round(v[m], 4) if isinstance(v[m], float) else v[m]
+                for m in v
+                if m not in ("features", "thresholds")
             }
             for k, v in groups.items()
-        },
+        },  # fmt: skip
     }
 
 
-# About 4-5 CPU minutes for both models (2 cores); the timeout only stops a hang on a loaded
+# About 5 CPU minutes for both models (user+sys 294 s; 8 min wall at load 8); the timeout only stops a hang on a loaded
 # shared machine, the speed itself is not asserted here.
 @pytest.mark.timeout(1800)
-def test_real_antiberty_learns_cdr3_and_random_control_does_not(recipe_eval, tmp_path):
+def test_real_antiberty_learns_cdr3_and_random_control_does_not(recipe, tmp_path):
     # A hard requirement (scripts/setup.sh installs the sae extra `antiberty`): no skip.
     from sae.labels import read_fasta, read_residue_labels
     from sae.models.antiberty import antiberty_package_dir, build_antiberty_folder
@@ -148,11 +186,12 @@ def test_real_antiberty_learns_cdr3_and_random_control_does_not(recipe_eval, tmp
     results = {}
     for name, random_init in (("real", False), ("random_init", True)):
         folder = build_antiberty_folder(tmp_path / name, random_init=random_init, seed=0)
-        results[name] = _run(recipe_eval, folder, records, labels)
+        work = tmp_path / f"{name}_work"
+        results[name] = _run(recipe, folder, records, labels, work)
     print(json.dumps(results, indent=1), file=sys.stderr)
     print(
         f"{'':12} {'FVU':>6} {'CE clean':>8} {'CE sae':>7} {'CE zero':>7} {'LR':>6} "
-        f"{'CDR3 recall':>11} {'precision':>9} {'AUROC':>6} {'latents':>7}",
+        f"{'CDR3 recall':>11} {'precision':>9} {'AUROC':>6} {'latents':>7} {'best single':>11}",
         file=sys.stderr,
     )
     for name, r in results.items():
@@ -160,7 +199,8 @@ def test_real_antiberty_learns_cdr3_and_random_control_does_not(recipe_eval, tmp
         print(
             f"{name:12} {r['fvu']:>6.3f} {r['ce_clean']:>8.3f} {r['ce_sae']:>7.3f} "
             f"{r['ce_zero']:>7.3f} {r['loss_recovered']:>6.3f} {g['recall']:>11.3f} "
-            f"{g['precision']:>9.3f} {g['auroc']:>6.3f} {g['n_features']:>7}",
+            f"{g['precision']:>9.3f} {g['auroc']:>6.3f} {g['n_features']:>7} "
+            f"{r['cdr3_best_single_auroc']:>11.3f}",
             file=sys.stderr,
         )
     real, rnd = results["real"], results["random_init"]
@@ -169,12 +209,17 @@ def test_real_antiberty_learns_cdr3_and_random_control_does_not(recipe_eval, tmp
     assert real["ce_clean"] < 0.5 * uniform, real  # the trained model predicts residues
     assert real["loss_recovered"] > 0.9, real
     cdr3 = real["groups"]["CDR3"]
-    # Held-out chains. Latents are chosen at precision >= 0.9 and the group kept only while its
-    # joint precision on validation chains stays >= 0.9; on the test chains it holds 0.883 at
-    # recall 0.888 (measured, seeded): close to, not above, 0.9/0.9, so that is what is asserted.
-    assert cdr3["precision"] >= 0.85 and cdr3["recall"] >= 0.85, cdr3
-    # the random-initialised control: near-uniform predictions and no CDR3 detector
+    # Held-out test chains, never seen by the SAE nor by the group's choice or confirmation.
+    # Measured (seeded; load 8): real FVU 0.104, CE clean 0.302 / SAE 0.314 / zero 3.126, loss
+    # recovered 0.996, CDR3 group of 19 latents recall 0.993 precision 0.925 AUROC 0.999, best
+    # single latent AUROC 0.738; random-init FVU 0.006, CE clean 3.224 (ln 25 = 3.219), loss
+    # recovered 1.000, CDR3 group of 21 latents recall 0.658 precision 0.975 AUROC 0.889, best
+    # single 0.586.
+    assert cdr3["precision"] >= 0.9 and cdr3["recall"] >= 0.9, cdr3
+    # the random-initialised control: near-uniform predictions and a much weaker CDR3 group
+    # (its germline-encoded frameworks stay findable from residue and position alone; CDR3, the
+    # random junction, needs the trained model's context)
     assert rnd["ce_clean"] > 0.9 * uniform, rnd
     rnd_cdr3 = rnd["groups"]["CDR3"]
-    assert rnd_cdr3["recall"] < cdr3["recall"] - 0.3, (rnd_cdr3, cdr3)
-    assert rnd_cdr3["auroc"] < cdr3["auroc"], (rnd_cdr3, cdr3)
+    assert rnd_cdr3["recall"] < cdr3["recall"] - 0.2, (rnd_cdr3, cdr3)
+    assert rnd_cdr3["auroc"] < cdr3["auroc"] - 0.05, (rnd_cdr3, cdr3)

@@ -9,7 +9,9 @@ Two layers in one module:
   :func:`domain_f1`;
 * our extensions: :func:`auroc` / :func:`probe_features` (numpy, one-vs-rest per class with a
   train/test split) and :func:`label_metrics` / :func:`latent_groups` (per (feature, label)
-  AUROC / precision / recall / F1, and per label the group of latents with precision >= p).
+  AUROC / precision / recall / F1, and per label the group of latents with precision >= p), and
+  :func:`threshold_groups` / :func:`score_group` (the group of latent detectors, each latent above
+  its own threshold, chosen on select rows and confirmed on validate rows; what recipes report).
 
 AUROC everywhere is the Mann-Whitney statistic with ties counted one half, i.e. exactly the
 pairwise definition P(score_pos > score_neg) + 0.5 P(score_pos == score_neg). (The upstream
@@ -498,3 +500,137 @@ def latent_groups(
             "n_pos": n_pos,
         }
     return out
+
+
+# Where a latent's detector threshold may sit: these quantiles of its positive codes on the
+# select rows (0.0: the latent fires at all, code > 0).
+DETECTOR_QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.9)
+MAX_DETECTORS = 512  # greedy pool per label: the precise detectors with the most hits
+
+
+@torch.no_grad()
+def _detector_counts(C, Y, quantiles, chunk=256):
+    """Thresholds T [Q, F] at ``quantiles`` of each latent's positive codes in C [N, F], and
+    for every detector "code > T[q, f]" its firings n [Q, F] and hits per label tp [Q, F, L]."""
+    Yf = Y.to(torch.float32)
+    F = C.shape[1]
+    T = torch.zeros(len(quantiles), F)
+    n = torch.zeros(len(quantiles), F)
+    tp = torch.zeros(len(quantiles), F, Y.shape[1])
+    for c0 in range(0, F, chunk):
+        block = C[:, c0 : c0 + chunk].float()
+        n_pos = (block > 0).sum(0)
+        desc = block.sort(dim=0, descending=True).values if any(quantiles) else None
+        for i, q in enumerate(quantiles):
+            if q > 0:
+                k = ((1.0 - q) * n_pos).long().clamp(max=block.shape[0] - 1)
+                T[i, c0 : c0 + chunk] = desc.gather(0, k[None, :])[0].clamp(min=0.0)
+            fire = (block > T[i, c0 : c0 + chunk][None, :]).to(torch.float32)
+            n[i, c0 : c0 + chunk] = fire.sum(0)
+            tp[i, c0 : c0 + chunk] = fire.t() @ Yf
+    return T, n, tp
+
+
+@torch.no_grad()
+def threshold_groups(
+    codes,
+    labels,
+    label_names,
+    select,
+    validate,
+    min_precision: float = 0.9,
+    min_fires: int = 20,
+    quantiles=DETECTOR_QUANTILES,
+) -> dict[str, list[tuple[int, float]]]:
+    """Per label its group of latent detectors, ``{label: [(feature, threshold), ...]}``: the
+    label is predicted where any ``codes[:, feature] > threshold``.
+
+    Candidates: every (latent, threshold at one of ``quantiles`` of its positive codes on the
+    ``select`` rows) with precision >= ``min_precision`` and >= ``min_fires`` firings there (at
+    most ``MAX_DETECTORS``, most hits first). Greedy on the select rows: add the candidate whose
+    NEW firings (rows not yet covered) hold the most positives, at precision >= ``min_precision``
+    and at least ``min_fires // 4`` of them, so the group's joint precision stays >=
+    ``min_precision``; then, in that order, keep each only while the joint precision on the
+    ``validate`` rows stays >= ``min_precision``. One threshold per latent (its lowest chosen:
+    the union is the same), in the greedy order (first: the detector covering most positives).
+    ``labels`` [N, L] bool; ``select``/``validate`` [N] bool masks
+    (whole sequences each, disjoint from the rows the group is then scored on).
+    """
+    X = _as_tensor(codes)
+    Y, names = _label_matrix(labels, label_names)
+    sel, val = _as_tensor(select).bool().reshape(-1), _as_tensor(validate).bool().reshape(-1)
+    if not (X.shape[0] == Y.shape[0] == sel.numel() == val.numel()):
+        raise ValueError(
+            f"threshold_groups: {X.shape[0]} rows of codes, {Y.shape[0]} of labels, "
+            f"{sel.numel()} select and {val.numel()} validate flags"
+        )
+    C, Ys = X[sel], Y[sel]
+    T, n, tp = _detector_counts(C, Ys, quantiles)
+    Xv, Yv = X[val], Y[val]
+    min_new = max(1, min_fires // 4)
+    out = {}
+    for j, name in enumerate(names):
+        ok = (n >= min_fires) & (tp[:, :, j] >= min_precision * n) & (tp[:, :, j] > 0)
+        qi, fi = torch.nonzero(ok, as_tuple=True)
+        hits = tp[qi, fi, j]
+        top = torch.argsort(-hits, stable=True)[:MAX_DETECTORS]
+        cands = [(int(fi[i]), float(T[qi[i], fi[i]])) for i in top.tolist()]
+        order = _greedy_cover(C, Ys[:, j], cands, min_precision, min_new)
+        fire = torch.zeros(Xv.shape[0], dtype=torch.bool)
+        kept: dict[int, float] = {}
+        for f, t in (cands[k] for k in order):
+            trial = fire | (Xv[:, f] > t)
+            n_fire = int(trial.sum())
+            if n_fire == 0 or int((trial & Yv[:, j]).sum()) >= min_precision * n_fire:
+                fire = trial
+                kept[f] = min(t, kept.get(f, t))
+        out[name] = list(kept.items())
+    return out
+
+
+def _greedy_cover(C, y, cands, min_precision, min_new) -> list[int]:
+    """Indices into ``cands`` in the greedy order of :func:`threshold_groups`."""
+    if not cands:
+        return []
+    A = torch.stack([(C[:, f] > t) for f, t in cands], 1).to(torch.float32)
+    yf = y.to(torch.float32)
+    free = torch.ones(C.shape[0])
+    order: list[int] = []
+    while len(order) < len(cands):
+        new_tp, new_n = A.t() @ (yf * free), A.t() @ free
+        ok = (new_tp >= min_new) & (new_tp >= min_precision * new_n)
+        if order:
+            ok[torch.as_tensor(order)] = False
+        if not ok.any():
+            break
+        k = int(torch.where(ok, new_tp, torch.full_like(new_tp, -1.0)).argmax())
+        order.append(k)
+        free = free * (1.0 - A[:, k])
+    return order
+
+
+@torch.no_grad()
+def group_score(codes, group) -> torch.Tensor:
+    """Per row max over the group of (code - threshold): > 0 exactly where some group detector
+    fires; the score whose AUROC is the group's. An empty group scores 0 everywhere."""
+    X = _as_tensor(codes)
+    if not group:
+        return torch.zeros(X.shape[0])
+    feats = torch.as_tensor([int(f) for f, _ in group])
+    thr = torch.as_tensor([float(t) for _, t in group], dtype=torch.float32)
+    return (X[:, feats].float() - thr[None, :]).max(1).values
+
+
+def score_group(codes, labels, group) -> dict:
+    """Joint precision/recall of "some group detector fires" and the AUROC of
+    :func:`group_score` on these rows: ``{"precision", "recall", "auroc", "n_pos"}``."""
+    y = _as_tensor(labels).bool().reshape(-1)
+    score = group_score(codes, group)
+    fire = score > 0
+    tp, n_fire, n_pos = int((fire & y).sum()), int(fire.sum()), int(y.sum())
+    return {
+        "precision": tp / n_fire if n_fire else 0.0,
+        "recall": tp / n_pos if n_pos else 0.0,
+        "auroc": auroc_vec(score, y) if n_pos else float("nan"),
+        "n_pos": n_pos,
+    }
