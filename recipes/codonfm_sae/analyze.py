@@ -533,13 +533,10 @@ def label_file_type(path: Path) -> str:
     return ""
 
 
-def chunk_sources(cache_dir: Path, name: str, order, path: Path) -> list[tuple[int, int]]:
-    """Per chunk of a chunked cache (its `sequences_file`, written by extract.py) the input
-    sequence index and the character where the chunk's stored part starts there."""
-    fasta = cache_dir / name
-    if name != Path(name).name or not fasta.is_file():
-        fail(f"--labels {path}: the eval cache {cache_dir} lacks its chunk file {name}; "
-             "re-run extract.py")  # fmt: skip
+def read_chunk_sources(fasta: Path) -> list[tuple[int, int]] | None:
+    """Per chunk of a chunk file (a chunked cache's `sequences_file`, written by extract.py) the
+    input sequence index and the character where its stored part starts there; None when a
+    header does not say (a chunk file written by an older extract.py)."""
     sources = []
     with fasta.open(encoding="utf-8") as handle:
         for line in handle:
@@ -549,15 +546,44 @@ def chunk_sources(cache_dir: Path, name: str, order, path: Path) -> list[tuple[i
             try:
                 index, start = (int(v) for v in where[0].split(":"))
             except (IndexError, ValueError):
-                fail(
-                    f"--labels {path}: {fasta} does not record where each chunk comes from "
-                    "(written by an older extract.py); re-run this recipe's extract.py to use labels"
-                )
+                return None
             sources.append((index, start))
+    return sources
+
+
+def chunk_sources(cache_dir: Path, name: str, order, path: Path) -> list[tuple[int, int]]:
+    """read_chunk_sources of the eval cache's chunk file, or a clear error for --labels `path`."""
+    fasta = cache_dir / name
+    if name != Path(name).name or not fasta.is_file():
+        fail(f"--labels {path}: the eval cache {cache_dir} lacks its chunk file {name}; "
+             "re-run extract.py")  # fmt: skip
+    sources = read_chunk_sources(fasta)
+    if sources is None:
+        fail(
+            f"--labels {path}: {fasta} does not record where each chunk comes from "
+            "(written by an older extract.py); re-run this recipe's extract.py to use labels"
+        )
     if order and max(i for i, _ in order) >= len(sources):
         fail(f"--labels {path}: {fasta} has fewer chunks than the cache's sequence order; "
              "re-run extract.py")  # fmt: skip
     return sources
+
+
+def sequence_names(input_path: Path, meta: dict, cache_dir: Path) -> list[str] | None:
+    """Per cache sequence (an entry of the sequence order) its name: the FASTA id of --input;
+    for a chunk of a chunked cache "id@START" (its first character, 1-based, in that sequence).
+    None where --input is not FASTA or an old chunk file does not say where chunks come from."""
+    ids = fasta_ids(input_path)
+    if ids is None or not meta.get("sequences_file"):
+        return ids
+    name = str(meta["sequences_file"])
+    fasta = cache_dir / name
+    if name != Path(name).name or not fasta.is_file():
+        return None
+    sources = read_chunk_sources(fasta)
+    if sources is None or any(i >= len(ids) for i, _ in sources):
+        return None
+    return [f"{ids[i]}@{start + 1}" for i, start in sources]
 
 
 def user_row_labels(path: Path, input_path: Path, meta: dict, order, cache_dir: Path) -> dict:
@@ -845,7 +871,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"--input {args.input}: does not match the eval cache (sequence index out of range)")
     text = TokenText(order, sequences)
     segments = Segments(text.lengths, np.array([i for i, _ in order]))
-    ids = fasta_ids(args.input) if not meta.get("sequences_file") else None
+    ids = sequence_names(args.input, meta, args.eval_cache)
     user = None
     if args.labels is not None:
         aligned = user_row_labels(args.labels, args.input, meta, order, args.eval_cache)

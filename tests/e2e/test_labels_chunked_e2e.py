@@ -52,3 +52,5 @@ def test_evo2_labels_follow_each_chunk_to_its_place(tmp_path, dna_fasta):
         want = [names["abc"[((start + c) // 7 + i) % 3]]
                 for c in range(r["window_start"], r["window_start"] + len(tokens))]  # fmt: skip
         assert [t.get("label") for t in tokens] == want
+        # named by FASTA id and where the chunk starts (1-based), not by the chunk's index
+        assert r["sequence_name"] == f"s{i}@{start + 1}"
