@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
-import sae.architectures as sae_arch
 import torch
 
 try:
@@ -115,20 +113,157 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def load_sae(path: Path, device: torch.device) -> torch.nn.Module:
-    """Rebuild the SAE from checkpoint_final.pt (weights_only=True: no pickled code runs)."""
-    if not path.is_file():
-        fail(f"--sae-checkpoint {path}: no such file (did training finish?)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if "model_state_dict" not in ckpt:
-        fail(f"--sae-checkpoint {path}: not an SAE checkpoint (no model_state_dict)")
-    cfg = dict(ckpt.get("model_config") or {})
-    cls = getattr(sae_arch, cfg.pop("class", "TopKSAE"), None) or sae_arch.TopKSAE
-    cfg.setdefault("input_dim", ckpt.get("input_dim"))
-    cfg.setdefault("hidden_dim", ckpt.get("hidden_dim"))
+SAE_CLASSES = ("TopKSAE", "ReLUSAE", "MoESAE")  # the only classes a checkpoint may name
+MAX_SAE_DIM = 2**31 - 1  # largest size of one model_config dimension
+MAX_SAE_ELEMENTS = 2**33  # largest model (elements) a checkpoint may ask for
+MAX_SAE_EXPERTS = 256
+SAE_DIM_KEYS = ("input_dim", "hidden_dim", "d_in", "d_sae", "n_experts", "top_k")
+
+
+class PortableCheckpointError(ValueError):
+    """A checkpoint the portable reader refuses; the message names the file and the problem."""
+
+
+def checkpoint_loading():
+    """(read_checkpoint, load_sae, CheckpointError): the runtime's `sae.architectures.loading`,
+    or the portable reader below when the runtime has none. Both read with weights_only=True,
+    take the class from an allow-list and check sizes and shapes before allocating the model."""
+    import importlib.util
+
+    if importlib.util.find_spec("sae.architectures.loading") is None:
+        return portable_read_checkpoint, portable_load_sae, PortableCheckpointError
+    from sae.architectures import loading
+
+    return loading.read_checkpoint, loading.load_sae, loading.CheckpointError
+
+
+def _bad_checkpoint(path, problem: str) -> PortableCheckpointError:
+    return PortableCheckpointError(f"checkpoint {path}: {problem}")
+
+
+def portable_read_checkpoint(path, model=None) -> dict:
+    """Read a trainer checkpoint (weights_only=True) and check that its model_state_dict fits
+    `model` (default: the model its model_config describes, built shape-only on `meta`)."""
+    import stat
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise _bad_checkpoint(path, "no such file; check the path (did training finish?)") from None
+    except OSError as exc:
+        raise _bad_checkpoint(path, f"cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _bad_checkpoint(path, "is not a regular file; pass a checkpoint_*.pt file")
+    if st.st_size == 0:
+        raise _bad_checkpoint(path, "is empty (0 bytes): the run that wrote it was interrupted")
+    if not zipfile.is_zipfile(path):
+        raise _bad_checkpoint(
+            path, "is not a torch checkpoint (truncated, or another kind of file)"
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for one bad file
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            problem = "holds pickled Python objects, which are never loaded (weights_only=True)"
+        else:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            problem = f"is damaged or truncated ({type(exc).__name__}: {first})"
+        raise _bad_checkpoint(path, problem) from None
+    state = ckpt.get("model_state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise _bad_checkpoint(path, "is not an SAE checkpoint (no model_state_dict of tensors)")
+    if state and all(k.startswith("module.") for k in state):  # saved from a DDP wrapper
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    if model is None:
+        model = portable_build_sae(path, ckpt, "meta")
+    want = model.state_dict()
+    if set(want) != set(state):
+        raise _bad_checkpoint(
+            path,
+            f"model_state_dict does not fit {type(model).__name__} (missing "
+            f"{sorted(set(want) - set(state))[:5]}, unexpected {sorted(set(state) - set(want))[:5]})",
+        )
+    for key, tensor in want.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise _bad_checkpoint(
+                path,
+                f"{key} has shape {tuple(state[key].shape)}, the model needs {tuple(tensor.shape)}",
+            )
+        if state[key].is_floating_point() and not bool(torch.isfinite(state[key]).all()):
+            raise _bad_checkpoint(path, f"{key} holds NaN or infinite values")
+    for key in ("global_step", "epoch", "batch_in_epoch"):
+        value = ckpt.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _bad_checkpoint(path, f"{key} = {value!r} is not a non-negative integer")
+    ckpt["model_state_dict"] = state
+    return ckpt
+
+
+def portable_build_sae(path, ckpt: dict, device=None):
+    """The allow-listed SAE class its model_config names, sizes checked before allocation."""
+    import inspect
+
+    import sae.architectures as architectures
+    import torch
+
+    config = ckpt.get("model_config") or {}
+    if not isinstance(config, dict):
+        raise _bad_checkpoint(path, "model_config is not a mapping")
+    config = dict(config)
+    name = config.pop("class", None) or config.pop("architecture", None) or "TopKSAE"
+    config.pop("architecture", None)
+    cls = getattr(architectures, name, None) if name in SAE_CLASSES else None
+    if cls is None:
+        raise _bad_checkpoint(
+            path, f"model_config names class {name!r}; only {', '.join(SAE_CLASSES)} are loaded"
+        )
+    for key in ("input_dim", "hidden_dim"):
+        if config.get(key) is None and ckpt.get(key) is not None:
+            config[key] = ckpt[key]
     params = inspect.signature(cls).parameters
-    model = cls(**{k: v for k, v in cfg.items() if k in params})
+    kwargs = {k: v for k, v in config.items() if k in params}
+    for key in SAE_DIM_KEYS:
+        value = kwargs.get(key)
+        top = MAX_SAE_EXPERTS if key == "n_experts" else MAX_SAE_DIM
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top
+        ):
+            raise _bad_checkpoint(path, f"model_config.{key} = {value!r} is not in 1..{top}")
+    try:
+        with torch.device("meta"):
+            shape_only = cls(**kwargs)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise _bad_checkpoint(path, f"model_config does not build a {name} ({exc})") from None
+    n = sum(t.numel() for t in shape_only.state_dict().values())
+    if n > MAX_SAE_ELEMENTS:
+        raise _bad_checkpoint(
+            path, f"model_config asks for {n:,} elements (over {MAX_SAE_ELEMENTS:,})"
+        )
+    return shape_only if device == "meta" else cls(**kwargs)
+
+
+def portable_load_sae(path, device="cpu"):
+    """The SAE of a checkpoint file (see portable_read_checkpoint)."""
+    ckpt = portable_read_checkpoint(path)
+    model = portable_build_sae(path, ckpt)
     model.load_state_dict(ckpt["model_state_dict"])
+    return model.to(device)
+
+
+def load_sae(path: Path, device: torch.device) -> torch.nn.Module:
+    """Rebuild the SAE from checkpoint_final.pt: weights_only=True (no pickled code runs), the
+    class from an allow-list, sizes and shapes checked before anything is allocated."""
+    _, load, checkpoint_error = checkpoint_loading()
+    try:
+        model = load(path, "cpu")
+    except checkpoint_error as exc:
+        fail(f"--sae-checkpoint: {exc}")
     return model.to(device).eval()
 
 

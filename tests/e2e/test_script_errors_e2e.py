@@ -91,6 +91,9 @@ def script(name: str, run: dict, checkpoint: Path, *extra: str) -> subprocess.Co
                 "--output-dir", str(root / "out")]  # fmt: skip
         if name == "analyze.py":
             argv += ["--dashboard-dir", str(root / "dashboard"), "--map", "pca"]
+        if name == "steer.py":  # the SAE is read before the model: no model needed here
+            argv = ["--sae-checkpoint", str(checkpoint), "--input", str(run["fasta"]),
+                    "--feature", "0", "--device", "cpu", "--output-dir", str(root / "out")]  # fmt: skip
     return subprocess.run(
         [sys.executable, str(recipe / name), *argv, *extra],
         env=run_env(), capture_output=True, text=True, timeout=300,
@@ -107,7 +110,8 @@ def assert_clean_error(proc: subprocess.CompletedProcess, name: str, path: Path)
     ("name", "case"),
     [("eval.py", "pickle"), ("eval.py", "huge"), ("analyze.py", "truncated"),
      ("analyze.py", "class"), ("train.py", "class"), ("train.py", "shape"),
-     ("train.py", "missing")],
+     ("train.py", "missing"), ("steer.py", "truncated"), ("steer.py", "pickle"),
+     ("steer.py", "class"), ("steer.py", "huge")],
 )  # fmt: skip
 def test_a_bad_checkpoint_is_one_error_line_naming_it(run, name, case):
     proc = script(name, run, run["bad"][case])
