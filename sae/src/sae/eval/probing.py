@@ -482,22 +482,11 @@ def latent_groups(
     out = {}
     for j, name in enumerate(names):
         feats = np.flatnonzero((fit.precision[:, j] >= min_precision) & (fit.n_fire >= min_fires))
-        y = Yte[:, j]
-        if feats.size:
-            group = Xte[:, torch.as_tensor(feats)].float()
-            score = group.max(1).values
-            fire = score > 0
-        else:
-            score = torch.zeros(Xte.shape[0])
-            fire = torch.zeros(Xte.shape[0], dtype=torch.bool)
-        tp, n_fire, n_pos = int((fire & y).sum()), int(fire.sum()), int(y.sum())
+        scored = score_group(Xte, Yte[:, j], [(int(f), 0.0) for f in feats])  # "fires": code > 0
         out[name] = {
             "features": [int(f) for f in feats],
             "n_features": int(feats.size),
-            "precision": tp / n_fire if n_fire else 0.0,
-            "recall": tp / n_pos if n_pos else 0.0,
-            "auroc": auroc_vec(score, y),
-            "n_pos": n_pos,
+            **scored,
         }
     return out
 
@@ -623,7 +612,8 @@ def group_score(codes, group) -> torch.Tensor:
 
 def score_group(codes, labels, group) -> dict:
     """Joint precision/recall of "some group detector fires" and the AUROC of
-    :func:`group_score` on these rows: ``{"precision", "recall", "auroc", "n_pos"}``."""
+    :func:`group_score` on these rows (0.5 when degenerate, e.g. no positives; an empty group
+    scores recall 0): ``{"precision", "recall", "auroc", "n_pos"}``."""
     y = _as_tensor(labels).bool().reshape(-1)
     score = group_score(codes, group)
     fire = score > 0
@@ -631,6 +621,6 @@ def score_group(codes, labels, group) -> dict:
     return {
         "precision": tp / n_fire if n_fire else 0.0,
         "recall": tp / n_pos if n_pos else 0.0,
-        "auroc": auroc_vec(score, y) if n_pos else float("nan"),
+        "auroc": auroc_vec(score, y),
         "n_pos": n_pos,
     }
