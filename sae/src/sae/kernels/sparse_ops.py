@@ -34,6 +34,9 @@ class ReusableBuffer:
     result someone still holds (an accumulated ``.grad``, a saved copy) is never overwritten.
     """
 
+    # torch's count of a storage's users; without it (another torch) memory is never reused
+    _CAN_COUNT = hasattr(torch._C, "_storage_Use_Count")
+
     def __init__(self) -> None:
         self._mem: torch.Tensor | None = None
         self._idle_refs = -1
@@ -51,12 +54,12 @@ class ReusableBuffer:
             or mem.numel() != numel
             or mem.dtype != like.dtype
             or mem.device != like.device
-            or not hasattr(torch._C, "_storage_Use_Count")
+            or not self._CAN_COUNT
             or self._refs(mem) != self._idle_refs
         ):
             mem = torch.empty(numel, dtype=like.dtype, device=like.device)
             self._mem = mem
-            self._idle_refs = self._refs(mem) if hasattr(torch._C, "_storage_Use_Count") else -1
+            self._idle_refs = self._refs(mem) if self._CAN_COUNT else -1
         out = torch.empty(0, dtype=like.dtype, device=like.device)
         return out.set_(mem.untyped_storage(), 0, shape, stride)
 
