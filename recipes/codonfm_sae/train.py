@@ -656,23 +656,16 @@ def schedule(args: argparse.Namespace, n_rows: int, world_size: int, batch: int)
     return per_rank, per_epoch, total, seen
 
 
-def effective_dead_threshold(args: argparse.Namespace, seen: int, fraction_applies: bool) -> int:
-    """The dead threshold training uses: --dead-tokens-threshold, lowered (never raised) to
-    --dead-tokens-fraction of the tokens the run sees when the runtime applies that fraction."""
-    frac = args.dead_tokens_fraction
-    if not fraction_applies or not frac or seen <= 0:
-        return args.dead_tokens_threshold
-    return min(args.dead_tokens_threshold, max(1, int(frac * seen)))
-
-
-def dead_threshold_source(args: argparse.Namespace, seen: int, fraction_applies: bool) -> str:
-    """Where the plan's dead threshold comes from, when it is not --dead-tokens-threshold."""
-    used = effective_dead_threshold(args, seen, fraction_applies)
-    if used == args.dead_tokens_threshold:
-        return ""
+def dead_threshold_words(args: argparse.Namespace, seen: int, fraction_applies: bool) -> str:
+    """The plan's dead threshold, as training uses it: --dead-tokens-threshold, lowered (never
+    raised) to --dead-tokens-fraction of the tokens the run sees where the runtime applies it."""
+    fixed, frac = args.dead_tokens_threshold, args.dead_tokens_fraction
+    used = min(fixed, max(1, int(frac * seen))) if fraction_applies and frac and seen > 0 else fixed
+    if used == fixed:
+        return f"dead = idle for {fixed:,} tokens"
     return (
-        f" (--dead-tokens-fraction {args.dead_tokens_fraction:g} of the run; "
-        f"--dead-tokens-threshold {args.dead_tokens_threshold:,})"
+        f"dead = idle for {used:,} tokens (--dead-tokens-fraction {frac:g} of the run; "
+        f"--dead-tokens-threshold {fixed:,})"
     )
 
 
@@ -724,8 +717,7 @@ def fit_plan(
         f"{args.warmup_steps:,} steps; peak LR {peak:.3g}"
         + ("" if lr == args.lr else f" (--lr {args.lr:g} scaled to {lr:.3g} for the latents)")
         + ("" if peak >= lr else f" (of {lr:.3g}: never reached)")
-        + f"; dead = idle for {effective_dead_threshold(args, seen, fraction_applies):,} tokens"
-        + dead_threshold_source(args, seen, fraction_applies)
+        + f"; {dead_threshold_words(args, seen, fraction_applies)}"
     )
     lines += [f"fitted to the corpus: {s}" for s in scaled]
     lines += [f"warning: {w}" for w in warned]
